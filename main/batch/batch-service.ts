@@ -1,0 +1,264 @@
+import fs from 'node:fs'
+import type { Logger } from 'pino'
+import type { Settings } from '../config/settings'
+import type { ModelRegistry } from '../config/models'
+import type { ServiceEvents } from '../events'
+import { ApiError, badRequest, notFound } from '../api-error'
+import { checkExpiresAfter, checkMetadata, requireString } from '../api-params'
+import type { Store } from '../store'
+import type { BatchRow } from '../store/batches-repo'
+import { BATCH_ID, newBatchId, nowSeconds } from '../store/ids'
+import type { RequestIndexRow } from '../store/requests-repo'
+import { toBatchObject } from './batch-object'
+import { BatchLifecycle } from './batch-state'
+import { BATCH_ENDPOINTS, type BatchObject } from './batch-types'
+import { readLines } from './jsonl-lines'
+import { JsonlValidator } from './validate-jsonl'
+import type { FileStorage } from '../store/file-storage'
+
+export interface CreateBatchParams {
+  input_file_id?: unknown
+  endpoint?: unknown
+  completion_window?: unknown
+  metadata?: unknown
+  output_expires_after?: unknown
+}
+
+const WINDOW_SECONDS: Record<string, number> = { '24h': 86_400 }
+/** Index rows written per transaction while validating. */
+const INDEX_SLICE = 5000
+
+export interface BatchServiceDeps {
+  store: Store
+  settings: Settings
+  registry: () => ModelRegistry
+  files: FileStorage
+  events: ServiceEvents
+  log: Logger
+}
+
+export class BatchService {
+  readonly lifecycle: BatchLifecycle
+  private readonly validations = new Map<string, Promise<void>>()
+  private stopping = false
+
+  constructor(private readonly deps: BatchServiceDeps) {
+    this.lifecycle = new BatchLifecycle(deps.store.batches, deps.events, deps.log)
+  }
+
+  /** POST /v1/batches: checks the parameters and the queue limits, stores the batch and starts validating it. */
+  create(params: CreateBatchParams): BatchObject {
+    const { store, settings } = this.deps
+    const inputFileId = requireString(params.input_file_id, 'input_file_id')
+    const endpoint = requireString(params.endpoint, 'endpoint')
+    if (!(BATCH_ENDPOINTS as readonly string[]).includes(endpoint)) {
+      throw badRequest(
+        `Invalid endpoint '${endpoint}': this server runs batches for ${BATCH_ENDPOINTS.join(', ')}.`,
+        'invalid_value',
+        'endpoint',
+      )
+    }
+    const window = requireString(params.completion_window, 'completion_window')
+    if (!(window in WINDOW_SECONDS)) {
+      throw badRequest(`Invalid completion_window '${window}': the only supported value is '24h'.`, 'invalid_value', 'completion_window')
+    }
+    const metadata = checkMetadata(params.metadata)
+    const outputExpiresAfter = checkExpiresAfter(params.output_expires_after, 'output_expires_after')
+
+    const file = this.deps.files.getRow(inputFileId, 'input_file_id')
+    if (file.purpose !== 'batch') {
+      throw badRequest(
+        `File ${file.id} has purpose '${file.purpose}'; a batch's input file must be uploaded with purpose 'batch'.`,
+        'invalid_value',
+        'input_file_id',
+      )
+    }
+
+    const active = store.batches.countActive()
+    if (active >= settings.maxActiveBatches) {
+      throw this.queueFull(
+        `${active} batches are already validating or running, the limit (VBS_MAX_ACTIVE_BATCHES=${settings.maxActiveBatches}). ` +
+          'Try again when one has finished.',
+      )
+    }
+    const queued = store.batches.queuedRequests()
+    if (queued + file.line_count > settings.maxQueuedRequests) {
+      throw this.queueFull(
+        `The queue holds ${queued.toLocaleString('en-US')} requests; adding this file's ${file.line_count.toLocaleString('en-US')} lines ` +
+          `would pass the limit of ${settings.maxQueuedRequests.toLocaleString('en-US')} (VBS_MAX_QUEUED_REQUESTS). Try again later.`,
+      )
+    }
+
+    const createdAt = nowSeconds()
+    const row: BatchRow = {
+      id: newBatchId(),
+      endpoint,
+      input_file_id: file.id,
+      completion_window: window,
+      status: 'validating',
+      model: null,
+      errors: null,
+      output_file_id: null,
+      error_file_id: null,
+      created_at: createdAt,
+      in_progress_at: null,
+      expires_at: createdAt + WINDOW_SECONDS[window],
+      finalizing_at: null,
+      completed_at: null,
+      failed_at: null,
+      expired_at: null,
+      cancelling_at: null,
+      cancelled_at: null,
+      total: 0,
+      completed: 0,
+      failed: 0,
+      input_tokens: 0,
+      cached_tokens: 0,
+      output_tokens: 0,
+      reasoning_tokens: 0,
+      metadata: metadata ? JSON.stringify(metadata) : null,
+      output_expires_after: outputExpiresAfter,
+      status_detail: null,
+    }
+    store.batches.insert(row)
+    this.deps.log.info({ batch: row.id, file: file.id, endpoint }, `batch ${row.id} created`)
+    this.startValidation(row.id)
+    return toBatchObject(row)
+  }
+
+  get(id: string): BatchObject {
+    return toBatchObject(this.getRow(id))
+  }
+
+  list(limit: number, after?: string): { data: BatchObject[]; hasMore: boolean } {
+    if (after !== undefined && !BATCH_ID.test(after)) throw notFound(`No such Batch object: ${after}`, 'after')
+    const page = this.deps.store.batches.list(limit, after)
+    if (!page) throw notFound(`No such Batch object: ${after}`, 'after')
+    return { data: page.rows.map(toBatchObject), hasMore: page.hasMore }
+  }
+
+  /** POST /v1/batches/{id}/cancel: the batch answers `cancelling`; it becomes `cancelled` once nothing runs. */
+  cancel(id: string): BatchObject {
+    const row = this.getRow(id)
+    if (row.status === 'cancelling' || row.status === 'cancelled') return toBatchObject(row)
+    if (!BatchLifecycle.canMove(row.status, 'cancelling')) {
+      throw new ApiError(409, `Cannot cancel a batch with status '${row.status}'.`, {
+        code: null,
+        headers: { 'x-should-retry': 'false' },
+      })
+    }
+    const batch = this.lifecycle.transition(id, 'cancelling')
+    void this.settleCancel(id)
+    return batch
+  }
+
+  /** Picks up what a previous run left unfinished: validations start again, cancellations complete. */
+  recover(): void {
+    const { store } = this.deps
+    for (const row of store.batches.byStatus('validating')) {
+      this.deps.log.info({ batch: row.id }, `batch ${row.id}: validating again after a restart`)
+      this.startValidation(row.id)
+    }
+    for (const row of store.batches.byStatus('cancelling')) void this.settleCancel(row.id)
+  }
+
+  /** Waits for running validations to stop (they stop at their next slice). */
+  async stop(): Promise<void> {
+    this.stopping = true
+    await Promise.allSettled([...this.validations.values()])
+  }
+
+  /** Resolves when every validation under way has ended; for callers that need a settled state. */
+  async idle(): Promise<void> {
+    while (this.validations.size > 0) await Promise.allSettled([...this.validations.values()])
+  }
+
+  private getRow(id: string): BatchRow {
+    const row = BATCH_ID.test(id) ? this.deps.store.batches.get(id) : undefined
+    if (!row) throw notFound(`No such Batch object: ${id}`, 'id')
+    return row
+  }
+
+  private queueFull(message: string): ApiError {
+    return new ApiError(429, message, {
+      code: 'queue_full',
+      headers: { 'retry-after': String(this.deps.settings.retryAfterSeconds) },
+    })
+  }
+
+  private startValidation(id: string): void {
+    const run = this.validate(id)
+      .catch((err: unknown) => {
+        this.deps.log.error({ batch: id, err }, `batch ${id}: validation stopped by an error`)
+        const row = this.deps.store.batches.get(id)
+        if (row?.status === 'validating' && !this.stopping) {
+          this.deps.store.requests.deleteForBatch(id)
+          this.lifecycle.transition(id, 'failed', {
+            errors: [{ code: 'server_error', message: `validation failed: ${(err as Error).message}`, param: null, line: null }],
+          })
+        }
+      })
+      .finally(() => this.validations.delete(id))
+    this.validations.set(id, run)
+  }
+
+  /**
+   * Streams the input file once: every line checked, every valid request indexed (line, custom_id, byte
+   * offset and length) so the runner can read any request without loading the file.
+   */
+  private async validate(id: string): Promise<void> {
+    const { store, settings, files } = this.deps
+    const row = this.getRow(id)
+    store.requests.deleteForBatch(id) // a restart begins the index again
+    const registry = this.deps.registry()
+    const validator = new JsonlValidator({
+      endpoint: row.endpoint,
+      resolveModel: (name) => registry.resolve(name)?.id,
+      maxRequests: settings.maxRequestsPerBatch,
+      maxLineBytes: settings.maxLineBytes,
+      maxReportedErrors: settings.maxReportedErrors,
+    })
+    let slice: RequestIndexRow[] = []
+    const stillValidating = (): boolean => !this.stopping && store.batches.get(id)?.status === 'validating'
+    const stream = fs.createReadStream(files.pathOf(row.input_file_id), { highWaterMark: 1024 * 1024 })
+    try {
+      for await (const raw of readLines(stream, settings.maxLineBytes)) {
+        if (raw.line % INDEX_SLICE === 0 && !stillValidating()) break
+        const { customId } = validator.check(raw.line, raw.bytes, raw.length)
+        // Once a line is bad the batch fails: indexing the rest would only be thrown away.
+        if (customId !== null && !validator.hasErrors) {
+          slice.push({ line: raw.line, custom_id: customId, offset: raw.offset, length: raw.length })
+          if (slice.length >= INDEX_SLICE) {
+            store.requests.insertMany(id, slice)
+            slice = []
+          }
+        }
+      }
+    } finally {
+      stream.destroy()
+    }
+    if (!stillValidating()) {
+      if (this.stopping) return // recover() validates it again on the next start
+      store.requests.deleteForBatch(id)
+      return // cancelled while validating: settleCancel finishes it
+    }
+    const errors = validator.finish()
+    if (errors.length > 0) {
+      store.requests.deleteForBatch(id)
+      this.lifecycle.transition(id, 'failed', { errors })
+      return
+    }
+    store.db.transaction(() => {
+      store.requests.insertMany(id, slice)
+      this.lifecycle.transition(id, 'in_progress', { total: validator.requests, model: validator.model })
+    })()
+  }
+
+  /** Completes a cancellation once nothing is left running for the batch. */
+  private async settleCancel(id: string): Promise<void> {
+    await this.validations.get(id)
+    const row = this.deps.store.batches.get(id)
+    if (row?.status !== 'cancelling') return
+    this.lifecycle.transition(id, 'cancelled')
+  }
+}

@@ -1,0 +1,59 @@
+import type { Logger } from 'pino'
+import type { ServiceEvents } from '../events'
+import type { BatchesRepo, BatchPatch } from '../store/batches-repo'
+import { nowSeconds } from '../store/ids'
+import { toBatchObject } from './batch-object'
+import type { BatchObject, BatchStatus } from './batch-types'
+
+/** The lifecycle of a batch: which status may follow which. */
+const NEXT: Record<BatchStatus, readonly BatchStatus[]> = {
+  validating: ['in_progress', 'failed', 'cancelling'],
+  in_progress: ['finalizing', 'expired', 'cancelling', 'failed'],
+  finalizing: ['completed', 'failed'],
+  cancelling: ['cancelled'],
+  failed: [],
+  completed: [],
+  expired: [],
+  cancelled: [],
+}
+
+/** The timestamp column each status sets when entered. */
+const STAMP: Partial<Record<BatchStatus, keyof BatchPatch>> = {
+  in_progress: 'in_progress_at',
+  finalizing: 'finalizing_at',
+  completed: 'completed_at',
+  failed: 'failed_at',
+  expired: 'expired_at',
+  cancelling: 'cancelling_at',
+  cancelled: 'cancelled_at',
+}
+
+export class BatchTransitionError extends Error {}
+
+/** The one place a batch changes status: checked against the lifecycle, stamped, logged and announced. */
+export class BatchLifecycle {
+  constructor(
+    private readonly batches: BatchesRepo,
+    private readonly events: ServiceEvents,
+    private readonly log: Logger,
+  ) {}
+
+  transition(id: string, to: BatchStatus, patch: BatchPatch = {}): BatchObject {
+    const row = this.batches.get(id)
+    if (!row) throw new BatchTransitionError(`batch ${id} does not exist`)
+    const from = row.status
+    if (!NEXT[from].includes(to)) throw new BatchTransitionError(`batch ${id} cannot go from ${from} to ${to}`)
+    const stamp = STAMP[to]
+    const full: BatchPatch = { ...patch, status: to, status_detail: patch.status_detail ?? null }
+    if (stamp) (full as Record<string, unknown>)[stamp] = nowSeconds()
+    this.batches.update(id, full)
+    const batch = toBatchObject(this.batches.get(id)!)
+    this.log.info({ batch: id, from, to }, `batch ${id}: ${from} -> ${to}`)
+    this.events.emit('batch.status', { batch, from, to })
+    return batch
+  }
+
+  static canMove(from: BatchStatus, to: BatchStatus): boolean {
+    return NEXT[from].includes(to)
+  }
+}

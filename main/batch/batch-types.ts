@@ -1,0 +1,56 @@
+/** The OpenAI batch lifecycle. */
+export type BatchStatus =
+  | 'validating'
+  | 'failed'
+  | 'in_progress'
+  | 'finalizing'
+  | 'completed'
+  | 'expired'
+  | 'cancelling'
+  | 'cancelled'
+
+export const BATCH_ENDPOINTS = ['/v1/chat/completions', '/v1/completions', '/v1/embeddings'] as const
+export type BatchEndpoint = (typeof BATCH_ENDPOINTS)[number]
+
+/** Statuses in which a batch holds its input file and counts against the queue limits. */
+export const ACTIVE_STATUSES: readonly BatchStatus[] = ['validating', 'in_progress', 'finalizing', 'cancelling']
+export const TERMINAL_STATUSES: readonly BatchStatus[] = ['failed', 'completed', 'expired', 'cancelled']
+
+export interface BatchErrorEntry {
+  code: string
+  message: string
+  param: string | null
+  line: number | null
+}
+
+/** The Batch object exactly as the OpenAI API returns it: every key present, null where unset. */
+export interface BatchObject {
+  id: string
+  object: 'batch'
+  endpoint: string
+  model: string | null
+  errors: { object: 'list'; data: BatchErrorEntry[] } | null
+  input_file_id: string
+  completion_window: string
+  status: BatchStatus
+  output_file_id: string | null
+  error_file_id: string | null
+  created_at: number
+  in_progress_at: number | null
+  expires_at: number
+  finalizing_at: number | null
+  completed_at: number | null
+  failed_at: number | null
+  expired_at: number | null
+  cancelling_at: number | null
+  cancelled_at: number | null
+  request_counts: { total: number; completed: number; failed: number }
+  usage: {
+    input_tokens: number
+    input_tokens_details: { cached_tokens: number }
+    output_tokens: number
+    output_tokens_details: { reasoning_tokens: number }
+    total_tokens: number
+  }
+  metadata: Record<string, string> | null
+}

@@ -1,0 +1,48 @@
+import crypto from 'node:crypto'
+import fs from 'node:fs'
+import path from 'node:path'
+
+export interface ApiKeySource {
+  key: string
+  /** Where the key is kept: the key file's path, or the environment variable. */
+  origin: string
+}
+
+export function apiKeyPath(dataDir: string): string {
+  return path.join(dataDir, 'api-key')
+}
+
+export function generateApiKey(): string {
+  return `vbs-${crypto.randomBytes(24).toString('base64url')}`
+}
+
+/**
+ * The key from VBS_API_KEY when set; else the key file in the data dir, created on first run with
+ * mode 0600 so only the owner can read it.
+ */
+export function loadApiKey(dataDir: string, fromEnv: string | null): ApiKeySource {
+  if (fromEnv) return { key: fromEnv, origin: 'the VBS_API_KEY environment variable' }
+  const file = apiKeyPath(dataDir)
+  try {
+    const key = fs.readFileSync(file, 'utf8').trim()
+    if (key) {
+      // Tighten a key file someone loosened by hand.
+      if ((fs.statSync(file).mode & 0o077) !== 0) fs.chmodSync(file, 0o600)
+      return { key, origin: file }
+    }
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err
+  }
+  const key = generateApiKey()
+  const tmp = `${file}.${process.pid}.tmp`
+  fs.writeFileSync(tmp, `${key}\n`, { mode: 0o600 })
+  fs.renameSync(tmp, file)
+  return { key, origin: file }
+}
+
+/** Constant-time comparison of a presented key with the expected one. */
+export function keysMatch(presented: string, expected: string): boolean {
+  const a = crypto.createHash('sha256').update(presented).digest()
+  const b = crypto.createHash('sha256').update(expected).digest()
+  return crypto.timingSafeEqual(a, b)
+}

@@ -1,0 +1,155 @@
+import fs from 'node:fs'
+import os from 'node:os'
+import path from 'node:path'
+
+/**
+ * Settings: built-in defaults < `settings.json` in the data dir < environment (`VBS_*`).
+ * The data dir itself comes only from the environment (it holds settings.json).
+ */
+export interface Settings {
+  dataDir: string
+  host: string
+  port: number
+  /** Key clients send as `Authorization: Bearer`. From VBS_API_KEY or the key file; filled in by loadApiKey. */
+  apiKey: string | null
+  /** The models.yaml registry the service reads; empty = `<data>/models.yaml`. */
+  modelsPath: string
+  maxFileBytes: number
+  maxJsonBodyBytes: number
+  maxLineBytes: number
+  maxRequestsPerBatch: number
+  maxActiveBatches: number
+  maxQueuedRequests: number
+  /** Seconds a client is told to wait (Retry-After) when a queue limit answers 429. */
+  retryAfterSeconds: number
+  /** At most this many per-line errors are listed on a failed batch; the rest are counted. */
+  maxReportedErrors: number
+  logLevel: string
+}
+
+type NumericKey = {
+  [K in keyof Settings]: Settings[K] extends number ? K : never
+}[keyof Settings]
+type StringKey = {
+  [K in keyof Settings]: Settings[K] extends string ? K : never
+}[keyof Settings]
+
+const MiB = 1024 * 1024
+
+export function defaultDataDir(env: NodeJS.ProcessEnv = process.env): string {
+  const xdg = env.XDG_DATA_HOME && path.isAbsolute(env.XDG_DATA_HOME) ? env.XDG_DATA_HOME : null
+  return path.join(xdg ?? path.join(os.homedir(), '.local', 'share'), 'vllm-batch-server')
+}
+
+export function defaultSettings(dataDir: string): Settings {
+  return {
+    dataDir,
+    host: '0.0.0.0',
+    port: 4080,
+    apiKey: null,
+    modelsPath: '',
+    maxFileBytes: 512 * MiB,
+    maxJsonBodyBytes: 1 * MiB,
+    maxLineBytes: 16 * MiB,
+    maxRequestsPerBatch: 200_000,
+    maxActiveBatches: 10,
+    maxQueuedRequests: 1_000_000,
+    retryAfterSeconds: 30,
+    maxReportedErrors: 1000,
+    logLevel: 'info',
+  }
+}
+
+/** Environment variable for each setting that may come from the environment. */
+const ENV_NAMES: Record<Exclude<keyof Settings, 'dataDir'>, string> = {
+  host: 'VBS_HOST',
+  port: 'VBS_PORT',
+  apiKey: 'VBS_API_KEY',
+  modelsPath: 'VBS_MODELS',
+  maxFileBytes: 'VBS_MAX_FILE_BYTES',
+  maxJsonBodyBytes: 'VBS_MAX_JSON_BODY_BYTES',
+  maxLineBytes: 'VBS_MAX_LINE_BYTES',
+  maxRequestsPerBatch: 'VBS_MAX_REQUESTS_PER_BATCH',
+  maxActiveBatches: 'VBS_MAX_ACTIVE_BATCHES',
+  maxQueuedRequests: 'VBS_MAX_QUEUED_REQUESTS',
+  retryAfterSeconds: 'VBS_RETRY_AFTER_SECONDS',
+  maxReportedErrors: 'VBS_MAX_REPORTED_ERRORS',
+  logLevel: 'VBS_LOG_LEVEL',
+}
+
+/** Lower bounds for the numeric settings (port 0 = any free port, used by tests). */
+const MINIMUM: Record<NumericKey, number> = {
+  port: 0,
+  maxFileBytes: 1,
+  maxJsonBodyBytes: 1024,
+  maxLineBytes: 1024,
+  maxRequestsPerBatch: 1,
+  maxActiveBatches: 1,
+  maxQueuedRequests: 1,
+  retryAfterSeconds: 1,
+  maxReportedErrors: 1,
+}
+
+export class SettingsError extends Error {
+  constructor(message: string) {
+    super(message)
+    this.name = 'SettingsError'
+  }
+}
+
+export function settingsFilePath(dataDir: string): string {
+  return path.join(dataDir, 'settings.json')
+}
+
+/** Reads settings for a data dir. Throws SettingsError naming the file or variable that is wrong. */
+export function loadSettings(env: NodeJS.ProcessEnv = process.env, overrides: Partial<Settings> = {}): Settings {
+  const dataDir = path.resolve(overrides.dataDir ?? env.VBS_DATA_DIR ?? defaultDataDir(env))
+  const settings = defaultSettings(dataDir)
+  const file = settingsFilePath(dataDir)
+  if (fs.existsSync(file)) {
+    let parsed: unknown
+    try {
+      parsed = JSON.parse(fs.readFileSync(file, 'utf8'))
+    } catch (err) {
+      throw new SettingsError(`${file} is not valid JSON: ${(err as Error).message}`)
+    }
+    if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) {
+      throw new SettingsError(`${file} must hold a JSON object of settings`)
+    }
+    for (const [key, value] of Object.entries(parsed as Record<string, unknown>)) {
+      if (key === 'dataDir' || !(key in ENV_NAMES)) {
+        throw new SettingsError(`${file}: unknown setting "${key}" (known: ${Object.keys(ENV_NAMES).join(', ')})`)
+      }
+      assign(settings, key as keyof typeof ENV_NAMES, value, `${file}: "${key}"`)
+    }
+  }
+  for (const [key, name] of Object.entries(ENV_NAMES) as [keyof typeof ENV_NAMES, string][]) {
+    const raw = env[name]
+    if (raw !== undefined && raw !== '') assign(settings, key, raw, name)
+  }
+  for (const [key, value] of Object.entries(overrides) as [keyof Settings, unknown][]) {
+    if (key !== 'dataDir' && value !== undefined) assign(settings, key, value, `option ${key}`)
+  }
+  return settings
+}
+
+function assign(settings: Settings, key: Exclude<keyof Settings, 'dataDir'>, value: unknown, where: string): void {
+  if (key in MINIMUM) {
+    const numeric = key as NumericKey
+    const n = typeof value === 'string' && /^\s*-?\d+\s*$/.test(value) ? Number(value) : value
+    if (typeof n !== 'number' || !Number.isSafeInteger(n) || n < MINIMUM[numeric]) {
+      throw new SettingsError(`${where} must be a whole number >= ${MINIMUM[numeric]}, got ${JSON.stringify(value)}`)
+    }
+    if (numeric === 'port' && n > 65535) throw new SettingsError(`${where} must be a port number 0-65535, got ${n}`)
+    settings[numeric] = n
+    return
+  }
+  if (typeof value !== 'string') {
+    throw new SettingsError(`${where} must be a string, got ${JSON.stringify(value)}`)
+  }
+  if (key === 'apiKey') {
+    settings.apiKey = value
+    return
+  }
+  settings[key as StringKey] = value
+}

@@ -1,0 +1,26 @@
+import { EventEmitter } from 'node:events'
+import type { BatchObject, BatchStatus } from './batch/batch-types'
+
+/** Everything the service announces: the dashboard's SSE stream and the tray listen here. */
+export interface ServiceEventMap {
+  'batch.status': { batch: BatchObject; from: BatchStatus; to: BatchStatus }
+  'file.created': { id: string; purpose: string; bytes: number }
+  'file.deleted': { id: string }
+}
+
+export class ServiceEvents {
+  private readonly emitter = new EventEmitter()
+
+  constructor() {
+    this.emitter.setMaxListeners(100)
+  }
+
+  emit<K extends keyof ServiceEventMap>(name: K, payload: ServiceEventMap[K]): void {
+    this.emitter.emit(name, payload)
+  }
+
+  on<K extends keyof ServiceEventMap>(name: K, listener: (payload: ServiceEventMap[K]) => void): () => void {
+    this.emitter.on(name, listener)
+    return () => this.emitter.off(name, listener)
+  }
+}

@@ -1,0 +1,45 @@
+import { Service } from './service'
+
+/** `npm run serve`: the service without Electron, for headless workstations and scripts. */
+async function main(): Promise<void> {
+  let service: Service
+  try {
+    service = new Service()
+  } catch (err) {
+    console.error(`vllm-batch-server: cannot start: ${(err as Error).message}`)
+    process.exit(1)
+  }
+  try {
+    await service.start()
+  } catch (err) {
+    console.error(`vllm-batch-server: cannot listen on ${service.settings.host}:${service.settings.port}: ${(err as Error).message}`)
+    process.exit(1)
+  }
+  const { host, port } = service.settings
+  console.log(`vLLM Batch Server listening on http://${host}:${service.port} (this machine: ${service.url})`)
+  if (port === 0) console.log(`(port 0: the system chose ${service.port})`)
+  console.log(`API key: kept in ${service.apiKeyOrigin}`)
+  console.log(`Data: ${service.settings.dataDir}`)
+  console.log(`Models: ${service.modelsPath}`)
+
+  let stopping = false
+  const stop = (signal: string): void => {
+    if (stopping) return
+    stopping = true
+    console.log(`${signal}: stopping`)
+    service.stop().then(
+      () => {
+        console.log('stopped')
+        process.exit(0)
+      },
+      (err: unknown) => {
+        console.error(`error while stopping: ${(err as Error).message}`)
+        process.exit(1)
+      },
+    )
+  }
+  process.on('SIGTERM', () => stop('SIGTERM'))
+  process.on('SIGINT', () => stop('SIGINT'))
+}
+
+void main()

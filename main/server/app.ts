@@ -1,0 +1,48 @@
+import Koa from 'koa'
+import Router from '@koa/router'
+import type { Logger } from 'pino'
+import type { BatchService } from '../batch/batch-service'
+import type { Settings } from '../config/settings'
+import type { Store } from '../store'
+import type { FileStorage } from '../store/file-storage'
+import { errorEnvelope, requestId, requireApiKey, type AppState } from './middleware'
+import { filesRouter } from './routes/files'
+import { batchesRouter } from './routes/batches'
+
+export interface AppDeps {
+  settings: Settings
+  apiKey: () => string
+  store: Store
+  files: FileStorage
+  batches: BatchService
+  log: Logger
+  version: string
+  startedAt: number
+}
+
+/** The service's one HTTP surface, read top to bottom: request id, error envelope, health, auth, routes. */
+export function createApp(deps: AppDeps): Koa<AppState> {
+  const app = new Koa<AppState>({ proxy: false })
+  app.silent = true // errors are logged by the envelope middleware
+
+  const open = new Router<AppState>()
+  open.get('/health', (ctx) => {
+    ctx.body = {
+      status: 'ok',
+      version: deps.version,
+      uptime_s: Math.round((Date.now() - deps.startedAt) / 1000),
+    }
+  })
+
+  const routers = [filesRouter(deps), batchesRouter(deps)]
+
+  app.use(requestId())
+  app.use(errorEnvelope(deps.log))
+  app.use(open.routes())
+  app.use(requireApiKey(deps.apiKey))
+  for (const r of routers) {
+    app.use(r.routes())
+    app.use(r.allowedMethods({ throw: true }))
+  }
+  return app
+}

@@ -1,0 +1,38 @@
+import type { Context } from 'koa'
+import { ApiError, badRequest } from '../api-error'
+
+/**
+ * Reads a JSON object body up to `limit` bytes. An empty body counts as `{}` (SDK v4 sends
+ * `content-type: application/json` with nothing after it).
+ */
+export async function readJsonBody(ctx: Context, limit: number): Promise<Record<string, unknown>> {
+  const declared = Number(ctx.get('content-length') || 0)
+  if (declared > limit) throw tooLarge(limit)
+  const chunks: Buffer[] = []
+  let size = 0
+  for await (const chunk of ctx.req as AsyncIterable<Buffer>) {
+    size += chunk.length
+    if (size > limit) throw tooLarge(limit)
+    chunks.push(chunk)
+  }
+  const text = Buffer.concat(chunks, size).toString('utf8').trim()
+  if (text === '') return {}
+  let parsed: unknown
+  try {
+    parsed = JSON.parse(text)
+  } catch {
+    throw badRequest(
+      'We could not parse the JSON body of your request. The body must be a JSON object.',
+      'invalid_json',
+      null,
+    )
+  }
+  if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) {
+    throw badRequest('The body of your request must be a JSON object.', 'invalid_json', null)
+  }
+  return parsed as Record<string, unknown>
+}
+
+function tooLarge(limit: number): ApiError {
+  return new ApiError(413, `The request body is larger than ${limit} bytes.`, { code: 'request_too_large' })
+}

@@ -1,0 +1,153 @@
+import fs from 'node:fs'
+import type { IncomingMessage } from 'node:http'
+import path from 'node:path'
+import { Transform, type TransformCallback } from 'node:stream'
+import { pipeline } from 'node:stream/promises'
+import busboy from 'busboy'
+import { ApiError, badRequest } from '../api-error'
+
+/** An upload received whole into a temporary file. */
+export interface ReceivedUpload {
+  tempPath: string
+  filename: string
+  bytes: number
+  lineCount: number
+  fields: Record<string, string>
+}
+
+export interface UploadLimits {
+  maxFileBytes: number
+}
+
+/** Counts bytes and lines as they pass, so the file never needs a second read. */
+class LineCounter extends Transform {
+  bytes = 0
+  newlines = 0
+  lastByte = -1
+
+  override _transform(chunk: Buffer, _enc: BufferEncoding, done: TransformCallback): void {
+    this.bytes += chunk.length
+    let i = chunk.indexOf(0x0a)
+    while (i !== -1) {
+      this.newlines += 1
+      i = chunk.indexOf(0x0a, i + 1)
+    }
+    if (chunk.length > 0) this.lastByte = chunk[chunk.length - 1]
+    done(null, chunk)
+  }
+
+  get lines(): number {
+    return this.newlines + (this.bytes > 0 && this.lastByte !== 0x0a ? 1 : 0)
+  }
+}
+
+/** The client's file name reduced to a plain name: no folders, no control characters, bounded length. */
+export function cleanFilename(name: string | undefined): string {
+  // eslint-disable-next-line no-control-regex
+  const base = path.basename((name ?? '').replace(/\\/g, '/')).replace(/[\u0000-\u001f\u007f]/g, '').trim()
+  return base.slice(0, 255) || 'upload'
+}
+
+/**
+ * Streams a multipart/form-data request: the `file` part goes straight to `tempPath` (never buffered
+ * whole), other parts are collected as fields. Either order of parts works, and so does a chunked body.
+ * Throws ApiError for a malformed body or a file over the cap; removes the temporary file on any failure,
+ * including a client that goes away mid-upload.
+ */
+export async function receiveUpload(req: IncomingMessage, tempPath: string, limits: UploadLimits): Promise<ReceivedUpload> {
+  const contentType = req.headers['content-type'] ?? ''
+  if (!/^multipart\/form-data\b/i.test(contentType)) {
+    throw badRequest(
+      "Expected a multipart/form-data body with a 'file' part and a 'purpose' field.",
+      'invalid_request',
+      null,
+    )
+  }
+  let parser: busboy.Busboy
+  try {
+    parser = busboy({
+      headers: req.headers,
+      limits: { fileSize: limits.maxFileBytes, files: 1, fields: 20, fieldSize: 64 * 1024, parts: 40 },
+    })
+  } catch (err) {
+    throw badRequest(`Malformed multipart body: ${(err as Error).message}.`, 'invalid_request', null)
+  }
+
+  const fields: Record<string, string> = {}
+  let filename: string | null = null
+  let counter: LineCounter | null = null
+  let tooLarge = false
+  let problem: ApiError | null = null
+  let fileWritten: Promise<void> | null = null
+
+  const parsed = new Promise<void>((resolve, reject) => {
+    parser.on('file', (name, stream, info) => {
+      if (name !== 'file' || filename !== null) {
+        problem ??= badRequest(`Unexpected file part '${name}': send one file, in the part named 'file'.`, 'invalid_request', name)
+        stream.resume()
+        return
+      }
+      filename = cleanFilename(info.filename)
+      counter = new LineCounter()
+      stream.on('limit', () => {
+        tooLarge = true
+      })
+      fileWritten = pipeline(stream, counter, fs.createWriteStream(tempPath, { flags: 'wx' }))
+      // Errors are collected when the parse ends; this only keeps an early one from going unhandled.
+      fileWritten.catch(() => undefined)
+    })
+    parser.on('field', (name, value, info) => {
+      if (info.valueTruncated) {
+        problem ??= badRequest(`The field '${name}' is too long.`, 'invalid_value', name)
+        return
+      }
+      fields[name] = value
+    })
+    parser.on('filesLimit', () => {
+      problem ??= badRequest("Send one file per upload, in the part named 'file'.", 'invalid_request', 'file')
+    })
+    parser.on('fieldsLimit', () => {
+      problem ??= badRequest('The upload has too many fields.', 'invalid_request', null)
+    })
+    parser.on('partsLimit', () => {
+      problem ??= badRequest('The upload has too many parts.', 'invalid_request', null)
+    })
+    parser.on('error', (err: Error) =>
+      reject(badRequest(`Malformed multipart body: ${err.message}.`, 'invalid_request', null)),
+    )
+    parser.on('close', () => resolve())
+    req.on('aborted', () => reject(new UploadAbortedError()))
+    req.on('close', () => {
+      if (!req.complete) reject(new UploadAbortedError())
+    })
+    req.on('error', () => reject(new UploadAbortedError()))
+  })
+
+  req.pipe(parser)
+  try {
+    await parsed
+    if (fileWritten) await fileWritten
+    if (problem) throw problem
+    if (tooLarge) {
+      throw badRequest(`File is too large.`, 'file_too_large', 'file')
+    }
+    if (filename === null || counter === null) {
+      throw badRequest("Missing required parameter: 'file'.", 'missing_required_parameter', 'file')
+    }
+    const c = counter as LineCounter
+    return { tempPath, filename, bytes: c.bytes, lineCount: c.lines, fields }
+  } catch (err) {
+    req.unpipe(parser)
+    fs.rmSync(tempPath, { force: true })
+    if (err instanceof ApiError || err instanceof UploadAbortedError) throw err
+    throw badRequest(`The upload could not be read: ${(err as Error).message}.`, 'invalid_request', null)
+  }
+}
+
+/** The client went away before the upload was whole; there is nobody to answer. */
+export class UploadAbortedError extends Error {
+  constructor() {
+    super('the client closed the connection before the upload was complete')
+    this.name = 'UploadAbortedError'
+  }
+}

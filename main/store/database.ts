@@ -1,0 +1,47 @@
+import fs from 'node:fs'
+import path from 'node:path'
+import BetterSqlite3, { type Database } from 'better-sqlite3'
+import { migrations as allMigrations, type Migration } from './migrations'
+
+export class DatabaseVersionError extends Error {
+  constructor(file: string, found: number, known: number) {
+    super(
+      `${file} was written by a newer version of vLLM Batch Server (schema ${found}; this version knows up to ${known}). ` +
+        'Install the newer version again, or point VBS_DATA_DIR at another folder.',
+    )
+    this.name = 'DatabaseVersionError'
+  }
+}
+
+/** Opens (creating if needed) the database in WAL mode and brings its schema up to date. */
+export function openDatabase(file: string, migrations: readonly Migration[] = allMigrations): Database {
+  fs.mkdirSync(path.dirname(file), { recursive: true })
+  const db = new BetterSqlite3(file)
+  try {
+    db.pragma('journal_mode = WAL')
+    // NORMAL is durable against a crash of the app under WAL (only a power cut can lose the last commits).
+    db.pragma('synchronous = NORMAL')
+    db.pragma('foreign_keys = ON')
+    db.pragma('busy_timeout = 5000')
+    migrate(db, file, migrations)
+    return db
+  } catch (err) {
+    db.close()
+    throw err
+  }
+}
+
+/** Runs every pending migration, each in one transaction that also sets user_version. */
+export function migrate(db: Database, file: string, migrations: readonly Migration[]): void {
+  migrations.forEach((m, i) => {
+    if (m.version !== i + 1) throw new Error(`migration ${m.name} has version ${m.version}, expected ${i + 1}`)
+  })
+  const current = db.pragma('user_version', { simple: true }) as number
+  if (current > migrations.length) throw new DatabaseVersionError(file, current, migrations.length)
+  for (const m of migrations.slice(current)) {
+    db.transaction(() => {
+      m.up(db)
+      db.pragma(`user_version = ${m.version}`)
+    })()
+  }
+}

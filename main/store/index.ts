@@ -1,0 +1,30 @@
+import path from 'node:path'
+import type { Database } from 'better-sqlite3'
+import { openDatabase } from './database'
+import { FilesRepo } from './files-repo'
+import { BatchesRepo } from './batches-repo'
+import { RequestsRepo } from './requests-repo'
+
+/** The service's durable state: one SQLite database in the data dir and a repository per table group. */
+export interface Store {
+  db: Database
+  files: FilesRepo
+  batches: BatchesRepo
+  requests: RequestsRepo
+  close(): void
+}
+
+export function databasePath(dataDir: string): string {
+  return path.join(dataDir, 'vbs.sqlite')
+}
+
+export function openStore(dataDir: string): Store {
+  const db = openDatabase(databasePath(dataDir))
+  return {
+    db,
+    files: new FilesRepo(db),
+    batches: new BatchesRepo(db),
+    requests: new RequestsRepo(db),
+    close: () => db.close(),
+  }
+}

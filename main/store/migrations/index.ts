@@ -1,0 +1,11 @@
+import type { Database } from 'better-sqlite3'
+import { migration0001 } from './0001-initial'
+
+export interface Migration {
+  version: number
+  name: string
+  up: (db: Database) => void
+}
+
+/** Every migration, in order; a migration's version is its position (1-based). */
+export const migrations: readonly Migration[] = [migration0001]
