@@ -1,0 +1,174 @@
+import fs from 'node:fs'
+
+/**
+ * Small Linux /proc helpers for the benchmarks: a process's memory figures, its descendants, and which of
+ * them holds a listening TCP socket (so a benchmark measures the process that really runs the service,
+ * not a launcher such as the `tsx` CLI, which runs the script in a child `node`).
+ */
+
+/** A `Vm*` field of /proc/<pid>/status in kB, or null when the process is gone or the field is absent. */
+export function readStatusKb(pid: number, field: 'VmRSS' | 'VmHWM' | 'VmSize' | 'VmPeak'): number | null {
+  let text: string
+  try {
+    text = fs.readFileSync(`/proc/${pid}/status`, 'utf8')
+  } catch {
+    return null
+  }
+  const match = new RegExp(`^${field}:\\s+(\\d+)\\s+kB`, 'm').exec(text)
+  return match ? Number(match[1]) : null
+}
+
+/**
+ * Resets the process's peak RSS (VmHWM) to its current RSS (Linux >= 4.0, `echo 5 > clear_refs`).
+ * Returns false when the kernel or the permissions do not allow it.
+ */
+export function resetPeakRss(pid: number): boolean {
+  try {
+    fs.writeFileSync(`/proc/${pid}/clear_refs`, '5')
+    return true
+  } catch {
+    return false
+  }
+}
+
+/** The parent pid of a process, from /proc/<pid>/stat, or null when it is gone. */
+function parentOf(pid: number): number | null {
+  let stat: string
+  try {
+    stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8')
+  } catch {
+    return null
+  }
+  // The command name (field 2) is in parentheses and may itself hold spaces or parentheses.
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+  const ppid = Number(fields[1])
+  return Number.isInteger(ppid) ? ppid : null
+}
+
+/** `root` and every process below it, root first, breadth-first. */
+export function processTree(root: number): number[] {
+  const children = new Map<number, number[]>()
+  for (const name of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue
+    const pid = Number(name)
+    const ppid = parentOf(pid)
+    if (ppid === null) continue
+    const list = children.get(ppid)
+    if (list) list.push(pid)
+    else children.set(ppid, [pid])
+  }
+  const out: number[] = []
+  const queue = [root]
+  while (queue.length > 0) {
+    const pid = queue.shift() as number
+    out.push(pid)
+    queue.push(...(children.get(pid) ?? []))
+  }
+  return out
+}
+
+/** Socket inodes of TCP sockets listening on `port` (IPv4 and IPv6). */
+function listeningInodes(port: number): Set<string> {
+  const inodes = new Set<string>()
+  const hexPort = port.toString(16).toUpperCase().padStart(4, '0')
+  for (const table of ['/proc/net/tcp', '/proc/net/tcp6']) {
+    let text: string
+    try {
+      text = fs.readFileSync(table, 'utf8')
+    } catch {
+      continue
+    }
+    for (const row of text.split('\n').slice(1)) {
+      const cols = row.trim().split(/\s+/)
+      // sl local_address rem_address st tx_queue:rx_queue tr:tm->when retrnsmt uid timeout inode
+      if (cols.length < 10) continue
+      const localPort = cols[1].split(':')[1]
+      if (localPort === hexPort && cols[3] === '0A') inodes.add(cols[9])
+    }
+  }
+  return inodes
+}
+
+/** True when one of the process's open descriptors is one of the given sockets. */
+function holdsSocket(pid: number, inodes: Set<string>): boolean {
+  let fds: string[]
+  try {
+    fds = fs.readdirSync(`/proc/${pid}/fd`)
+  } catch {
+    return false
+  }
+  for (const fd of fds) {
+    let target: string
+    try {
+      target = fs.readlinkSync(`/proc/${pid}/fd/${fd}`)
+    } catch {
+      continue
+    }
+    const match = /^socket:\[(\d+)\]$/.exec(target)
+    if (match && inodes.has(match[1])) return true
+  }
+  return false
+}
+
+/** The process at or below `root` that listens on `port`, or null if none does (or /proc does not say). */
+export function findListeningProcess(root: number, port: number): number | null {
+  const inodes = listeningInodes(port)
+  if (inodes.size === 0) return null
+  for (const pid of processTree(root)) if (holdsSocket(pid, inodes)) return pid
+  return null
+}
+
+/** The command line of a process, space-joined, or '' when it is gone. */
+export function commandLine(pid: number): string {
+  try {
+    return fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').filter(Boolean).join(' ')
+  } catch {
+    return ''
+  }
+}
+
+export type Phase = 'upload' | 'validate'
+
+/**
+ * Samples a process's VmRSS on a timer. Keeps the overall peak and the peak per phase; samples taken
+ * while no phase is set count only towards the overall peak.
+ */
+export class RssSampler {
+  peakKb = 0
+  samples = 0
+  readonly phasePeakKb: Record<Phase, number> = { upload: 0, validate: 0 }
+  private phase: Phase | null = null
+  private timer: NodeJS.Timeout | null = null
+
+  constructor(
+    private readonly pid: number,
+    private readonly intervalMs: number,
+  ) {}
+
+  start(): void {
+    this.sample()
+    this.timer = setInterval(() => this.sample(), this.intervalMs)
+  }
+
+  setPhase(phase: Phase | null): void {
+    this.sample()
+    this.phase = phase
+    this.sample()
+  }
+
+  stop(): void {
+    this.sample()
+    if (this.timer) clearInterval(this.timer)
+    this.timer = null
+  }
+
+  /** Reads VmRSS once; returns it in kB (null once the process is gone). */
+  sample(): number | null {
+    const kb = readStatusKb(this.pid, 'VmRSS')
+    if (kb === null) return null
+    this.samples += 1
+    if (kb > this.peakKb) this.peakKb = kb
+    if (this.phase !== null && kb > this.phasePeakKb[this.phase]) this.phasePeakKb[this.phase] = kb
+    return kb
+  }
+}

@@ -1,0 +1,296 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import OpenAI, { toFile } from 'openai'
+import { jsonl, requestLine, startService, waitForBatch, type TestService } from '../helpers/service'
+import { assertSchema, officialSchemas } from '../helpers/openai-schemas'
+
+let t: TestService
+
+beforeAll(async () => {
+  t = await startService({ maxRequestsPerBatch: 20 })
+})
+afterAll(async () => {
+  await t.stop()
+})
+
+async function upload(text: string | Buffer, name = 'in.jsonl', client: OpenAI = t.client): Promise<string> {
+  const f = await client.files.create({ file: await toFile(Buffer.from(text), name), purpose: 'batch' })
+  return f.id
+}
+
+async function createBatch(text: string | Buffer, endpoint: OpenAI.BatchCreateParams['endpoint'] = '/v1/chat/completions'): Promise<OpenAI.Batches.Batch> {
+  return t.client.batches.create({ input_file_id: await upload(text), endpoint, completion_window: '24h' })
+}
+
+describe('POST /v1/batches', () => {
+  it('validates a good file to in_progress with every key of the Batch object', async () => {
+    const created = await t.client.batches.create({
+      input_file_id: await upload(jsonl(12)),
+      endpoint: '/v1/chat/completions',
+      completion_window: '24h',
+      metadata: { project: 'nightly-eval' },
+    })
+    assertSchema('Batch', created)
+    expect(Object.keys(created).sort()).toEqual(Object.keys(officialSchemas.Batch.properties as object).sort())
+    expect(created.status).toBe('validating')
+    expect(created.expires_at).toBe(created.created_at + 86_400)
+    expect(created.output_file_id).toBeNull()
+    expect(created.metadata).toEqual({ project: 'nightly-eval' })
+
+    const batch = await waitForBatch(t.client, created.id)
+    assertSchema('Batch', batch)
+    expect(batch.status).toBe('in_progress')
+    expect(batch.request_counts).toEqual({ total: 12, completed: 0, failed: 0 })
+    expect(batch.model).toBe('test-model-a')
+    expect(batch.errors).toBeNull()
+    expect(batch.in_progress_at).toBeGreaterThanOrEqual(batch.created_at)
+    expect(batch.failed_at).toBeNull()
+    // The index lets later code read any request by offset without loading the file.
+    const rows = t.service.store.db
+      .prepare('SELECT line, custom_id, offset, length FROM requests WHERE batch_id = ? ORDER BY line')
+      .all(batch.id) as { line: number; custom_id: string; offset: number; length: number }[]
+    const content = Buffer.from(await (await t.client.files.content(batch.input_file_id)).arrayBuffer())
+    expect(rows).toHaveLength(12)
+    for (const r of rows) {
+      const parsed = JSON.parse(content.subarray(r.offset, r.offset + r.length).toString('utf8')) as { custom_id: string }
+      expect(parsed.custom_id).toBe(r.custom_id)
+      expect(r.custom_id).toBe(`req-${r.line}`)
+    }
+  })
+
+  it('accepts aliases of one model, blank lines, CRLF endings and a last line without newline', async () => {
+    const text =
+      requestLine('x1') + '\r\n\n' + requestLine('x2', {}, { model: 'model-a' }) + '\n   \n' + requestLine('x3', {}, { model: 'a-alias' })
+    const batch = await waitForBatch(t.client, (await createBatch(text)).id)
+    expect(batch.status).toBe('in_progress')
+    expect(batch.request_counts.total).toBe(3)
+    expect(batch.model).toBe('test-model-a')
+  })
+
+  it('runs each of the three endpoints', async () => {
+    const bodies: [OpenAI.BatchCreateParams['endpoint'], Record<string, unknown>][] = [
+      ['/v1/completions', { model: 'test-model-b', prompt: 'Once upon' }],
+      ['/v1/embeddings', { model: 'test-model-b', input: 'hello' }],
+    ]
+    for (const [endpoint, body] of bodies) {
+      const line = JSON.stringify({ custom_id: 'e1', method: 'POST', url: endpoint, body })
+      const batch = await waitForBatch(t.client, (await createBatch(line + '\n', endpoint)).id)
+      expect(batch.status).toBe('in_progress')
+      expect(batch.endpoint).toBe(endpoint)
+    }
+  })
+
+  it('fails a file with every kind of bad line, naming code, param and line for each and nothing for good lines', async () => {
+    const lines = [
+      requestLine('good-1'), // 1
+      '{"custom_id": "broken", ', // 2
+      JSON.stringify({ method: 'POST', url: '/v1/chat/completions', body: { model: 'test-model-a', messages: [] } }), // 3
+      JSON.stringify({ custom_id: 'no-method', url: '/v1/chat/completions', body: { model: 'test-model-a', messages: [] } }), // 4
+      JSON.stringify({ custom_id: 'no-url', method: 'POST', body: { model: 'test-model-a', messages: [] } }), // 5
+      JSON.stringify({ custom_id: 'no-body', method: 'POST', url: '/v1/chat/completions' }), // 6
+      requestLine('wrong-url', { url: '/v1/embeddings' }), // 7
+      requestLine('streams', {}, { stream: true }), // 8
+      requestLine('good-1'), // 9: duplicate of line 1
+      requestLine('unknown-model', {}, { model: 'gpt-4o' }), // 10
+      requestLine('other-model', {}, { model: 'test-model-b' }), // 11
+      requestLine('good-2'), // 12
+      '[1, 2, 3]', // 13
+    ]
+    const bytes = Buffer.concat([Buffer.from(lines.join('\n') + '\n'), Buffer.from([0xc3, 0x28, 0x0a])]) // 14: invalid UTF-8
+    const batch = await waitForBatch(t.client, (await createBatch(bytes)).id)
+    assertSchema('Batch', batch)
+    expect(batch.status).toBe('failed')
+    expect(batch.failed_at).not.toBeNull()
+    expect(batch.in_progress_at).toBeNull()
+    const got = batch.errors!.data!.map((e) => [e.line, e.code, e.param])
+    expect(got).toEqual([
+      [2, 'invalid_json_line', null],
+      [3, 'missing_required_parameter', 'custom_id'],
+      [4, 'missing_required_parameter', 'method'],
+      [5, 'missing_required_parameter', 'url'],
+      [6, 'missing_required_parameter', 'body'],
+      [7, 'invalid_url', 'url'],
+      [8, 'streaming_unsupported', 'body.stream'],
+      [9, 'duplicate_custom_id', 'custom_id'],
+      [10, 'model_not_found', 'body.model'],
+      [11, 'mismatched_model', 'body.model'],
+      [13, 'invalid_json_line', null],
+      [14, 'invalid_json_line', null],
+    ])
+    const messages = batch.errors!.data!.map((e) => e.message)
+    expect(messages[7]).toBe("line 9: custom_id 'good-1' already used on line 1")
+    expect(messages[8]).toContain("model 'gpt-4o' is not in models.yaml")
+    expect(messages[11]).toContain('UTF-8')
+    for (const e of batch.errors!.data!) assertSchema('BatchError', e)
+    // A failed batch keeps no index rows.
+    expect(t.service.store.requests.countByState(batch.id)).toEqual({})
+  })
+
+  it('fails an empty file with empty_file and a file over the request limit with too_many_requests', async () => {
+    const empty = await waitForBatch(t.client, (await createBatch('\n\n')).id)
+    expect(empty.status).toBe('failed')
+    expect(empty.errors!.data!.map((e) => [e.code, e.line])).toEqual([['empty_file', null]])
+
+    const tooMany = await waitForBatch(t.client, (await createBatch(jsonl(25))).id)
+    expect(tooMany.status).toBe('failed')
+    expect(tooMany.errors!.data!.map((e) => [e.code, e.line])).toEqual([['too_many_requests', 21]])
+    expect(tooMany.errors!.data![0].message).toContain('20')
+  })
+
+  it('fails a 50 MB single line with a clear error and keeps serving', async () => {
+    const huge = requestLine('huge', {}, { messages: [{ role: 'user', content: 'y'.repeat(50 * 1024 * 1024) }] })
+    const batch = await waitForBatch(t.client, (await createBatch(huge + '\n' + requestLine('small') + '\n')).id)
+    expect(batch.status).toBe('failed')
+    expect(batch.errors!.data!.map((e) => [e.code, e.line])).toEqual([['request_too_large', 1]])
+    expect(batch.errors!.data![0].message).toContain('VBS_MAX_LINE_BYTES')
+    expect((await t.client.batches.retrieve(batch.id)).id).toBe(batch.id)
+  })
+
+  it('names the parameter of a bad create request and stores nothing', async () => {
+    const fileId = await upload(jsonl(1))
+    const before = (await t.client.batches.list({ limit: 100 })).data.length
+    const cases: [Record<string, unknown>, number, string, string][] = [
+      [{ endpoint: '/v1/chat/completions', completion_window: '24h' }, 400, 'missing_required_parameter', 'input_file_id'],
+      [{ input_file_id: fileId, completion_window: '24h' }, 400, 'missing_required_parameter', 'endpoint'],
+      [{ input_file_id: fileId, endpoint: '/v1/chat/completions' }, 400, 'missing_required_parameter', 'completion_window'],
+      [{ input_file_id: fileId, endpoint: '/v1/moderations', completion_window: '24h' }, 400, 'invalid_value', 'endpoint'],
+      [{ input_file_id: fileId, endpoint: '/v1/chat/completions', completion_window: '48h' }, 400, 'invalid_value', 'completion_window'],
+      [{ input_file_id: 42, endpoint: '/v1/chat/completions', completion_window: '24h' }, 400, 'invalid_type', 'input_file_id'],
+      [{ input_file_id: fileId, endpoint: '/v1/chat/completions', completion_window: '24h', metadata: Object.fromEntries(Array.from({ length: 17 }, (_, i) => [`k${i}`, 'v'])) }, 400, 'invalid_value', 'metadata'],
+      [{ input_file_id: fileId, endpoint: '/v1/chat/completions', completion_window: '24h', metadata: { ['k'.repeat(65)]: 'v' } }, 400, 'invalid_value', 'metadata'],
+      [{ input_file_id: fileId, endpoint: '/v1/chat/completions', completion_window: '24h', metadata: { k: 'v'.repeat(513) } }, 400, 'invalid_value', 'metadata.k'],
+      [{ input_file_id: fileId, endpoint: '/v1/chat/completions', completion_window: '24h', metadata: { k: 5 } }, 400, 'invalid_type', 'metadata.k'],
+      [{ input_file_id: fileId, endpoint: '/v1/chat/completions', completion_window: '24h', output_expires_after: { anchor: 'created_at', seconds: 60 } }, 400, 'invalid_value', 'output_expires_after.seconds'],
+      [{ input_file_id: 'file-doesnotexist', endpoint: '/v1/chat/completions', completion_window: '24h' }, 404, 'null', 'input_file_id'],
+    ]
+    for (const [body, status, code, param] of cases) {
+      const res = await t.api('/v1/batches', { method: 'POST', body: JSON.stringify(body), headers: { 'content-type': 'application/json' } })
+      const json = (await res.json()) as { error: { code: string | null; param: string } }
+      assertSchema('ErrorResponse', json)
+      expect([res.status, String(json.error.code), json.error.param]).toEqual([status, code, param])
+    }
+    const notJson = await t.api('/v1/batches', { method: 'POST', body: '{"input_file_id":', headers: { 'content-type': 'application/json' } })
+    expect(notJson.status).toBe(400)
+    assertSchema('ErrorResponse', await notJson.json())
+    const userData = (await t.client.files.create({ file: await toFile(Buffer.from(jsonl(1)), 'u.jsonl'), purpose: 'user_data' })).id
+    const wrongPurpose = await t.client.batches
+      .create({ input_file_id: userData, endpoint: '/v1/chat/completions', completion_window: '24h' })
+      .catch((e: unknown) => e as InstanceType<typeof OpenAI.BadRequestError>)
+    expect((wrongPurpose as InstanceType<typeof OpenAI.BadRequestError>).status).toBe(400)
+    expect((await t.client.batches.list({ limit: 100 })).data.length).toBe(before)
+  })
+})
+
+describe('GET /v1/batches and cancel', () => {
+  it('lists newest first and pages with after/limit/has_more, through SDK v7 and v4', async () => {
+    const fresh = await startService()
+    try {
+      const ids: string[] = []
+      for (let i = 0; i < 5; i++) {
+        const f = await fresh.client.files.create({ file: await toFile(Buffer.from(jsonl(1)), 'p.jsonl'), purpose: 'batch' })
+        ids.push((await fresh.client.batches.create({ input_file_id: f.id, endpoint: '/v1/chat/completions', completion_window: '24h' })).id)
+      }
+      const first = await fresh.api('/v1/batches?limit=2')
+      const body = (await first.json()) as { data: { id: string }[]; has_more: boolean; first_id: string; last_id: string }
+      assertSchema('ListBatchesResponse', body)
+      expect(body.data.map((b) => b.id)).toEqual([ids[4], ids[3]])
+      expect(body).toMatchObject({ has_more: true, first_id: ids[4], last_id: ids[3] })
+      const last = (await (await fresh.api(`/v1/batches?limit=2&after=${ids[1]}`)).json()) as { data: { id: string }[]; has_more: boolean }
+      expect(last.data.map((b) => b.id)).toEqual([ids[0]])
+      expect(last.has_more).toBe(false)
+
+      for (const client of [fresh.client, fresh.clientV4] as const) {
+        const seen: string[] = []
+        for await (const b of client.batches.list({ limit: 2 })) seen.push(b.id)
+        expect(seen).toEqual([...ids].reverse())
+      }
+      const bad = await fresh.api('/v1/batches?limit=101')
+      expect(bad.status).toBe(400)
+    } finally {
+      await fresh.stop()
+    }
+  })
+
+  it('cancels: cancelling at once, then cancelled; cancelling again is allowed', async () => {
+    const batch = await waitForBatch(t.client, (await createBatch(jsonl(5))).id)
+    expect(batch.status).toBe('in_progress')
+    const cancelling = await t.client.batches.cancel(batch.id)
+    assertSchema('Batch', cancelling)
+    expect(cancelling.status).toBe('cancelling')
+    expect(cancelling.cancelling_at).not.toBeNull()
+    const done = await waitForBatch(t.client, batch.id, ['cancelling'])
+    expect(done.status).toBe('cancelled')
+    expect(done.cancelled_at).toBeGreaterThanOrEqual(done.cancelling_at!)
+    expect((await t.client.batches.cancel(batch.id)).status).toBe('cancelled')
+    // SDK v4: content-type json with an empty body on cancel.
+    const v4 = await t.api(`/v1/batches/${batch.id}/cancel`, { method: 'POST', body: '', headers: { 'content-type': 'application/json' } })
+    expect(v4.status).toBe(200)
+  })
+
+  it('cancels a batch while it is still validating', async () => {
+    const created = await createBatch(jsonl(20))
+    const cancelled = await t.client.batches.cancel(created.id)
+    expect(['cancelling', 'cancelled']).toContain(cancelled.status)
+    const done = await waitForBatch(t.client, created.id, ['validating', 'cancelling'])
+    expect(done.status).toBe('cancelled')
+    expect(t.service.store.requests.countByState(created.id)).toEqual({})
+  })
+
+  it('refuses to cancel a failed batch with 409 and x-should-retry: false, without retrying', async () => {
+    const failed = await waitForBatch(t.client, (await createBatch('not json\n')).id)
+    expect(failed.status).toBe('failed')
+    let requests = 0
+    const counting = new OpenAI({
+      apiKey: t.apiKey,
+      baseURL: `${t.url}/v1`,
+      maxRetries: 2,
+      fetch: (url, init) => {
+        requests += 1
+        return fetch(url, init)
+      },
+    })
+    const e = (await counting.batches.cancel(failed.id).catch((err: unknown) => err)) as InstanceType<typeof OpenAI.ConflictError>
+    expect(e).toBeInstanceOf(OpenAI.ConflictError)
+    expect(e.message).toContain("Cannot cancel a batch with status 'failed'.")
+    expect(e.headers.get('x-should-retry')).toBe('false')
+    expect(requests).toBe(1)
+  })
+
+  it('answers unknown and malformed batch ids with 404', async () => {
+    for (const id of ['batch_nope', '..%2F..%2Fetc%2Fpasswd', 'batch_' + 'x'.repeat(200)]) {
+      const res = await t.api(`/v1/batches/${id}`)
+      expect(res.status).toBe(404)
+      assertSchema('ErrorResponse', await res.json())
+    }
+    const e = (await t.client.batches.retrieve('batch_nope').catch((err: unknown) => err)) as InstanceType<typeof OpenAI.NotFoundError>
+    expect(e.error).toEqual({ message: 'No such Batch object: batch_nope', type: 'invalid_request_error', param: 'id', code: null })
+  })
+})
+
+describe('queue limits', () => {
+  it('answers 429 with Retry-After beyond VBS_MAX_ACTIVE_BATCHES and VBS_MAX_QUEUED_REQUESTS', async () => {
+    const limited = await startService({ maxActiveBatches: 2, maxQueuedRequests: 30 })
+    try {
+      const make = async (lines: number): Promise<OpenAI.Batches.Batch> => {
+        const f = await limited.client.files.create({ file: await toFile(Buffer.from(jsonl(lines)), 'q.jsonl'), purpose: 'batch' })
+        return limited.client.batches.create({ input_file_id: f.id, endpoint: '/v1/chat/completions', completion_window: '24h' })
+      }
+      const a = await make(10)
+      const tooBig = (await make(25).catch((e: unknown) => e)) as InstanceType<typeof OpenAI.RateLimitError>
+      expect(tooBig).toBeInstanceOf(OpenAI.RateLimitError)
+      expect(tooBig.headers.get('retry-after')).toMatch(/^\d+$/)
+      expect(tooBig.message).toContain('VBS_MAX_QUEUED_REQUESTS')
+      await make(10)
+      const third = (await make(1).catch((e: unknown) => e)) as InstanceType<typeof OpenAI.RateLimitError>
+      expect(third).toBeInstanceOf(OpenAI.RateLimitError)
+      expect(third.message).toContain('VBS_MAX_ACTIVE_BATCHES')
+      assertSchema('ErrorResponse', { error: third.error })
+      // Ending one batch frees its place.
+      await waitForBatch(limited.client, a.id)
+      await limited.client.batches.cancel(a.id)
+      await waitForBatch(limited.client, a.id, ['cancelling'])
+      expect((await make(1)).status).toBe('validating')
+    } finally {
+      await limited.stop()
+    }
+  })
+})

@@ -1,0 +1,13 @@
+import { defineConfig } from 'vitest/config'
+
+export default defineConfig({
+  test: {
+    include: ['tests/unit/**/*.test.ts', 'tests/integration/**/*.test.ts'],
+    environment: 'node',
+    pool: 'forks',
+    // Generous bounds: the suite must pass on a loaded 2-core machine.
+    testTimeout: 120_000,
+    hookTimeout: 120_000,
+    reporters: ['default', './tests/helpers/summary-reporter.ts'],
+  },
+})
