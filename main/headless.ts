@@ -16,11 +16,15 @@ async function main(): Promise<void> {
     process.exit(1)
   }
   const { host, port } = service.settings
-  console.log(`vLLM Batch Server listening on http://${host}:${service.port} (this machine: ${service.url})`)
-  if (port === 0) console.log(`(port 0: the system chose ${service.port})`)
-  console.log(`API key: kept in ${service.apiKeyOrigin}`)
-  console.log(`Data: ${service.settings.dataDir}`)
-  console.log(`Models: ${service.modelsPath}`)
+  console.log(
+    [
+      `vLLM Batch Server listening on http://${host}:${service.port} (this machine: ${service.url})`,
+      ...(port === 0 ? [`(port 0: the system chose ${service.port})`] : []),
+      `API key: kept in ${service.apiKeyOrigin}`,
+      `Data: ${service.settings.dataDir}`,
+      `Models: ${service.modelsPath}`,
+    ].join('\n'),
+  )
 
   let stopping = false
   const stop = (signal: string): void => {

@@ -6,6 +6,8 @@ import pino, { type Logger } from 'pino'
 export function createLogger(dataDir: string, level: string): Logger {
   const dir = path.join(dataDir, 'logs')
   fs.mkdirSync(dir, { recursive: true })
-  const destination = pino.destination({ dest: path.join(dir, 'service.log'), sync: false, mkdir: true })
+  // Opened here, synchronously, so the logger is ready at once: an early exit cannot find it half-open.
+  const fd = fs.openSync(path.join(dir, 'service.log'), 'a', 0o600)
+  const destination = pino.destination({ fd, sync: false })
   return pino({ level, base: { pid: process.pid } }, destination)
 }

@@ -18,7 +18,7 @@ function main(): void {
   let stopped = false
 
   app.on('second-instance', () => {
-    void window?.show()
+    window?.show().catch((err: unknown) => console.error(`vllm-batch-server: cannot show the window: ${(err as Error).message}`))
   })
 
   // Quit waits for the service: the first before-quit is cancelled, the service stops (work in hand reaches a

@@ -42,7 +42,10 @@ export class DashboardWindow {
   }
 
   async show(): Promise<void> {
-    this.loaded ??= this.win.loadFile(DASHBOARD)
+    this.loaded ??= this.win.loadFile(DASHBOARD).catch((err: unknown) => {
+      this.loaded = null // try again on the next show
+      throw err
+    })
     await this.loaded
     this.win.show()
     this.win.focus()

@@ -62,7 +62,7 @@ describe('POST /v1/batches', () => {
       requestLine('x1') + '\r\n\n' + requestLine('x2', {}, { model: 'model-a' }) + '\n   \n' + requestLine('x3', {}, { model: 'a-alias' })
     const batch = await waitForBatch(t.client, (await createBatch(text)).id)
     expect(batch.status).toBe('in_progress')
-    expect(batch.request_counts.total).toBe(3)
+    expect(batch.request_counts?.total).toBe(3)
     expect(batch.model).toBe('test-model-a')
   })
 
@@ -198,11 +198,12 @@ describe('GET /v1/batches and cancel', () => {
       expect(last.data.map((b) => b.id)).toEqual([ids[0]])
       expect(last.has_more).toBe(false)
 
-      for (const client of [fresh.client, fresh.clientV4] as const) {
-        const seen: string[] = []
-        for await (const b of client.batches.list({ limit: 2 })) seen.push(b.id)
-        expect(seen).toEqual([...ids].reverse())
-      }
+      const seen: string[] = []
+      for await (const b of fresh.client.batches.list({ limit: 2 })) seen.push(b.id)
+      expect(seen).toEqual([...ids].reverse())
+      const seenV4: string[] = []
+      for await (const b of fresh.clientV4.batches.list({ limit: 2 })) seenV4.push(b.id)
+      expect(seenV4).toEqual([...ids].reverse())
       const bad = await fresh.api('/v1/batches?limit=101')
       expect(bad.status).toBe(400)
     } finally {

@@ -1,0 +1,66 @@
+import fs from 'node:fs'
+import os from 'node:os'
+import path from 'node:path'
+import { describe, expect, it } from 'vitest'
+import { defaultDataDir, loadSettings, SettingsError } from '../../main/config/settings'
+import { loadApiKey } from '../../main/config/api-key'
+import { tempDir } from '../helpers/service'
+
+describe('settings', () => {
+  it('uses defaults, then settings.json, then the environment', () => {
+    const dataDir = tempDir()
+    expect(loadSettings({ VBS_DATA_DIR: dataDir })).toMatchObject({
+      dataDir,
+      host: '0.0.0.0',
+      port: 4080,
+      maxFileBytes: 512 * 1024 * 1024,
+      maxRequestsPerBatch: 200_000,
+      maxActiveBatches: 10,
+      maxQueuedRequests: 1_000_000,
+    })
+    fs.writeFileSync(path.join(dataDir, 'settings.json'), JSON.stringify({ port: 5000, host: '127.0.0.1', maxActiveBatches: 3 }))
+    expect(loadSettings({ VBS_DATA_DIR: dataDir })).toMatchObject({ port: 5000, host: '127.0.0.1', maxActiveBatches: 3 })
+    expect(loadSettings({ VBS_DATA_DIR: dataDir, VBS_PORT: '6000', VBS_MAX_FILE_BYTES: '1024' })).toMatchObject({
+      port: 6000,
+      host: '127.0.0.1',
+      maxFileBytes: 1024,
+      maxActiveBatches: 3,
+    })
+  })
+
+  it('defaults the data dir to $XDG_DATA_HOME/vllm-batch-server, else ~/.local/share/vllm-batch-server', () => {
+    expect(defaultDataDir({ XDG_DATA_HOME: '/srv/xdg' })).toBe('/srv/xdg/vllm-batch-server')
+    expect(defaultDataDir({})).toBe(path.join(os.homedir(), '.local', 'share', 'vllm-batch-server'))
+  })
+
+  it('names the variable or the file key that is wrong', () => {
+    const dataDir = tempDir()
+    expect(() => loadSettings({ VBS_DATA_DIR: dataDir, VBS_PORT: 'eighty' })).toThrow(/VBS_PORT must be a whole number/)
+    expect(() => loadSettings({ VBS_DATA_DIR: dataDir, VBS_PORT: '70000' })).toThrow(/VBS_PORT must be a port number/)
+    expect(() => loadSettings({ VBS_DATA_DIR: dataDir, VBS_MAX_ACTIVE_BATCHES: '0' })).toThrow(/VBS_MAX_ACTIVE_BATCHES/)
+    fs.writeFileSync(path.join(dataDir, 'settings.json'), JSON.stringify({ prot: 1 }))
+    expect(() => loadSettings({ VBS_DATA_DIR: dataDir })).toThrow(SettingsError)
+    expect(() => loadSettings({ VBS_DATA_DIR: dataDir })).toThrow(/unknown setting "prot"/)
+    fs.writeFileSync(path.join(dataDir, 'settings.json'), '{ not json')
+    expect(() => loadSettings({ VBS_DATA_DIR: dataDir })).toThrow(/settings.json is not valid JSON/)
+    fs.writeFileSync(path.join(dataDir, 'settings.json'), JSON.stringify({ port: '4081x' }))
+    expect(() => loadSettings({ VBS_DATA_DIR: dataDir })).toThrow(/"port" must be a whole number/)
+  })
+})
+
+describe('API key', () => {
+  it('is generated on first run into the data dir with mode 0600, then reused', () => {
+    const dataDir = tempDir()
+    const first = loadApiKey(dataDir, null)
+    expect(first.origin).toBe(path.join(dataDir, 'api-key'))
+    expect(first.key).toMatch(/^vbs-[A-Za-z0-9_-]{32}$/)
+    expect(fs.statSync(first.origin).mode & 0o777).toBe(0o600)
+    expect(loadApiKey(dataDir, null).key).toBe(first.key)
+  })
+
+  it('comes from VBS_API_KEY when set, and no key file is written', () => {
+    const dataDir = tempDir()
+    expect(loadApiKey(dataDir, 'from-env')).toEqual({ key: 'from-env', origin: 'the VBS_API_KEY environment variable' })
+    expect(fs.existsSync(path.join(dataDir, 'api-key'))).toBe(false)
+  })
+})
