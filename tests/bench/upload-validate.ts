@@ -15,7 +15,7 @@ import os from 'node:os'
 import path from 'node:path'
 import { once } from 'node:events'
 import OpenAI from 'openai'
-import { commandLine, findListeningProcess, readStatusKb, resetPeakRss, RssSampler } from './proc-memory'
+import { commandLine, findListeningProcess, processTree, readStatusKb, resetPeakRss, RssSampler } from './proc-memory'
 
 const DEFAULT_LINES = 200_000
 const MB = 1_000_000 // decimal megabytes, as the ~100 MB target is stated
@@ -137,16 +137,17 @@ class Tail {
   }
 }
 
-interface RunningService {
+/** A launched service: registered for clean-up as soon as it is spawned, before it listens. */
+interface ServiceProcess {
   child: ChildProcess
-  /** The node process that runs the service and listens (a child of the tsx launcher). */
-  pid: number
-  url: string
   exited: Promise<void>
   output: Tail
+  /** The node process that runs the service and listens (a child of the tsx launcher); set once known. */
+  pid: number | null
+  url: string | null
 }
 
-async function startService(dataDir: string, apiKey: string, maxRequests: number, maxFileBytes: number): Promise<RunningService> {
+function launchService(dataDir: string, apiKey: string, maxRequests: number, maxFileBytes: number): ServiceProcess {
   const env: NodeJS.ProcessEnv = {}
   for (const [k, v] of Object.entries(process.env)) if (!k.startsWith('VBS_')) env[k] = v
   Object.assign(env, {
@@ -162,43 +163,52 @@ async function startService(dataDir: string, apiKey: string, maxRequests: number
   const tsx = path.join(repoRoot, 'node_modules', '.bin', 'tsx')
   const child = spawn(tsx, ['main/headless.ts'], { cwd: repoRoot, env, stdio: ['ignore', 'pipe', 'pipe'] })
   const output = new Tail()
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()))
+  const exited = new Promise<void>((resolve) => {
+    child.once('exit', () => resolve())
+    child.once('error', () => resolve()) // never spawned: nothing to wait for
+  })
+  child.stdout?.on('data', (chunk: Buffer) => output.push(chunk))
   child.stderr?.on('data', (chunk: Buffer) => output.push(chunk))
+  return { child, exited, output, pid: null, url: null }
+}
 
+/** Waits (bounded) for the "listening on" line, then finds the process that holds the listening socket. */
+async function waitUntilListening(service: ServiceProcess): Promise<void> {
+  const { child, output } = service
   const url = await new Promise<string>((resolve, reject) => {
     let stdout = ''
-    const timer = setTimeout(
-      () => reject(new Error(`the service did not print "listening on" within ${LISTEN_TIMEOUT_MS / 1000} s; output:\n${output}`)),
-      LISTEN_TIMEOUT_MS,
-    )
-    child.stdout?.on('data', (chunk: Buffer) => {
-      output.push(chunk)
+    const finish = (err: Error | null, value = ''): void => {
+      clearTimeout(timer)
+      child.stdout?.off('data', onData)
+      child.off('error', onError)
+      child.off('exit', onExit)
+      if (err) reject(err)
+      else resolve(value)
+    }
+    const onData = (chunk: Buffer): void => {
       stdout += chunk.toString()
       const match = /listening on (http:\/\/[^\s]+)/.exec(stdout)
-      if (match) {
-        clearTimeout(timer)
-        resolve(match[1])
-      }
-    })
-    child.once('error', (err) => {
-      clearTimeout(timer)
-      reject(new Error(`cannot start ${tsx}: ${err.message}`))
-    })
-    child.once('exit', (code, signal) => {
-      clearTimeout(timer)
-      reject(new Error(`the service exited before listening (code ${code}, signal ${signal}); output:\n${output}`))
-    })
+      if (match) finish(null, match[1])
+    }
+    const onError = (err: Error): void => finish(new Error(`cannot start the service through tsx: ${err.message}`))
+    const onExit = (code: number | null, signal: NodeJS.Signals | null): void =>
+      finish(new Error(`the service exited before listening (code ${code}, signal ${signal}); output:\n${output}`))
+    const timer = setTimeout(
+      () => finish(new Error(`the service did not print "listening on" within ${LISTEN_TIMEOUT_MS / 1000} s; output:\n${output}`)),
+      LISTEN_TIMEOUT_MS,
+    )
+    child.stdout?.on('data', onData)
+    child.once('error', onError)
+    child.once('exit', onExit)
   })
-  // Keep reading so the pipe never fills.
-  child.stdout?.on('data', () => undefined)
-
   if (child.pid === undefined) throw new Error('the service has no pid')
   const port = Number(new URL(url).port)
   const pid = findListeningProcess(child.pid, port)
   if (pid === null) {
     throw new Error(`no process under pid ${child.pid} (the tsx launcher) holds a socket listening on port ${port}`)
   }
-  return { child, pid, url, exited, output }
+  service.url = url
+  service.pid = pid
 }
 
 const delay = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms))
@@ -213,33 +223,36 @@ async function within(promise: Promise<void>, ms: number): Promise<boolean> {
   return done
 }
 
-function alive(pid: number, marker: string): boolean {
-  return commandLine(pid).includes(marker)
-}
+/**
+ * SIGTERM to the launcher (tsx passes it on to the service), a bounded wait, then SIGKILL to whatever is
+ * left of the processes started under it (a SIGKILLed launcher would leave its node child running).
+ */
+async function stopService(service: ServiceProcess): Promise<void> {
+  const { child } = service
+  const launcher = child.pid
+  if (launcher === undefined) return // never spawned
+  // The processes we started, with their command lines, so a reused pid is never signalled.
+  const started = processTree(launcher).map((pid) => ({ pid, cmd: commandLine(pid) }))
+  const stillRunning = (): number[] => started.filter((p) => p.cmd !== '' && commandLine(p.pid) === p.cmd).map((p) => p.pid)
 
-/** SIGTERM to the launcher (which passes it on), then SIGKILL to launcher and service after a bounded wait. */
-async function stopService(service: RunningService): Promise<void> {
-  const { child, pid } = service
   if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM')
-  let clean = await within(service.exited, STOP_TIMEOUT_MS)
-  if (!clean) {
-    console.error(`the service did not stop within ${STOP_TIMEOUT_MS / 1000} s of SIGTERM; sending SIGKILL`)
-    child.kill('SIGKILL')
-    clean = await within(service.exited, KILL_TIMEOUT_MS)
+  const stopped = await within(service.exited, STOP_TIMEOUT_MS)
+  if (!stopped) console.error(`the service did not stop within ${STOP_TIMEOUT_MS / 1000} s of SIGTERM; sending SIGKILL`)
+  // After a clean stop the launcher's children are gone too; give them a moment before forcing it.
+  if (stopped) {
+    for (let waited = 0; stillRunning().length > 0 && waited < KILL_TIMEOUT_MS; waited += 100) await delay(100)
   }
-  // The launcher can be gone while its node child is not (e.g. after a SIGKILL to the launcher).
-  if (alive(pid, 'headless.ts')) {
-    await delay(500)
-    if (alive(pid, 'headless.ts')) {
-      console.error(`the service process ${pid} outlived its launcher; sending SIGKILL`)
-      try {
-        process.kill(pid, 'SIGKILL')
-      } catch {
-        // already gone
-      }
+  const left = stillRunning()
+  if (left.length === 0) return
+  if (stopped) console.error(`processes ${left.join(', ')} outlived the service's launcher; sending SIGKILL`)
+  for (const pid of left) {
+    try {
+      process.kill(pid, 'SIGKILL')
+    } catch {
+      // already gone
     }
   }
-  if (!clean) console.error(`the launcher ${child.pid} did not exit after SIGKILL`)
+  if (!(await within(service.exited, KILL_TIMEOUT_MS))) console.error(`the launcher ${launcher} did not exit after SIGKILL`)
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -301,8 +314,18 @@ function validateMsFromLog(dataDir: string, batchId: string): number | null {
 
 const seconds = (fromMs: number): number => (performance.now() - fromMs) / 1000
 
-async function run(options: Options, temps: string[], services: RunningService[]): Promise<Result> {
+/** What a run has set up, for the clean-up and for saying where a failure happened. */
+interface RunContext {
+  temps: string[]
+  services: ServiceProcess[]
+  sampler: RssSampler | null
+  step: string
+}
+
+async function run(options: Options, ctx: RunContext): Promise<Result> {
   const { lines } = options
+  const { temps, services } = ctx
+  ctx.step = 'generating the input file'
   const inputDir = fs.mkdtempSync(path.join(os.tmpdir(), 'vbs-bench-input-'))
   temps.push(inputDir)
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'vbs-bench-data-'))
@@ -315,27 +338,29 @@ async function run(options: Options, temps: string[], services: RunningService[]
   if (fs.statSync(inputPath).size !== fileBytes) throw new Error('the generated file has an unexpected size')
   console.error(`generated ${lines.toLocaleString('en-US')} lines, ${(fileBytes / MB).toFixed(1)} MB in ${generateS.toFixed(1)} s`)
 
+  ctx.step = 'starting the service'
   const apiKey = `bench-${Math.random().toString(36).slice(2)}`
-  const service = await startService(
-    dataDir,
-    apiKey,
-    Math.max(lines, 200_000),
-    Math.max(fileBytes * 2, 512 * 1024 * 1024),
-  )
-  services.push(service)
-  const command = commandLine(service.pid)
-  console.error(`service at ${service.url}: launcher pid ${service.child.pid}, measuring pid ${service.pid} (${command})`)
+  const service = launchService(dataDir, apiKey, Math.max(lines, 200_000), Math.max(fileBytes * 2, 512 * 1024 * 1024))
+  services.push(service) // from here on the clean-up stops it, whatever happens
+  await waitUntilListening(service)
+  const pid = service.pid as number
+  const url = service.url as string
+  const command = commandLine(pid)
+  console.error(`service at ${url}: launcher pid ${service.child.pid}, measuring pid ${pid} (${command})`)
 
-  const sampler = new RssSampler(service.pid, SAMPLE_MS)
+  ctx.step = 'reading the baseline RSS'
+  const sampler = new RssSampler(pid, SAMPLE_MS)
+  ctx.sampler = sampler
   sampler.start()
   await delay(SETTLE_MS)
-  const baselineKb = readStatusKb(service.pid, 'VmRSS')
-  if (baselineKb === null) throw new Error(`cannot read /proc/${service.pid}/status`)
-  const hwmReset = resetPeakRss(service.pid)
+  const baselineKb = readStatusKb(pid, 'VmRSS')
+  if (baselineKb === null) throw new Error(`cannot read /proc/${pid}/status`)
+  const hwmReset = resetPeakRss(pid)
   sampler.peakKb = baselineKb
 
-  const client = new OpenAI({ apiKey, baseURL: `${service.url}/v1`, maxRetries: 0, timeout: 10 * 60_000 })
+  const client = new OpenAI({ apiKey, baseURL: `${url}/v1`, maxRetries: 0, timeout: 10 * 60_000 })
 
+  ctx.step = 'uploading the file'
   sampler.setPhase('upload')
   t = performance.now()
   const file = await client.files.create({ file: fs.createReadStream(inputPath), purpose: 'batch' })
@@ -343,6 +368,7 @@ async function run(options: Options, temps: string[], services: RunningService[]
   if (file.bytes !== fileBytes) throw new Error(`the server stored ${file.bytes} bytes of the ${fileBytes} uploaded`)
   console.error(`uploaded as ${file.id} in ${uploadS.toFixed(2)} s`)
 
+  ctx.step = 'creating the batch and waiting for in_progress'
   sampler.setPhase('validate')
   t = performance.now()
   let batch = await client.batches.create({ input_file_id: file.id, endpoint: ENDPOINT, completion_window: '24h' })
@@ -355,18 +381,21 @@ async function run(options: Options, temps: string[], services: RunningService[]
   const validateS = seconds(t)
   sampler.setPhase(null)
   sampler.stop()
-  const hwmKb = readStatusKb(service.pid, 'VmHWM')
-  const endKb = readStatusKb(service.pid, 'VmRSS')
+  const hwmKb = readStatusKb(pid, 'VmHWM')
+  const endKb = readStatusKb(pid, 'VmRSS')
 
   if (batch.status === 'failed') {
-    const errors = (batch.errors?.data ?? []).map((e) => `  line ${e.line ?? '-'} ${e.code}: ${e.message}`).join('\n')
-    throw new Error(`batch ${batch.id} failed validation:\n${errors || '  (no errors listed)'}`)
+    const all = batch.errors?.data ?? []
+    const shown = all.slice(0, 20).map((e) => `  line ${e.line ?? '-'} ${e.code}: ${e.message}`)
+    if (all.length > shown.length) shown.push(`  ... and ${all.length - shown.length} more`)
+    throw new Error(`batch ${batch.id} failed validation:\n${shown.join('\n') || '  (no errors listed)'}`)
   }
   if (batch.status !== 'in_progress') throw new Error(`batch ${batch.id} went to '${batch.status}', not in_progress`)
   const total = batch.request_counts?.total
   if (total !== lines) throw new Error(`batch ${batch.id} counts ${total} requests, expected ${lines}`)
   console.error(`batch ${batch.id} in_progress after ${validateS.toFixed(2)} s with ${total} requests`)
 
+  ctx.step = 'stopping the service'
   await stopService(service)
   services.splice(services.indexOf(service), 1)
   const logMs = validateMsFromLog(dataDir, batch.id)
@@ -389,7 +418,7 @@ async function run(options: Options, temps: string[], services: RunningService[]
     uploadPeakKb: sampler.phasePeakKb.upload,
     validatePeakKb: sampler.phasePeakKb.validate,
     samples: sampler.samples,
-    pid: service.pid,
+    pid,
     command,
   }
 }
@@ -443,15 +472,39 @@ function report(r: Result): void {
   )
 }
 
+/** An error's message with its causes (the SDK's "Connection error." hides the reason in `cause`). */
+function describe(err: unknown): string {
+  const parts: string[] = []
+  for (let e: unknown = err, depth = 0; e !== undefined && e !== null && depth < 4; depth++) {
+    parts.push(e instanceof Error ? e.message : String(e))
+    e = e instanceof Error ? e.cause : undefined
+  }
+  return parts.join(' <- ')
+}
+
+/** For an error report: whether the service is still up, and its last output if it is not. */
+function serviceState(services: readonly ServiceProcess[]): string {
+  const service = services[services.length - 1]
+  if (!service) return ''
+  const { child, pid } = service
+  const serviceGone = pid !== null && commandLine(pid) === ''
+  if (child.exitCode === null && child.signalCode === null && !serviceGone) return ''
+  const how =
+    child.exitCode !== null || child.signalCode !== null
+      ? `the service's launcher exited (code ${child.exitCode}, signal ${child.signalCode})`
+      : `the service process ${pid} is gone`
+  return `\n${how}; its last output:\n${service.output.toString() || '(none)'}`
+}
+
 async function main(): Promise<void> {
   const options = parseArgs(process.argv.slice(2))
-  const temps: string[] = []
-  const services: RunningService[] = []
+  const ctx: RunContext = { temps: [], services: [], sampler: null, step: 'starting' }
   let cleaning: Promise<void> | null = null
   const cleanup = (): Promise<void> =>
     (cleaning ??= (async () => {
-      for (const service of services.splice(0)) await stopService(service)
-      for (const dir of temps.splice(0)) fs.rmSync(dir, { recursive: true, force: true })
+      ctx.sampler?.stop()
+      for (const service of ctx.services.splice(0)) await stopService(service)
+      for (const dir of ctx.temps.splice(0)) fs.rmSync(dir, { recursive: true, force: true })
     })())
   const onSignal = (signal: NodeJS.Signals): void => {
     console.error(`${signal}: cleaning up`)
@@ -462,7 +515,10 @@ async function main(): Promise<void> {
 
   let result: Result
   try {
-    result = await run(options, temps, services)
+    result = await run(options, ctx)
+  } catch (err) {
+    // Described before the clean-up, which stops the service and forgets it.
+    throw new Error(`while ${ctx.step}: ${describe(err)}${serviceState(ctx.services)}`)
   } finally {
     await cleanup()
   }

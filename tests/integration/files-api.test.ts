@@ -230,3 +230,25 @@ describe('GET, list and DELETE /v1/files', () => {
     expect(await del.json()).toEqual({ id: f.id, object: 'file', deleted: true })
   })
 })
+
+describe('file expiry', () => {
+  it('sets expires_at from expires_after, refuses a bad policy, and deletes the file once it has expired', async () => {
+    const f = await t.client.files.create({
+      file: await toFile(Buffer.from('notes'), 'notes.txt'),
+      purpose: 'user_data',
+      expires_after: { anchor: 'created_at', seconds: 3600 },
+    })
+    assertSchema('OpenAIFile', f)
+    expect(f.expires_at).toBe(f.created_at + 3600)
+    const bad = (await t.client.files
+      .create({ file: await toFile(Buffer.from('x'), 'x.txt'), purpose: 'user_data', expires_after: { anchor: 'created_at', seconds: 10 } })
+      .catch((e: unknown) => e)) as InstanceType<typeof OpenAI.BadRequestError>
+    expect(bad.status).toBe(400)
+    expect((bad.error as { param: string }).param).toBe('expires_after.seconds')
+
+    expect(t.service.files.sweepExpired(f.created_at + 3599)).not.toContain(f.id)
+    expect(t.service.files.sweepExpired(f.created_at + 3600)).toContain(f.id)
+    expect(await t.client.files.retrieve(f.id).catch((e: unknown) => (e as { status: number }).status)).toBe(404)
+    expect(storedFiles()).not.toContain(f.id)
+  })
+})
