@@ -62,7 +62,7 @@ export class JsonlValidator {
         line,
         'request_too_large',
         null,
-        `line ${fmt(line)} is ${fmt(length)} bytes; a request line may have at most ${fmt(this.rules.maxLineBytes)} bytes (VBS_MAX_LINE_BYTES)`,
+        `line ${line} is ${fmt(length)} bytes; a request line may have at most ${fmt(this.rules.maxLineBytes)} bytes (VBS_MAX_LINE_BYTES)`,
       )
       return none
     }
@@ -71,7 +71,7 @@ export class JsonlValidator {
       text = utf8.decode(bytes)
     } catch {
       this.nonBlankLines += 1
-      this.fail(line, 'invalid_json_line', null, `line ${fmt(line)} is not valid UTF-8 text`)
+      this.fail(line, 'invalid_json_line', null, `line ${line} is not valid UTF-8 text`)
       return none
     }
     if (text.trim() === '') return none // blank lines are skipped, as vLLM's run-batch does
@@ -81,15 +81,15 @@ export class JsonlValidator {
     try {
       parsed = JSON.parse(text)
     } catch (err) {
-      this.fail(line, 'invalid_json_line', null, `line ${fmt(line)} is not valid JSON: ${(err as Error).message}`)
+      this.fail(line, 'invalid_json_line', null, `line ${line} is not valid JSON: ${(err as Error).message}`)
       return none
     }
     if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) {
-      this.fail(line, 'invalid_json_line', null, `line ${fmt(line)} must be a JSON object, one request per line`)
+      this.fail(line, 'invalid_json_line', null, `line ${line} must be a JSON object, one request per line`)
       return none
     }
     const req = parsed as Record<string, unknown>
-    const at = `line ${fmt(line)}`
+    const at = `line ${line}`
 
     for (const field of ['custom_id', 'method', 'url', 'body'] as const) {
       if (req[field] === undefined || req[field] === null) {
@@ -146,7 +146,7 @@ export class JsonlValidator {
         line,
         'mismatched_model',
         'body.model',
-        `${at}: model '${b.model}' differs from '${this.model}' used from line ${fmt(this.modelLine)}; a batch runs one model`,
+        `${at}: model '${b.model}' differs from '${this.model}' used from line ${this.modelLine}; a batch runs one model`,
       )
       return none
     }
@@ -161,7 +161,7 @@ export class JsonlValidator {
         line,
         'duplicate_custom_id',
         'custom_id',
-        `${at}: custom_id '${customId}' already used on line ${fmt(first)}`,
+        `${at}: custom_id '${customId}' already used on line ${first}`,
       )
       return none
     }

@@ -4,7 +4,7 @@
  *
  *   npx tsx tests/bench/upload-validate.ts [--lines N]      (default 200000 lines of ~500 bytes = ~100 MB)
  *
- * The real service runs as a child process (`tsx main/headless.ts`) on a fresh temp data dir. `tsx` runs
+ * The real service runs as a child process (`node --import tsx main/headless.ts`, as `npm run serve`) on a fresh temp data dir. It runs
  * the script in a child `node`, so the process measured is the one that holds the listening socket,
  * found under the spawned pid through /proc. It is a benchmark, not a test: a missed target is reported
  * as MISS, and the exit status is non-zero only when something broke.
@@ -22,7 +22,7 @@ const MB = 1_000_000 // decimal megabytes, as the ~100 MB target is stated
 const TARGET_VALIDATE_MBPS = 50
 const TARGET_RSS_GROWTH_MB = 150
 const SAMPLE_MS = 50
-const POLL_MS = 100
+const POLL_MS = 20
 const LISTEN_TIMEOUT_MS = 60_000
 const STOP_TIMEOUT_MS = 15_000
 const KILL_TIMEOUT_MS = 5_000
@@ -160,8 +160,8 @@ function launchService(dataDir: string, apiKey: string, maxRequests: number, max
     VBS_MAX_QUEUED_REQUESTS: String(Math.max(maxRequests, 1_000_000)),
     VBS_MAX_FILE_BYTES: String(maxFileBytes),
   })
-  const tsx = path.join(repoRoot, 'node_modules', '.bin', 'tsx')
-  const child = spawn(tsx, ['main/headless.ts'], { cwd: repoRoot, env, stdio: ['ignore', 'pipe', 'pipe'] })
+  // `npm run serve`'s command: one node process that runs the service.
+  const child = spawn(process.execPath, ['--import', 'tsx', 'main/headless.ts'], { cwd: repoRoot, env, stdio: ['ignore', 'pipe', 'pipe'] })
   const output = new Tail()
   const exited = new Promise<void>((resolve) => {
     child.once('exit', () => resolve())
@@ -190,7 +190,7 @@ async function waitUntilListening(service: ServiceProcess): Promise<void> {
       const match = /listening on (http:\/\/[^\s]+)/.exec(stdout)
       if (match) finish(null, match[1])
     }
-    const onError = (err: Error): void => finish(new Error(`cannot start the service through tsx: ${err.message}`))
+    const onError = (err: Error): void => finish(new Error(`cannot start the service: ${err.message}`))
     const onExit = (code: number | null, signal: NodeJS.Signals | null): void =>
       finish(new Error(`the service exited before listening (code ${code}, signal ${signal}); output:\n${output}`))
     const timer = setTimeout(
@@ -205,7 +205,7 @@ async function waitUntilListening(service: ServiceProcess): Promise<void> {
   const port = Number(new URL(url).port)
   const pid = findListeningProcess(child.pid, port)
   if (pid === null) {
-    throw new Error(`no process under pid ${child.pid} (the tsx launcher) holds a socket listening on port ${port}`)
+    throw new Error(`no process under pid ${child.pid} (the launched service) holds a socket listening on port ${port}`)
   }
   service.url = url
   service.pid = pid

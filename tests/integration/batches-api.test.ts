@@ -45,9 +45,7 @@ describe('POST /v1/batches', () => {
     expect(batch.in_progress_at).toBeGreaterThanOrEqual(batch.created_at)
     expect(batch.failed_at).toBeNull()
     // The index lets later code read any request by offset without loading the file.
-    const rows = t.service.store.db
-      .prepare('SELECT line, custom_id, offset, length FROM requests WHERE batch_id = ? ORDER BY line')
-      .all(batch.id) as { line: number; custom_id: string; offset: number; length: number }[]
+    const rows = [...t.service.store.requests.iterate(batch.id, 5)]
     const content = Buffer.from(await (await t.client.files.content(batch.input_file_id)).arrayBuffer())
     expect(rows).toHaveLength(12)
     for (const r of rows) {

@@ -84,7 +84,7 @@ describe('npm run serve (headless, a real child process)', () => {
     const store = openStore(dataDir)
     try {
       const counts = store.db
-        .prepare('SELECT COUNT(*) AS n, COUNT(DISTINCT custom_id) AS ids, MIN(line) AS lo, MAX(line) AS hi FROM requests WHERE batch_id = ?')
+        .prepare('SELECT COUNT(*) AS n, COUNT(DISTINCT custom_id) AS ids, MIN(line) AS lo, MAX(line) AS hi FROM requests WHERE batch_seq = (SELECT seq FROM batches WHERE id = ?)')
         .get(batch.id)
       expect(counts).toEqual({ n: lines, ids: lines, lo: 1, hi: lines })
     } finally {

@@ -52,22 +52,24 @@ export const migration0001: Migration = {
       CREATE INDEX batches_status ON batches (status, seq);
       CREATE INDEX batches_input_file ON batches (input_file_id);
 
-      -- One row per request line of a batch's input file: where to read it and how far it got.
+      -- One row per request line of a batch's input file: where to read it and how far it got. Keyed by the
+      -- batch's integer seq rather than its text id: 200,000 rows are written per batch, and the key is
+      -- repeated in every index.
       CREATE TABLE requests (
-        batch_id   TEXT NOT NULL,
+        batch_seq  INTEGER NOT NULL,
         line       INTEGER NOT NULL,
         custom_id  TEXT NOT NULL,
         offset     INTEGER NOT NULL,
         length     INTEGER NOT NULL,
         state      TEXT NOT NULL DEFAULT 'pending',
         attempts   INTEGER NOT NULL DEFAULT 0,
-        PRIMARY KEY (batch_id, line)
+        PRIMARY KEY (batch_seq, line)
       ) WITHOUT ROWID;
-      CREATE UNIQUE INDEX requests_custom_id ON requests (batch_id, custom_id);
-      CREATE INDEX requests_state ON requests (batch_id, state, line);
+      -- The store itself guarantees that a batch never holds a custom_id twice.
+      CREATE UNIQUE INDEX requests_custom_id ON requests (batch_seq, custom_id);
 
       CREATE TABLE results (
-        batch_id      TEXT NOT NULL,
+        batch_seq     INTEGER NOT NULL,
         line          INTEGER NOT NULL,
         status_code   INTEGER,
         request_id    TEXT,
@@ -78,19 +80,19 @@ export const migration0001: Migration = {
         output_tokens INTEGER NOT NULL DEFAULT 0,
         started_at    INTEGER,
         finished_at   INTEGER NOT NULL,
-        PRIMARY KEY (batch_id, line)
+        PRIMARY KEY (batch_seq, line)
       ) WITHOUT ROWID;
 
       -- Requests that failed for good, kept so they can be inspected and retried.
       CREATE TABLE dead_letters (
-        batch_id   TEXT NOT NULL,
+        batch_seq  INTEGER NOT NULL,
         line       INTEGER NOT NULL,
         custom_id  TEXT NOT NULL,
         error_type TEXT NOT NULL,
         message    TEXT NOT NULL,
         attempts   INTEGER NOT NULL,
         created_at INTEGER NOT NULL,
-        PRIMARY KEY (batch_id, line)
+        PRIMARY KEY (batch_seq, line)
       ) WITHOUT ROWID;
     `)
   },
