@@ -1,11 +1,13 @@
 import { EventEmitter } from 'node:events'
 import type { BatchObject, BatchStatus } from './batch/batch-types'
+import type { EngineState, EngineStatus } from './engine/engine-types'
 
 /** Everything the service announces: the dashboard's SSE stream and the tray listen here. */
 export interface ServiceEventMap {
   'batch.status': { batch: BatchObject; from: BatchStatus; to: BatchStatus }
   'file.created': { id: string; purpose: string; bytes: number }
   'file.deleted': { id: string }
+  'engine.state': { from: EngineState; status: EngineStatus }
 }
 
 export class ServiceEvents {

@@ -11,7 +11,12 @@ import { createLogger } from './logger'
 import { createApp } from './server/app'
 import { openStore, type Store } from './store'
 import { FileStorage } from './store/file-storage'
+import { Engine } from './engine/engine'
+import { EngineSupervisor } from './engine/supervisor'
+import { ProxyStats } from './engine/proxy-stats'
+import { NvidiaSmi } from './gpu/nvidia-smi'
 import { VERSION } from './version'
+import type { EngineError } from './engine/engine-types'
 
 export interface ServiceOptions {
   env?: NodeJS.ProcessEnv
@@ -37,7 +42,11 @@ export class Service {
   readonly store: Store
   readonly files: FileStorage
   readonly batches: BatchService
+  readonly supervisor: EngineSupervisor
+  readonly engine: Engine
+  readonly stats = new ProxyStats()
   private registry: ModelRegistry
+  private registryError: string | null = null
   private server: http.Server | null = null
   private sweepTimer: NodeJS.Timeout | null = null
   private readonly startedAt = Date.now()
@@ -61,6 +70,38 @@ export class Service {
       events: this.events,
       log: this.log,
     })
+    const s = this.settings
+    this.supervisor = new EngineSupervisor({
+      bin: s.vllmBin,
+      dataDir: s.dataDir,
+      port: s.enginePort,
+      healthPollMs: s.engineHealthPollMs,
+      loadTimeoutS: s.engineLoadTimeoutS,
+      stopGraceMs: s.engineStopGraceMs,
+      killWaitMs: s.engineKillWaitMs,
+      gpuReleaseTimeoutMs: s.gpuReleaseTimeoutMs,
+      restartLimit: s.engineRestartLimit,
+      restartWindowMs: s.engineRestartWindowMs,
+      restartBackoffMs: s.engineRestartBackoffMs,
+      logMaxBytes: s.engineLogMaxBytes,
+      logFiles: s.engineLogFiles,
+      env: options.env ?? process.env,
+      gpu: new NvidiaSmi('nvidia-smi', 5000, options.env ?? process.env),
+      log: this.log.child({ part: 'engine' }),
+      events: this.events,
+    })
+    this.engine = new Engine(
+      this.supervisor,
+      () => this.registry,
+      {
+        waitMs: s.engineWaitMs,
+        swapDrainMs: s.swapDrainMs,
+        failCooldownMs: s.engineFailCooldownMs,
+        idleUnloadMs: s.idleUnloadMinutes * 60_000,
+        retryAfterSeconds: s.retryAfterSeconds,
+      },
+      this.log.child({ part: 'engine' }),
+    )
   }
 
   get models(): ModelRegistry {
@@ -72,6 +113,14 @@ export class Service {
     this.files.sweepOnStart()
     this.files.sweepExpired()
     this.batches.recover()
+    await this.supervisor.endLeftover()
+    try {
+      this.supervisor.locateBinary()
+    } catch (err) {
+      this.supervisor.markUnavailable(err as EngineError)
+      this.log.warn((err as Error).message)
+    }
+    this.watchRegistry()
     const app = createApp({
       settings: this.settings,
       apiKey: () => this.apiKey,
@@ -81,6 +130,10 @@ export class Service {
       log: this.log,
       version: VERSION,
       startedAt: this.startedAt,
+      engine: this.engine,
+      stats: this.stats,
+      registry: () => this.registry,
+      registryStatus: () => ({ path: this.modelsPath, error: this.registryError }),
     })
     const server = http.createServer(app.callback())
     // Large uploads over a LAN can take longer than Node's default five minutes.
@@ -112,8 +165,27 @@ export class Service {
     return (this.server?.address() as AddressInfo).port
   }
 
-  /** Stops accepting requests, lets work in hand stop at a safe point, and closes the database. */
+  /**
+   * Reloads models.yaml when it changes. A broken edit keeps the registry in use (and says why in the engine
+   * status); a running model is never disturbed: changed settings apply at its next load.
+   */
+  private watchRegistry(): void {
+    fs.watchFile(this.modelsPath, { interval: 1000 }, (now, before) => {
+      if (now.mtimeMs === before.mtimeMs && now.size === before.size) return
+      try {
+        this.registry = loadModels(this.modelsPath)
+        this.registryError = null
+        this.log.info({ file: this.modelsPath, models: this.registry.models.length }, 'models.yaml reloaded')
+      } catch (err) {
+        this.registryError = (err as Error).message
+        this.log.error({ file: this.modelsPath, err: this.registryError }, 'models.yaml not reloaded: it has errors')
+      }
+    })
+  }
+
+  /** Stops accepting requests, lets work in hand stop at a safe point, stops the engine, closes the database. */
   async stop(): Promise<void> {
+    fs.unwatchFile(this.modelsPath)
     if (this.sweepTimer) clearInterval(this.sweepTimer)
     const server = this.server
     this.server = null
@@ -125,6 +197,8 @@ export class Service {
       clearTimeout(force)
     }
     await this.batches.stop()
+    await this.engine.shutdown()
+    this.supervisor.engineLog.close()
     this.log.info('service stopped')
     this.store.close()
     await new Promise<void>((resolve) => this.log.flush(() => resolve()))

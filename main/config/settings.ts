@@ -25,6 +25,32 @@ export interface Settings {
   /** At most this many per-line errors are listed on a failed batch; the rest are counted. */
   maxReportedErrors: number
   logLevel: string
+  /** The vLLM command: a name on PATH or a path. */
+  vllmBin: string
+  /** Port of the engine on loopback; 0 = a free port per launch. */
+  enginePort: number
+  engineHealthPollMs: number
+  /** Default load timeout when a model has no load_timeout_s. */
+  engineLoadTimeoutS: number
+  engineStopGraceMs: number
+  engineKillWaitMs: number
+  gpuReleaseTimeoutMs: number
+  engineRestartLimit: number
+  engineRestartWindowMs: number
+  engineRestartBackoffMs: number
+  /** How long a request waits for its model to load before 503. */
+  engineWaitMs: number
+  swapDrainMs: number
+  engineFailCooldownMs: number
+  /** Stop the engine after this many idle minutes; 0 = never. */
+  idleUnloadMinutes: number
+  engineLogMaxBytes: number
+  engineLogFiles: number
+  /** Largest body of a real-time request (chat with images can be large). */
+  maxInferenceBodyBytes: number
+  /** vLLM priority of interactive requests (lower runs first); batch requests use batchPriority. */
+  interactivePriority: number
+  batchPriority: number
 }
 
 type NumericKey = {
@@ -57,6 +83,25 @@ export function defaultSettings(dataDir: string): Settings {
     retryAfterSeconds: 30,
     maxReportedErrors: 1000,
     logLevel: 'info',
+    vllmBin: 'vllm',
+    enginePort: 0,
+    engineHealthPollMs: 1000,
+    engineLoadTimeoutS: 600,
+    engineStopGraceMs: 20_000,
+    engineKillWaitMs: 10_000,
+    gpuReleaseTimeoutMs: 30_000,
+    engineRestartLimit: 3,
+    engineRestartWindowMs: 10 * 60_000,
+    engineRestartBackoffMs: 2000,
+    engineWaitMs: 10 * 60_000,
+    swapDrainMs: 60_000,
+    engineFailCooldownMs: 30_000,
+    idleUnloadMinutes: 0,
+    engineLogMaxBytes: 10 * MiB,
+    engineLogFiles: 3,
+    maxInferenceBodyBytes: 32 * MiB,
+    interactivePriority: 0,
+    batchPriority: 10,
   }
 }
 
@@ -75,6 +120,25 @@ const ENV_NAMES: Record<Exclude<keyof Settings, 'dataDir'>, string> = {
   retryAfterSeconds: 'VBS_RETRY_AFTER_SECONDS',
   maxReportedErrors: 'VBS_MAX_REPORTED_ERRORS',
   logLevel: 'VBS_LOG_LEVEL',
+  vllmBin: 'VBS_VLLM_BIN',
+  enginePort: 'VBS_ENGINE_PORT',
+  engineHealthPollMs: 'VBS_ENGINE_HEALTH_POLL_MS',
+  engineLoadTimeoutS: 'VBS_ENGINE_LOAD_TIMEOUT_S',
+  engineStopGraceMs: 'VBS_ENGINE_STOP_GRACE_MS',
+  engineKillWaitMs: 'VBS_ENGINE_KILL_WAIT_MS',
+  gpuReleaseTimeoutMs: 'VBS_GPU_RELEASE_TIMEOUT_MS',
+  engineRestartLimit: 'VBS_ENGINE_RESTART_LIMIT',
+  engineRestartWindowMs: 'VBS_ENGINE_RESTART_WINDOW_MS',
+  engineRestartBackoffMs: 'VBS_ENGINE_RESTART_BACKOFF_MS',
+  engineWaitMs: 'VBS_ENGINE_WAIT_MS',
+  swapDrainMs: 'VBS_SWAP_DRAIN_MS',
+  engineFailCooldownMs: 'VBS_ENGINE_FAIL_COOLDOWN_MS',
+  idleUnloadMinutes: 'VBS_IDLE_UNLOAD_MINUTES',
+  engineLogMaxBytes: 'VBS_ENGINE_LOG_MAX_BYTES',
+  engineLogFiles: 'VBS_ENGINE_LOG_FILES',
+  maxInferenceBodyBytes: 'VBS_MAX_INFERENCE_BODY_BYTES',
+  interactivePriority: 'VBS_INTERACTIVE_PRIORITY',
+  batchPriority: 'VBS_BATCH_PRIORITY',
 }
 
 /** Lower bounds for the numeric settings (port 0 = any free port, used by tests). */
@@ -88,6 +152,24 @@ const MINIMUM: Record<NumericKey, number> = {
   maxQueuedRequests: 1,
   retryAfterSeconds: 1,
   maxReportedErrors: 1,
+  enginePort: 0,
+  engineHealthPollMs: 10,
+  engineLoadTimeoutS: 1,
+  engineStopGraceMs: 0,
+  engineKillWaitMs: 100,
+  gpuReleaseTimeoutMs: 0,
+  engineRestartLimit: 0,
+  engineRestartWindowMs: 1000,
+  engineRestartBackoffMs: 0,
+  engineWaitMs: 100,
+  swapDrainMs: 0,
+  engineFailCooldownMs: 0,
+  idleUnloadMinutes: 0,
+  engineLogMaxBytes: 64 * 1024,
+  engineLogFiles: 1,
+  maxInferenceBodyBytes: 1024,
+  interactivePriority: -1_000_000,
+  batchPriority: -1_000_000,
 }
 
 export class SettingsError extends Error {
@@ -140,7 +222,7 @@ function assign(settings: Settings, key: Exclude<keyof Settings, 'dataDir'>, val
     if (typeof n !== 'number' || !Number.isSafeInteger(n) || n < MINIMUM[numeric]) {
       throw new SettingsError(`${where} must be a whole number >= ${MINIMUM[numeric]}, got ${JSON.stringify(value)}`)
     }
-    if (numeric === 'port' && n > 65535) throw new SettingsError(`${where} must be a port number 0-65535, got ${n}`)
+    if ((numeric === 'port' || numeric === 'enginePort') && n > 65535) throw new SettingsError(`${where} must be a port number 0-65535, got ${n}`)
     settings[numeric] = n
     return
   }

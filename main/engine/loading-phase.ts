@@ -1,0 +1,41 @@
+/** The stages of a vLLM start-up, in order, as the window shows them. */
+export type LoadingPhase =
+  | 'starting process'
+  | 'loading weights'
+  | 'compiling'
+  | 'allocating KV cache'
+  | 'capturing CUDA graphs'
+  | 'starting API server'
+  | 'ready'
+
+const MARKERS: [RegExp, LoadingPhase][] = [
+  [/Application startup complete/, 'ready'],
+  [/Starting vLLM API server|init engine \(profile, create kv cache, warmup model\) took/, 'starting API server'],
+  [/Capturing CUDA graph/i, 'capturing CUDA graphs'],
+  [/Available KV cache memory|GPU KV cache size|Maximum concurrency for/, 'allocating KV cache'],
+  [/torch\.compile|Compiling a graph|Dynamo bytecode transform/, 'compiling'],
+  [/Loading safetensors checkpoint shards|Loading weights took|Model loading took|Starting to load model/, 'loading weights'],
+]
+
+const ORDER: LoadingPhase[] = [
+  'starting process',
+  'loading weights',
+  'compiling',
+  'allocating KV cache',
+  'capturing CUDA graphs',
+  'starting API server',
+  'ready',
+]
+
+/** The phase a log line announces, if any. */
+export function phaseOfLine(line: string): LoadingPhase | null {
+  for (const [pattern, phase] of MARKERS) if (pattern.test(line)) return phase
+  return null
+}
+
+/** Phases only move forward: a late line of an earlier stage does not move the display back. */
+export function nextPhase(current: LoadingPhase, line: string): LoadingPhase {
+  const seen = phaseOfLine(line)
+  if (seen === null) return current
+  return ORDER.indexOf(seen) > ORDER.indexOf(current) ? seen : current
+}

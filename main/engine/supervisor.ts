@@ -1,0 +1,482 @@
+import { spawn, type ChildProcess } from 'node:child_process'
+import fs from 'node:fs'
+import http from 'node:http'
+import net from 'node:net'
+import path from 'node:path'
+import type { Logger } from 'pino'
+import type { ModelEntry } from '../config/models'
+import type { ServiceEvents } from '../events'
+import type { GpuProbe } from '../gpu/nvidia-smi'
+import { EngineLog } from './engine-log'
+import { EngineError, type EngineState, type EngineStatus } from './engine-types'
+import { findExecutable } from './find-executable'
+import { nextPhase, type LoadingPhase } from './loading-phase'
+import { groupAlive, groupMembers, hasProc, readStat, signalGroup } from './process-group'
+import { vllmArgv, vllmEnv } from './vllm-argv'
+
+export interface SupervisorOptions {
+  /** VBS_VLLM_BIN: a command on PATH or a path. */
+  bin: string
+  dataDir: string
+  /** Fixed engine port, or 0 for a free one per launch. */
+  port: number
+  healthPollMs: number
+  /** Per-model load_timeout_s wins; this is the default. */
+  loadTimeoutS: number
+  stopGraceMs: number
+  killWaitMs: number
+  gpuReleaseTimeoutMs: number
+  restartLimit: number
+  restartWindowMs: number
+  restartBackoffMs: number
+  logMaxBytes: number
+  logFiles: number
+  env: NodeJS.ProcessEnv
+  gpu: GpuProbe
+  log: Logger
+  events: ServiceEvents
+}
+
+/** What the pidfile records about a launched engine, to find it again after we die. */
+interface PidRecord {
+  pid: number
+  pgid: number
+  startTime: number | null
+  model: string
+  port: number
+  bin: string
+}
+
+/** What may follow each state. */
+const NEXT: Record<EngineState, readonly EngineState[]> = {
+  stopped: ['starting', 'failed'],
+  starting: ['ready', 'failed', 'stopping', 'starting'],
+  ready: ['stopping', 'starting', 'failed', 'sleeping'],
+  sleeping: ['ready', 'stopping', 'starting', 'failed'],
+  stopping: ['stopped'],
+  failed: ['starting', 'stopping', 'stopped', 'failed'],
+}
+
+const MiB_SLACK_AFTER_STOP = 512
+
+/**
+ * Runs `vllm serve` the way a careful person would: one engine at a time, in its own process group,
+ * readiness by /health, every wait bounded, no process left behind, and every transition logged and
+ * announced. Crashes of a ready engine are restarted with backoff, a bounded number of times.
+ */
+export class EngineSupervisor {
+  readonly engineLog: EngineLog
+  private state: EngineState = 'stopped'
+  private entry: ModelEntry | null = null
+  private child: ChildProcess | null = null
+  private pgid: number | null = null
+  private port: number | null = null
+  private phase: LoadingPhase | null = null
+  private startedAt: number | null = null
+  private readyAt: number | null = null
+  private lastError: string | null = null
+  private crashTimes: number[] = []
+  private exited: Promise<void> = Promise.resolve()
+  /** Cancels a restart waiting out its backoff. */
+  private pendingRestart: (() => void) | null = null
+  private monitorTimer: NodeJS.Timeout | null = null
+  /** The start in progress (a launch or a restart): ensure() callers wait on it. */
+  private starting: Promise<void> | null = null
+  private usedBeforeStartMiB: number | null = null
+  private readonly pidFile: string
+
+  constructor(private readonly o: SupervisorOptions) {
+    this.engineLog = new EngineLog(path.join(o.dataDir, 'logs', 'engine.log'), o.logMaxBytes, o.logFiles)
+    this.pidFile = path.join(o.dataDir, 'engine.pid')
+  }
+
+  status(): EngineStatus {
+    const now = Date.now()
+    return {
+      state: this.state,
+      model: this.entry?.id ?? null,
+      pid: this.child?.pid ?? null,
+      port: this.port,
+      phase: this.phase,
+      startedAt: this.startedAt,
+      readyAt: this.readyAt,
+      uptimeS: this.readyAt && (this.state === 'ready' || this.state === 'sleeping') ? Math.round((now - this.readyAt) / 1000) : null,
+      lastError: this.lastError,
+      restarts: this.crashTimes.length,
+      logTail: this.engineLog.lines(50),
+    }
+  }
+
+  get baseUrl(): string | null {
+    return this.port === null ? null : `http://127.0.0.1:${this.port}`
+  }
+
+  get model(): string | null {
+    return this.entry?.id ?? null
+  }
+
+  get currentState(): EngineState {
+    return this.state
+  }
+
+  /** Where the engine binary is, or an EngineError naming where we looked and what to do. */
+  locateBinary(): string {
+    const { found, lookedIn } = findExecutable(this.o.bin, this.o.env.PATH ?? process.env.PATH ?? '')
+    if (found) return found
+    const where = this.o.bin.includes('/') ? this.o.bin : `'${this.o.bin}' on PATH (${lookedIn.map(path.dirname).join(':')})`
+    throw new EngineError(
+      `vLLM not found (looked for ${where}): install it with \`pip install vllm\` or set VBS_VLLM_BIN`,
+      'not_found',
+    )
+  }
+
+  /** Notes, in the status, that the engine cannot run at all (vLLM missing). */
+  markUnavailable(err: EngineError): void {
+    this.lastError = err.message
+    if (this.state === 'stopped' || this.state === 'failed') this.transition('failed')
+  }
+
+  /** Starts the model and resolves once it answers /health; rejects with an EngineError otherwise. */
+  async start(entry: ModelEntry): Promise<void> {
+    if (this.state !== 'stopped' && this.state !== 'failed') {
+      throw new Error(`cannot start ${entry.id}: the engine is ${this.state}`)
+    }
+    this.crashTimes = []
+    this.starting = this.launch(entry)
+    try {
+      await this.starting
+    } finally {
+      this.starting = null
+    }
+  }
+
+  /** Resolves when a start or restart under way is done (at once when none is). */
+  async whenSettled(): Promise<void> {
+    while (this.starting) await this.starting.catch(() => undefined)
+  }
+
+  /** Stops the engine: SIGTERM to its group, a grace period, SIGKILL, then waits for the GPU to free up. */
+  async stop(reason = 'stop requested'): Promise<void> {
+    this.cancelRestart()
+    this.stopMonitor()
+    if (this.state === 'stopped' || this.state === 'stopping') return this.whenStopped()
+    const pgid = this.pgid
+    this.transition('stopping')
+    this.engineLog.note(`stopping (${reason})`)
+    if (pgid !== null) await this.endGroup(pgid)
+    await this.exited
+    await this.waitForGpuRelease()
+    this.clearProcess()
+    this.transition('stopped')
+  }
+
+  private async whenStopped(): Promise<void> {
+    await waitUntil(() => this.state !== 'stopping', this.o.stopGraceMs + this.o.killWaitMs + this.o.gpuReleaseTimeoutMs)
+  }
+
+  /** Ends an engine left running by a previous run of the service that died (found by the pidfile). */
+  async endLeftover(): Promise<boolean> {
+    let record: PidRecord
+    try {
+      record = JSON.parse(fs.readFileSync(this.pidFile, 'utf8')) as PidRecord
+    } catch {
+      return false
+    }
+    let ours = false
+    if (hasProc()) {
+      const leader = readStat(record.pid)
+      // A live leader must be the very process we started (same start time); a dead leader's group id
+      // cannot be reused while any member lives, so remaining members are ours.
+      ours = leader ? leader.startTime === record.startTime && leader.pgrp === record.pgid : groupMembers(record.pgid).length > 0
+    }
+    fs.rmSync(this.pidFile, { force: true })
+    if (!ours) return false
+    this.o.log.warn({ pid: record.pid, model: record.model }, 'ending an engine left running by a previous run')
+    this.engineLog.note(`ending engine pid ${record.pid} (${record.model}) left running by a previous run`)
+    await this.endGroup(record.pgid)
+    await this.waitForGpuRelease()
+    return true
+  }
+
+  private async launch(entry: ModelEntry): Promise<void> {
+    let bin: string
+    try {
+      bin = this.locateBinary()
+    } catch (err) {
+      this.entry = entry
+      this.fail((err as EngineError).message)
+      throw err
+    }
+    const memory = await this.o.gpu.memory()
+    this.usedBeforeStartMiB = memory?.usedMiB ?? null
+    if (memory && entry.vram_gb !== undefined) {
+      const needMiB = entry.vram_gb * 1024
+      if (needMiB > memory.freeMiB) {
+        this.entry = entry
+        const gib = (mib: number): string => (mib / 1024).toFixed(1)
+        const message =
+          `${entry.id} needs about ${entry.vram_gb} GiB of GPU memory but only ${gib(memory.freeMiB)} GiB of ` +
+          `${gib(memory.totalMiB)} GiB is free; close what else uses the GPU or pick a smaller model`
+        this.fail(message)
+        throw new EngineError(message, 'no_memory')
+      }
+    }
+    const port = this.o.port || (await freePort())
+    const plan = { host: '127.0.0.1', port, sleepMode: false }
+    const argv = vllmArgv(entry, plan)
+    this.entry = entry
+    this.port = port
+    this.phase = 'starting process'
+    this.startedAt = Date.now()
+    this.readyAt = null
+    this.transition('starting')
+    this.engineLog.note(`launching ${bin} ${argv.join(' ')}`)
+
+    const child = spawn(bin, argv, {
+      detached: true, // its own process group: one signal reaches vLLM and its EngineCore
+      env: vllmEnv(entry, plan, this.o.env),
+      stdio: ['ignore', 'pipe', 'pipe'],
+    })
+    this.child = child
+    this.pgid = child.pid ?? null
+    let exitInfo: string | null = null
+    this.exited = new Promise<void>((resolve) => {
+      child.once('exit', (code, signal) => {
+        exitInfo = signal ? `killed by ${signal}` : `exit code ${code}`
+        this.engineLog.note(`engine process ended (${exitInfo})`)
+        resolve()
+        this.onExit(child, exitInfo)
+      })
+      child.once('error', (err) => {
+        exitInfo = `could not run: ${err.message}`
+        this.engineLog.note(exitInfo)
+        resolve()
+      })
+    })
+    const onOutput = (chunk: Buffer): void =>
+      this.engineLog.write(chunk, (line) => {
+        if (this.state !== 'starting' || this.phase === null) return
+        const next = nextPhase(this.phase, line)
+        if (next !== this.phase) {
+          this.phase = next
+          this.announce()
+        }
+      })
+    child.stdout!.on('data', onOutput)
+    child.stderr!.on('data', onOutput)
+    if (child.pid !== undefined) this.writePidFile({ pid: child.pid, pgid: child.pid, startTime: readStat(child.pid)?.startTime ?? null, model: entry.id, port, bin })
+
+    const timeoutS = entry.load_timeout_s ?? this.o.loadTimeoutS
+    const deadline = Date.now() + timeoutS * 1000
+    for (;;) {
+      if (this.state !== 'starting') throw new EngineError(`start of ${entry.id} was interrupted (${this.state})`, 'stopped')
+      if (exitInfo !== null) {
+        const message = `vLLM exited while loading ${entry.id} (${exitInfo}). Last lines of its log:\n${this.engineLog.lines(15).join('\n')}`
+        if (this.pgid !== null) await this.endGroup(this.pgid, 0)
+        this.fail(message)
+        throw new EngineError(message, 'start_failed')
+      }
+      if (await healthy(port, Math.min(this.o.healthPollMs * 5, 5000))) break
+      if (Date.now() > deadline) {
+        const message = `${entry.id} did not become ready within ${timeoutS} s (load_timeout_s). Last lines of its log:\n${this.engineLog.lines(15).join('\n')}`
+        if (this.pgid !== null) await this.endGroup(this.pgid)
+        await this.exited
+        this.fail(message)
+        throw new EngineError(message, 'timeout')
+      }
+      await delay(this.o.healthPollMs)
+    }
+    this.phase = 'ready'
+    this.readyAt = Date.now()
+    this.lastError = null
+    this.transition('ready')
+    this.startMonitor()
+  }
+
+  /** The engine process ended. During a stop or a start that is expected; when it was serving, it crashed. */
+  private onExit(child: ChildProcess, exitInfo: string): void {
+    if (child !== this.child) return
+    if (this.state !== 'ready' && this.state !== 'sleeping') return
+    void this.recoverFromCrash(`vLLM exited unexpectedly (${exitInfo})`)
+  }
+
+  private async recoverFromCrash(reason: string): Promise<void> {
+    const entry = this.entry!
+    this.stopMonitor()
+    // Leave `ready` at once: the exit event of the process ended below must not count as a second crash.
+    this.lastError = reason
+    this.phase = 'starting process'
+    this.transition('starting')
+    this.o.log.error({ model: entry.id, reason }, 'engine crashed')
+    this.engineLog.note(`crash: ${reason}`)
+    // EngineCore outlives a dead API server and holds the GPU: end the whole group before anything else.
+    if (this.pgid !== null) await this.endGroup(this.pgid, 0)
+    await this.exited
+    if (this.state !== 'starting') return // stopped meanwhile
+    const now = Date.now()
+    this.crashTimes = [...this.crashTimes.filter((t) => now - t < this.o.restartWindowMs), now]
+    const n = this.crashTimes.length
+    if (n > this.o.restartLimit) {
+      this.fail(
+        `${reason}; it crashed ${n} times within ${Math.round(this.o.restartWindowMs / 60000)} min, so it is not restarted again. ` +
+          `Start it again from the tray or POST /api/engine/start. Last lines of its log:\n${this.engineLog.lines(15).join('\n')}`,
+      )
+      return
+    }
+    const backoff = this.o.restartBackoffMs * 2 ** (n - 1)
+    this.lastError = `${reason}; restarting in ${Math.round(backoff / 1000)} s (restart ${n} of ${this.o.restartLimit})`
+    this.announce()
+    const attempt = new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.pendingRestart = null
+        if (this.state !== 'starting') return resolve()
+        this.launch(entry).then(resolve, reject)
+      }, backoff)
+      this.pendingRestart = () => {
+        clearTimeout(timer)
+        this.pendingRestart = null
+        resolve()
+      }
+    })
+    this.starting = attempt
+    attempt
+      .catch((err: unknown) => this.o.log.error({ err }, 'restart failed'))
+      .finally(() => {
+        if (this.starting === attempt) this.starting = null
+      })
+  }
+
+  private cancelRestart(): void {
+    this.pendingRestart?.()
+  }
+
+  /** SIGTERM to the group, up to graceMs for it to end, then SIGKILL and a bounded wait. */
+  private async endGroup(pgid: number, graceMs = this.o.stopGraceMs): Promise<void> {
+    if (graceMs > 0 && signalGroup(pgid, 'SIGTERM')) {
+      await waitUntil(() => !groupAlive(pgid), graceMs)
+    }
+    if (groupAlive(pgid)) {
+      this.engineLog.note(graceMs > 0 ? `still running ${graceMs} ms after SIGTERM: SIGKILL` : 'SIGKILL to the engine group')
+      signalGroup(pgid, 'SIGKILL')
+      const gone = await waitUntil(() => !groupAlive(pgid), this.o.killWaitMs)
+      if (!gone) this.o.log.error({ pgid }, 'engine process group still alive after SIGKILL')
+    }
+  }
+
+  /** Waits (bounded) until the GPU's used memory falls back to what it was before the engine started. */
+  private async waitForGpuRelease(): Promise<void> {
+    const before = this.usedBeforeStartMiB
+    const first = await this.o.gpu.memory()
+    if (!first) return
+    const target = (before ?? 0) + MiB_SLACK_AFTER_STOP
+    if (before === null || first.usedMiB <= target) return
+    const released = await waitUntilAsync(async () => {
+      const m = await this.o.gpu.memory()
+      return m === null || m.usedMiB <= target
+    }, this.o.gpuReleaseTimeoutMs)
+    if (!released) {
+      this.o.log.warn({ before, target }, 'GPU memory was not released in time after the engine stopped')
+      this.engineLog.note(`GPU memory still in use ${this.o.gpuReleaseTimeoutMs} ms after the engine ended`)
+    }
+  }
+
+  /** While serving, a /health that keeps failing (EngineCore dead behind a live API server) counts as a crash. */
+  private startMonitor(): void {
+    let failures = 0
+    const interval = Math.max(this.o.healthPollMs * 5, 1000)
+    this.monitorTimer = setInterval(() => {
+      if (this.state !== 'ready' || this.port === null) return
+      void healthy(this.port, interval).then((ok) => {
+        failures = ok ? 0 : failures + 1
+        if (failures >= 3 && this.state === 'ready') {
+          failures = 0
+          void this.recoverFromCrash('vLLM stopped answering /health')
+        }
+      })
+    }, interval)
+    this.monitorTimer.unref()
+  }
+
+  private stopMonitor(): void {
+    if (this.monitorTimer) clearInterval(this.monitorTimer)
+    this.monitorTimer = null
+  }
+
+  private fail(message: string): void {
+    this.lastError = message
+    this.phase = null
+    this.transition('failed')
+  }
+
+  private clearProcess(): void {
+    this.child = null
+    this.pgid = null
+    this.port = null
+    this.phase = null
+    this.readyAt = null
+    fs.rmSync(this.pidFile, { force: true })
+  }
+
+  private writePidFile(record: PidRecord): void {
+    fs.writeFileSync(this.pidFile, JSON.stringify(record), { mode: 0o600 })
+  }
+
+  private transition(to: EngineState): void {
+    const from = this.state
+    if (from !== to && !NEXT[from].includes(to)) throw new Error(`engine cannot go from ${from} to ${to}`)
+    this.state = to
+    this.o.log.info({ from, to, model: this.entry?.id, error: to === 'failed' ? this.lastError : undefined }, `engine: ${from} -> ${to}`)
+    this.announce(from)
+  }
+
+  private announce(from: EngineState = this.state): void {
+    this.o.events.emit('engine.state', { from, status: this.status() })
+  }
+}
+
+export function delay(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms))
+}
+
+async function waitUntil(check: () => boolean, timeoutMs: number, stepMs = 50): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs
+  while (!check()) {
+    if (Date.now() >= deadline) return false
+    await delay(stepMs)
+  }
+  return true
+}
+
+async function waitUntilAsync(check: () => Promise<boolean>, timeoutMs: number, stepMs = 500): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs
+  while (!(await check())) {
+    if (Date.now() >= deadline) return false
+    await delay(stepMs)
+  }
+  return true
+}
+
+/** A port on loopback that nothing listens on right now. */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer()
+    server.unref()
+    server.once('error', reject)
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as net.AddressInfo
+      server.close(() => resolve(port))
+    })
+  })
+}
+
+/** GET /health on the engine: true on 200. Connection refused (still loading) and timeouts are false. */
+export function healthy(port: number, timeoutMs: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const req = http.get({ host: '127.0.0.1', port, path: '/health', timeout: timeoutMs, agent: false }, (res) => {
+      res.resume()
+      resolve(res.statusCode === 200)
+    })
+    req.on('timeout', () => req.destroy())
+    req.on('error', () => resolve(false))
+  })
+}

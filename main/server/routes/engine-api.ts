@@ -1,0 +1,149 @@
+import http from 'node:http'
+import Router from '@koa/router'
+import { badRequest, notFound } from '../../api-error'
+import type { ModelRegistry } from '../../config/models'
+import type { Engine } from '../../engine/engine'
+import type { EngineState } from '../../engine/engine-types'
+import type { ProxyStats } from '../../engine/proxy-stats'
+import type { Store } from '../../store'
+import type { BatchStatus } from '../../batch/batch-types'
+import { readJsonBody } from '../json-body'
+import type { AppState } from '../middleware'
+
+export interface EngineApiDeps {
+  engine: Engine
+  registry: () => ModelRegistry
+  registryStatus: () => { path: string; error: string | null }
+  stats: ProxyStats
+  store: Store
+  startedAt: number
+  maxJsonBodyBytes: number
+}
+
+const ENGINE_STATES: EngineState[] = ['stopped', 'starting', 'ready', 'stopping', 'failed', 'sleeping']
+const BATCH_STATUSES: BatchStatus[] = ['validating', 'failed', 'in_progress', 'finalizing', 'completed', 'expired', 'cancelling', 'cancelled']
+
+/** /v1/models, /api/engine (status, start, stop, switch) and /metrics. */
+export function engineRouter(deps: EngineApiDeps): Router<AppState> {
+  const { engine, registry } = deps
+  const router = new Router<AppState>()
+
+  const modelObject = (id: string): Record<string, unknown> | null => {
+    const m = registry().resolve(id)
+    if (!m) return null
+    const status = engine.status()
+    return {
+      id: m.id,
+      object: 'model',
+      created: Math.floor(deps.startedAt / 1000),
+      owned_by: 'vllm-batch-server',
+      loaded: status.state === 'ready' && status.model === m.id,
+      max_model_len: m.max_model_len ?? null,
+      aliases: m.aliases,
+      description: m.description ?? null,
+    }
+  }
+
+  router.get('/v1/models', (ctx) => {
+    ctx.body = { object: 'list', data: registry().models.map((m) => modelObject(m.id)) }
+  })
+
+  router.get('/v1/models/:id', (ctx) => {
+    const model = modelObject(ctx.params.id)
+    if (!model) throw notFound(`The model '${ctx.params.id}' does not exist.`, 'model')
+    ctx.body = model
+  })
+
+  router.get('/api/engine', (ctx) => {
+    ctx.body = { ...engine.status(), registry: deps.registryStatus() }
+  })
+
+  const modelParam = async (required: boolean, ctx: Parameters<Parameters<typeof router.post>[1]>[0]): Promise<string | undefined> => {
+    const body = await readJsonBody(ctx, deps.maxJsonBodyBytes)
+    if (body.model === undefined && !required) return undefined
+    if (typeof body.model !== 'string' || body.model === '') {
+      throw badRequest("Missing required parameter: 'model' (an id or alias from models.yaml).", 'missing_required_parameter', 'model')
+    }
+    if (!registry().resolve(body.model)) throw notFound(`The model '${body.model}' does not exist: it is not in models.yaml.`, 'model')
+    return body.model
+  }
+
+  // Loading takes from seconds to minutes: start and switch answer 202 at once; GET /api/engine follows it.
+  const begin = (model: string | undefined): void => {
+    void engine.start(model).catch(() => undefined) // the failure is in the engine status
+  }
+  router.post('/api/engine/start', async (ctx) => {
+    const model = await modelParam(false, ctx)
+    engine.checkStartable(model)
+    begin(model)
+    ctx.status = 202
+    ctx.body = engine.status()
+  })
+  router.post('/api/engine/switch', async (ctx) => {
+    const model = await modelParam(true, ctx)
+    engine.checkStartable(model)
+    begin(model)
+    ctx.status = 202
+    ctx.body = engine.status()
+  })
+  router.post('/api/engine/stop', async (ctx) => {
+    await engine.stop()
+    ctx.body = engine.status()
+  })
+
+  router.get('/metrics', async (ctx) => {
+    const status = engine.status()
+    const lines: string[] = []
+    const gauge = (name: string, help: string, samples: [string, number][]): void => {
+      lines.push(`# HELP ${name} ${help}`, `# TYPE ${name} gauge`)
+      for (const [labels, value] of samples) lines.push(`${name}${labels} ${value}`)
+    }
+    gauge('vbs_engine_state', 'Engine state (1 for the current one).', ENGINE_STATES.map((s) => [`{state="${s}"}`, s === status.state ? 1 : 0]))
+    gauge('vbs_engine_ready', 'Whether a model is loaded and serving.', [[`{model="${status.model ?? ''}"}`, status.state === 'ready' ? 1 : 0]])
+    gauge('vbs_engine_restarts', 'Engine restarts after crashes in the current window.', [['', status.restarts]])
+    gauge('vbs_engine_uptime_seconds', 'Seconds since the engine became ready.', [['', status.uptimeS ?? 0]])
+    gauge('vbs_engine_requests_in_flight', 'Requests being served by the engine through this service.', [['', status.inFlight]])
+    const counts = new Map(
+      (deps.store.db.prepare('SELECT status, COUNT(*) AS n FROM batches GROUP BY status').all() as { status: BatchStatus; n: number }[]).map((r) => [r.status, r.n]),
+    )
+    gauge('vbs_batches', 'Batches by status.', BATCH_STATUSES.map((s) => [`{status="${s}"}`, counts.get(s) ?? 0]))
+    gauge('vbs_queued_requests', 'Requests waiting in active batches.', [['', deps.store.batches.queuedRequests()]])
+    lines.push('# HELP vbs_realtime_requests_total Real-time API requests by endpoint and status.', '# TYPE vbs_realtime_requests_total counter')
+    for (const [path, code, n] of deps.stats.counts()) lines.push(`vbs_realtime_requests_total{endpoint="${path}",code="${code}"} ${n}`)
+    if (status.state === 'ready' && status.port !== null) {
+      const scraped = await scrape(status.port)
+      if (scraped) lines.push(scraped.trimEnd())
+    }
+    ctx.type = 'text/plain; version=0.0.4; charset=utf-8'
+    ctx.body = `${lines.join('\n')}\n`
+  })
+
+  return router
+}
+
+/** The engine's own vLLM series from its /metrics (null when it does not answer within a second). */
+function scrape(port: number): Promise<string | null> {
+  return new Promise((resolve) => {
+    const req = http.get({ host: '127.0.0.1', port, path: '/metrics', timeout: 1000, agent: false }, (res) => {
+      if (res.statusCode !== 200) {
+        res.resume()
+        return resolve(null)
+      }
+      let text = ''
+      res.setEncoding('utf8')
+      res.on('data', (d: string) => {
+        if (text.length < 4 * 1024 * 1024) text += d
+      })
+      res.on('end', () =>
+        resolve(
+          text
+            .split('\n')
+            .filter((l) => /^(# (HELP|TYPE) )?vllm:/.test(l))
+            .join('\n'),
+        ),
+      )
+    })
+    req.on('timeout', () => req.destroy())
+    req.on('error', () => resolve(null))
+  })
+}

@@ -1,0 +1,127 @@
+import http from 'node:http'
+import Router from '@koa/router'
+import type { Context } from 'koa'
+import { ApiError, badRequest } from '../../api-error'
+import { describeType } from '../../api-params'
+import type { Settings } from '../../config/settings'
+import type { Engine, EngineTicket } from '../../engine/engine'
+import type { ProxyStats } from '../../engine/proxy-stats'
+import type { AppState } from '../middleware'
+
+export const INFERENCE_PATHS = ['/v1/chat/completions', '/v1/completions', '/v1/embeddings'] as const
+
+/** Connections to the engine are kept open between requests: the proxy must add next to nothing. */
+const engineAgent = new http.Agent({ keepAlive: true, maxSockets: 512, keepAliveMsecs: 10_000 })
+
+/**
+ * The real-time OpenAI API, proxied to the engine: every field passed through (vLLM's extras too), an alias
+ * rewritten to the served name, interactive priority set, SSE streamed through chunk by chunk, and the
+ * engine's request aborted when the client goes away.
+ */
+export function inferenceRouter(deps: { settings: Settings; engine: Engine; stats: ProxyStats }): Router<AppState> {
+  const { settings, engine, stats } = deps
+  const router = new Router<AppState>()
+  for (const path of INFERENCE_PATHS) {
+    router.post(path, async (ctx) => {
+      const body = await readObject(ctx, settings.maxInferenceBodyBytes)
+      if (body.model === undefined || body.model === null || body.model === '') {
+        throw badRequest("Missing required parameter: 'model'.", 'missing_required_parameter', 'model')
+      }
+      if (typeof body.model !== 'string') {
+        throw badRequest(`Invalid type for 'model': expected a string, but got ${describeType(body.model)}.`, 'invalid_type', 'model')
+      }
+      const gone = new AbortController()
+      ctx.req.once('close', () => gone.abort())
+      ctx.res.once('close', () => gone.abort())
+      const ticket = await engine.acquire(body.model, gone.signal)
+      body.model = ticket.model
+      body.priority = settings.interactivePriority
+      try {
+        await forward(ctx, ticket, path, Buffer.from(JSON.stringify(body)), gone.signal, settings.retryAfterSeconds)
+        stats.record(path, ctx.status)
+      } catch (err) {
+        ticket.release()
+        stats.record(path, err instanceof ApiError ? err.status : 500)
+        throw err
+      }
+    })
+  }
+  return router
+}
+
+/** Sends the request to the engine and hands its response to Koa as a stream; the ticket is released when it ends. */
+function forward(ctx: Context, ticket: EngineTicket, path: string, payload: Buffer, gone: AbortSignal, retryAfterSeconds: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const upstream = http.request(
+      `${ticket.baseUrl}${path}`,
+      {
+        method: 'POST',
+        agent: engineAgent,
+        headers: {
+          'content-type': 'application/json',
+          'content-length': payload.length,
+          accept: ctx.get('accept') || '*/*',
+          'x-request-id': ctx.state.requestId,
+        },
+      },
+      (res) => {
+        let done = false
+        const finish = (): void => {
+          if (done) return
+          done = true
+          ticket.release()
+        }
+        res.once('end', finish)
+        res.once('close', finish)
+        res.once('error', finish)
+        ctx.status = res.statusCode ?? 502
+        const type = res.headers['content-type']
+        if (type) ctx.set('content-type', type)
+        if (type?.startsWith('text/event-stream')) {
+          ctx.set('cache-control', 'no-cache')
+          ctx.set('x-accel-buffering', 'no')
+        }
+        // Koa pipes the stream as it comes, and destroys it (closing the engine's request) if the client leaves.
+        ctx.body = res
+        resolve()
+      },
+    )
+    const onGone = (): void => {
+      upstream.destroy()
+    }
+    gone.addEventListener('abort', onGone, { once: true })
+    upstream.once('close', () => gone.removeEventListener('abort', onGone))
+    upstream.on('error', (err: NodeJS.ErrnoException) => {
+      if (gone.aborted) return reject(new ApiError(408, 'The client closed the request.', { code: 'client_closed' }))
+      reject(
+        new ApiError(503, `The engine did not answer (${err.code ?? err.message}); it may be restarting. Try again shortly.`, {
+          code: 'engine_unavailable',
+          headers: { 'retry-after': String(retryAfterSeconds) },
+        }),
+      )
+    })
+    upstream.end(payload)
+  })
+}
+
+async function readObject(ctx: Context, limit: number): Promise<Record<string, unknown>> {
+  const chunks: Buffer[] = []
+  let size = 0
+  for await (const chunk of ctx.req as AsyncIterable<Buffer>) {
+    size += chunk.length
+    if (size > limit) {
+      throw new ApiError(413, `The request body is larger than ${limit} bytes (VBS_MAX_INFERENCE_BODY_BYTES).`, { code: 'request_too_large' })
+    }
+    chunks.push(chunk)
+  }
+  let parsed: unknown
+  try {
+    parsed = JSON.parse(Buffer.concat(chunks, size).toString('utf8'))
+  } catch {
+    throw badRequest('We could not parse the JSON body of your request. The body must be a JSON object.', 'invalid_json', null)
+  }
+  if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) {
+    throw badRequest('The body of your request must be a JSON object.', 'invalid_json', null)
+  }
+  return parsed as Record<string, unknown>
+}
