@@ -62,6 +62,9 @@ type StringKey = {
 
 const MiB = 1024 * 1024
 
+/** Numeric settings that may have a fractional part. */
+const FRACTIONAL = new Set<NumericKey>(['idleUnloadMinutes'])
+
 export function defaultDataDir(env: NodeJS.ProcessEnv = process.env): string {
   const xdg = env.XDG_DATA_HOME && path.isAbsolute(env.XDG_DATA_HOME) ? env.XDG_DATA_HOME : null
   return path.join(xdg ?? path.join(os.homedir(), '.local', 'share'), 'vllm-batch-server')
@@ -218,12 +221,15 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env, overrides: Pa
 function assign(settings: Settings, key: Exclude<keyof Settings, 'dataDir'>, value: unknown, where: string): void {
   if (key in MINIMUM) {
     const numeric = key as NumericKey
-    const n = typeof value === 'string' && /^\s*-?\d+\s*$/.test(value) ? Number(value) : value
-    if (typeof n !== 'number' || !Number.isSafeInteger(n) || n < MINIMUM[numeric]) {
-      throw new SettingsError(`${where} must be a whole number >= ${MINIMUM[numeric]}, got ${JSON.stringify(value)}`)
+    const fractional = FRACTIONAL.has(numeric)
+    const pattern = fractional ? /^\s*-?\d+(\.\d+)?\s*$/ : /^\s*-?\d+\s*$/
+    const n = typeof value === 'string' && pattern.test(value) ? Number(value) : value
+    const ok = typeof n === 'number' && (fractional ? Number.isFinite(n) : Number.isSafeInteger(n))
+    if (!ok || (n as number) < MINIMUM[numeric]) {
+      throw new SettingsError(`${where} must be a ${fractional ? 'number' : 'whole number'} >= ${MINIMUM[numeric]}, got ${JSON.stringify(value)}`)
     }
     if ((numeric === 'port' || numeric === 'enginePort') && n > 65535) throw new SettingsError(`${where} must be a port number 0-65535, got ${n}`)
-    settings[numeric] = n
+    settings[numeric] = n as number
     return
   }
   if (typeof value !== 'string') {

@@ -29,9 +29,9 @@ export interface TestService {
 }
 
 /** Starts the real service (real Koa on port 0, real SQLite in a temp dir). */
-export async function startService(overrides: Partial<Settings> = {}, dataDir = tempDir()): Promise<TestService> {
+export async function startService(overrides: Partial<Settings> = {}, dataDir = tempDir(), env: NodeJS.ProcessEnv = {}): Promise<TestService> {
   const service = new Service({
-    env: {},
+    env,
     overrides: {
       dataDir,
       host: '127.0.0.1',

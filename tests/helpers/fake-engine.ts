@@ -1,0 +1,115 @@
+import fs from 'node:fs'
+import path from 'node:path'
+import { FIXTURES, tempDir } from './service'
+import type { Settings } from '../../main/config/settings'
+
+export const FAKE_VLLM = path.join(FIXTURES, 'fake-vllm')
+export const FAKE_BIN = path.join(FIXTURES, 'bin')
+
+export interface FakeEngineEnv {
+  env: NodeJS.ProcessEnv
+  gpuDir: string
+  launchLog: string
+  requestLog: string
+  /** Changes the fake GPU (temperature, memory, failure) as nvidia-smi will report it. */
+  setGpu: (patch: Record<string, unknown>) => void
+  launches: () => { pid: number; argv: string[]; model: string; served: string[] }[]
+  requests: () => { path: string; model: string; priority?: number; stream?: boolean; aborted?: boolean; keys?: string[] }[]
+}
+
+/** The environment that puts fake-vllm and the fake nvidia-smi/lspci in place of the real ones. */
+export function fakeEngineEnv(knobs: Record<string, string> = {}): FakeEngineEnv {
+  const dir = tempDir('vbs-fake-gpu-')
+  const launchLog = path.join(dir, 'launches.jsonl')
+  const requestLog = path.join(dir, 'requests.jsonl')
+  const readJsonl = <T>(file: string): T[] =>
+    fs.existsSync(file) ? fs.readFileSync(file, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as T) : []
+  const gpuFile = path.join(dir, 'gpu.json')
+  return {
+    env: {
+      PATH: `${FAKE_BIN}:${process.env.PATH ?? ''}`,
+      HOME: process.env.HOME ?? '',
+      FAKE_GPU_STATE_DIR: dir,
+      FAKE_VLLM_LAUNCH_LOG: launchLog,
+      FAKE_VLLM_REQUEST_LOG: requestLog,
+      FAKE_VLLM_LOAD_MS: '200',
+      FAKE_VLLM_GPU_MIB: '4000',
+      ...knobs,
+    },
+    gpuDir: dir,
+    launchLog,
+    requestLog,
+    setGpu: (patch) => {
+      const current = fs.existsSync(gpuFile) ? (JSON.parse(fs.readFileSync(gpuFile, 'utf8')) as Record<string, unknown>) : {}
+      fs.writeFileSync(`${gpuFile}.tmp`, JSON.stringify({ ...current, ...patch }))
+      fs.renameSync(`${gpuFile}.tmp`, gpuFile)
+    },
+    launches: () => readJsonl(launchLog),
+    requests: () => readJsonl(requestLog),
+  }
+}
+
+/** Engine settings for tests: the fake binary, quick polls, short waits, generous bounds. */
+export const FAST_ENGINE: Partial<Settings> = {
+  vllmBin: FAKE_VLLM,
+  engineHealthPollMs: 100,
+  engineStopGraceMs: 10_000,
+  gpuReleaseTimeoutMs: 10_000,
+  engineRestartBackoffMs: 200,
+  engineWaitMs: 60_000,
+}
+
+/** Polls `check` until it returns a truthy value (bounded). */
+export async function eventually<T>(check: () => T | Promise<T>, what: string, timeoutMs = 60_000): Promise<NonNullable<T>> {
+  const deadline = Date.now() + timeoutMs
+  let last: T | undefined
+  for (;;) {
+    last = await check()
+    if (last) return last as NonNullable<T>
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`)
+    await new Promise((r) => setTimeout(r, 50))
+  }
+}
+
+/** True when a process exists and is not a zombie. */
+export function alive(pid: number): boolean {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8')
+    return stat.slice(stat.lastIndexOf(')') + 2)[0] !== 'Z'
+  } catch {
+    return false
+  }
+}
+
+/** Live processes whose process group is pgid. */
+export function processGroup(pgid: number): number[] {
+  return fs
+    .readdirSync('/proc')
+    .filter((n) => /^\d+$/.test(n))
+    .map(Number)
+    .filter((pid) => {
+      try {
+        const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8')
+        const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+        return Number(rest[2]) === pgid && rest[0] !== 'Z'
+      } catch {
+        return false
+      }
+    })
+}
+
+/** Children of a process (by /proc parent pid). */
+export function childrenOf(ppid: number): number[] {
+  return fs
+    .readdirSync('/proc')
+    .filter((n) => /^\d+$/.test(n))
+    .map(Number)
+    .filter((pid) => {
+      try {
+        const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8')
+        return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) === ppid
+      } catch {
+        return false
+      }
+    })
+}

@@ -1,0 +1,306 @@
+import fs from 'node:fs'
+import path from 'node:path'
+import { afterEach, describe, expect, it } from 'vitest'
+import OpenAI from 'openai'
+import { startService, tempDir, TEST_MODELS, type TestService } from '../helpers/service'
+import { alive, childrenOf, eventually, FAST_ENGINE, fakeEngineEnv, processGroup, type FakeEngineEnv } from '../helpers/fake-engine'
+import type { Settings } from '../../main/config/settings'
+
+interface EngineStatusBody {
+  state: string
+  model: string | null
+  pid: number | null
+  port: number | null
+  phase: string | null
+  uptimeS: number | null
+  lastError: string | null
+  logTail: string[]
+  registry: { path: string; error: string | null }
+}
+
+const running: { t: TestService; fake: FakeEngineEnv }[] = []
+
+afterEach(async () => {
+  for (const { t, fake } of running.splice(0)) {
+    await t.stop().catch(() => undefined)
+    // Belt and braces: nothing a test started may outlive it.
+    for (const l of fake.launches()) for (const pid of processGroup(l.pid)) process.kill(pid, 'SIGKILL')
+  }
+})
+
+async function boot(knobs: Record<string, string> = {}, settings: Partial<Settings> = {}, dataDir = tempDir()): Promise<{ t: TestService; fake: FakeEngineEnv }> {
+  const fake = fakeEngineEnv(knobs)
+  const t = await startService({ ...FAST_ENGINE, ...settings }, dataDir, fake.env)
+  const pair = { t, fake }
+  running.push(pair)
+  return pair
+}
+
+async function engineStatus(t: TestService): Promise<EngineStatusBody> {
+  return (await (await t.api('/api/engine')).json()) as EngineStatusBody
+}
+
+async function waitForState(t: TestService, state: string, timeoutMs = 60_000): Promise<EngineStatusBody> {
+  return eventually(async () => {
+    const s = await engineStatus(t)
+    return s.state === state ? s : null
+  }, `engine state ${state}`, timeoutMs)
+}
+
+const chat = (t: TestService, model: string, text: string): Promise<OpenAI.Chat.Completions.ChatCompletion> =>
+  t.client.chat.completions.create({ model, messages: [{ role: 'user', content: text }] })
+
+describe('engine supervisor with the fake vLLM', () => {
+  it('starts to ready through /api/engine with phase, pid, uptime and log tail, and reports it everywhere', async () => {
+    const { t, fake } = await boot({ FAKE_VLLM_LOAD_MS: '600' })
+    const started = await t.api('/api/engine/start', { method: 'POST', body: JSON.stringify({ model: 'model-a' }), headers: { 'content-type': 'application/json' } })
+    expect(started.status).toBe(202)
+    const loading = await eventually(async () => {
+      const s = await engineStatus(t)
+      return s.state === 'starting' && s.phase !== 'starting process' ? s : null
+    }, 'a loading phase read from the log')
+    expect(['loading weights', 'compiling', 'allocating KV cache', 'capturing CUDA graphs', 'starting API server']).toContain(loading.phase)
+
+    const ready = await waitForState(t, 'ready')
+    expect(ready).toMatchObject({ model: 'test-model-a', phase: 'ready', lastError: null })
+    expect(alive(ready.pid!)).toBe(true)
+    expect(ready.logTail.join('\n')).toContain('Application startup complete')
+    const launch = fake.launches()
+    expect(launch).toHaveLength(1)
+    expect(launch[0].argv).toEqual(expect.arrayContaining(['test-org/test-model-a', '--host', '127.0.0.1', '--served-model-name', 'test-model-a', '--scheduling-policy', 'priority']))
+    expect(fs.readFileSync(path.join(t.dataDir, 'logs', 'engine.log'), 'utf8')).toContain('Application startup complete')
+
+    const health = (await (await fetch(`${t.url}/health`)).json()) as { engine: { state: string; model: string } }
+    expect(health.engine).toMatchObject({ state: 'ready', model: 'test-model-a' })
+    const models = await t.client.models.list()
+    const a = models.data.find((m) => m.id === 'test-model-a') as unknown as { loaded: boolean; aliases: string[] }
+    expect(a.loaded).toBe(true)
+    expect(a.aliases).toEqual(['model-a', 'a-alias'])
+    expect((models.data.find((m) => m.id === 'test-model-b') as unknown as { loaded: boolean }).loaded).toBe(false)
+  })
+
+  it('proxies chat non-streamed and streamed through the SDK, alias rewritten, every field passed, interactive priority', async () => {
+    const { t, fake } = await boot()
+    const reply = await t.client.chat.completions.create({
+      model: 'a-alias',
+      messages: [{ role: 'user', content: 'hello there' }],
+      // vLLM's own fields must reach the engine untouched.
+      ...({ top_k: 5, repetition_penalty: 1.1 } as Record<string, unknown>),
+    })
+    expect(reply.choices[0].message.content).toBe('echo: hello there')
+    expect(reply.model).toBe('test-model-a')
+    const sent = fake.requests().find((r) => r.path === '/v1/chat/completions')!
+    expect(sent).toMatchObject({ model: 'test-model-a', priority: 0 })
+    expect(sent.keys).toEqual(expect.arrayContaining(['top_k', 'repetition_penalty', 'messages']))
+
+    const stream = await t.client.chat.completions.create({ model: 'model-a', messages: [{ role: 'user', content: 'one two three four' }], stream: true })
+    const parts: string[] = []
+    let chunks = 0
+    for await (const chunk of stream) {
+      chunks += 1
+      parts.push(chunk.choices[0]?.delta?.content ?? '')
+    }
+    expect(chunks).toBeGreaterThan(2)
+    expect(parts.join('')).toBe('echo: one two three four')
+
+    const completion = await t.client.completions.create({ model: 'test-model-a', prompt: 'once' })
+    expect(completion.choices[0].text).toBe('echo: once')
+    const embedding = await t.client.embeddings.create({ model: 'model-a', input: ['alpha', 'beta'] })
+    expect(embedding.data).toHaveLength(2)
+    expect(embedding.data[0].embedding.length).toBeGreaterThan(0)
+    const floats = await t.client.embeddings.create({ model: 'model-a', input: ['alpha'], encoding_format: 'float' })
+    expect(floats.data[0].embedding[0]).toBeCloseTo(embedding.data[0].embedding[0], 5)
+  })
+
+  it('answers an unknown model with 404 model_not_found and a missing model with 400', async () => {
+    const { t, fake } = await boot()
+    const e = (await chat(t, 'gpt-4o', 'x').catch((err: unknown) => err)) as InstanceType<typeof OpenAI.NotFoundError>
+    expect(e).toBeInstanceOf(OpenAI.NotFoundError)
+    expect(e.error).toMatchObject({ code: 'model_not_found', param: 'model' })
+    const res = await t.api('/v1/chat/completions', { method: 'POST', body: JSON.stringify({ messages: [] }), headers: { 'content-type': 'application/json' } })
+    expect(res.status).toBe(400)
+    expect(fake.launches()).toHaveLength(0)
+  })
+
+  it('swaps A to B once for 8 concurrent requests, all served, A fully gone', async () => {
+    const { t, fake } = await boot()
+    await chat(t, 'model-a', 'warm up')
+    const a = (await engineStatus(t)).pid!
+    const replies = await Promise.all(Array.from({ length: 8 }, (_, i) => chat(t, 'model-b', `request ${i}`)))
+    expect(replies.map((r) => r.choices[0].message.content)).toEqual(Array.from({ length: 8 }, (_, i) => `echo: request ${i}`))
+    const launches = fake.launches()
+    expect(launches.map((l) => l.served[0])).toEqual(['test-model-a', 'test-model-b'])
+    expect(processGroup(a)).toEqual([])
+    const s = await engineStatus(t)
+    expect(s).toMatchObject({ state: 'ready', model: 'test-model-b' })
+  })
+
+  it('recovers from SIGKILL of vLLM: the orphaned EngineCore is ended and the model restarted', async () => {
+    const { t, fake } = await boot()
+    await chat(t, 'model-a', 'before')
+    const first = (await engineStatus(t)).pid!
+    const cores = childrenOf(first)
+    expect(cores.length).toBeGreaterThan(0)
+    process.kill(first, 'SIGKILL')
+    const back = await eventually(async () => {
+      const s = await engineStatus(t)
+      return s.state === 'ready' && s.pid !== first ? s : null
+    }, 'a restarted engine')
+    for (const core of cores) expect(alive(core)).toBe(false)
+    expect(processGroup(first)).toEqual([])
+    expect(fake.launches()).toHaveLength(2)
+    expect(back.lastError).toBeNull()
+    expect((await chat(t, 'model-a', 'after')).choices[0].message.content).toBe('echo: after')
+  })
+
+  it('gives up after too many crashes, with the reason, instead of thrashing', async () => {
+    const { t, fake } = await boot({ FAKE_VLLM_CRASH_AFTER: '1' }, { engineRestartLimit: 2, engineRestartBackoffMs: 50 })
+    await chat(t, 'model-a', 'one')
+    // Each restart crashes on its first request again.
+    const failed = await eventually(async () => {
+      await chat(t, 'model-a', 'again').catch(() => undefined)
+      const s = await engineStatus(t)
+      return s.state === 'failed' ? s : null
+    }, 'the engine to give up')
+    expect(failed.lastError).toMatch(/crashed 3 times/)
+    expect(fake.launches()).toHaveLength(3)
+    for (const l of fake.launches()) expect(processGroup(l.pid)).toEqual([])
+  })
+
+  it('stopping the service leaves no process of the engine group', async () => {
+    const { t } = await boot()
+    await chat(t, 'model-a', 'x')
+    const pid = (await engineStatus(t)).pid!
+    expect(processGroup(pid).length).toBeGreaterThanOrEqual(2) // vLLM and its EngineCore
+    await t.stop()
+    expect(processGroup(pid)).toEqual([])
+    expect(fs.existsSync(path.join(t.dataDir, 'engine.pid'))).toBe(false)
+  })
+
+  it('fails a start at once with the last log lines when vLLM exits while loading', async () => {
+    const { t } = await boot({ FAKE_VLLM_REFUSE_START: 'CUDA out of memory while loading weights' })
+    const e = (await chat(t, 'model-a', 'x').catch((err: unknown) => err)) as InstanceType<typeof OpenAI.APIError>
+    expect(e.status).toBe(503)
+    expect(e.message).toContain('CUDA out of memory while loading weights')
+    const s = await engineStatus(t)
+    expect(s.state).toBe('failed')
+    expect(s.lastError).toContain('exited while loading test-model-a')
+    // A failed model is not reloaded by every request that follows (no thrashing).
+    const again = (await chat(t, 'model-a', 'x').catch((err: unknown) => err)) as InstanceType<typeof OpenAI.APIError>
+    expect(again.status).toBe(503)
+    expect(again.headers?.get('retry-after')).toMatch(/^\d+$/)
+  })
+
+  it('refuses to load a model whose VRAM estimate exceeds the free GPU memory', async () => {
+    const { t, fake } = await boot()
+    fake.setGpu({ memory_total_mib: 6000, base_used_mib: 3000 })
+    const e = (await chat(t, 'model-a', 'x').catch((err: unknown) => err)) as InstanceType<typeof OpenAI.APIError>
+    expect(e.status).toBe(503)
+    expect(e.message).toMatch(/test-model-a needs about 4 GiB of GPU memory but only 2\.9 GiB of 5\.9 GiB is free/)
+    expect(fake.launches()).toHaveLength(0)
+  })
+
+  it('aborts the engine request when the client goes away mid-stream', async () => {
+    const { t, fake } = await boot({ FAKE_VLLM_STREAM_CHUNK_MS: '50' })
+    const controller = new AbortController()
+    const stream = await t.client.chat.completions.create(
+      { model: 'model-a', messages: [{ role: 'user', content: Array.from({ length: 200 }, (_, i) => `w${i}`).join(' ') }], stream: true },
+      { signal: controller.signal },
+    )
+    let got = 0
+    await (async () => {
+      for await (const _ of stream) {
+        got += 1
+        if (got === 3) controller.abort()
+      }
+    })().catch(() => undefined) // SDK versions differ: some end the loop, some throw
+    expect(got).toBeLessThan(50)
+    await eventually(() => fake.requests().some((r) => r.stream && r.aborted), 'the engine to see the abort', 30_000)
+    const s = await engineStatus(t)
+    expect(s.state).toBe('ready')
+    expect((s as unknown as { inFlight: number }).inFlight).toBe(0)
+  })
+
+  it('holds the model for a batch job: another model gets 503 model_busy with Retry-After and the job named', async () => {
+    const { t, fake } = await boot()
+    const lease = await t.service.engine.lease({ model: 'test-model-a', describe: () => 'batch batch_demo is running on test-model-a (1,200 / 5,000 done)' })
+    const e = (await chat(t, 'model-b', 'x').catch((err: unknown) => err)) as InstanceType<typeof OpenAI.APIError>
+    expect(e.status).toBe(503)
+    expect(e.error).toMatchObject({ code: 'model_busy' })
+    expect(e.message).toContain('batch batch_demo is running on test-model-a (1,200 / 5,000 done)')
+    expect(e.headers?.get('retry-after')).toMatch(/^\d+$/)
+    expect((await chat(t, 'model-a', 'same model is fine')).choices[0].message.content).toBe('echo: same model is fine')
+    lease.release()
+    expect((await chat(t, 'model-b', 'now b')).choices[0].message.content).toBe('echo: now b')
+    expect(fake.launches().map((l) => l.served[0])).toEqual(['test-model-a', 'test-model-b'])
+  })
+
+  it('serves /metrics with our gauges and the vLLM series scraped from the engine', async () => {
+    const { t } = await boot()
+    await chat(t, 'model-a', 'count me')
+    const res = await t.api('/metrics')
+    expect(res.headers.get('content-type')).toMatch(/^text\/plain/)
+    const text = await res.text()
+    expect(text).toContain('vbs_engine_state{state="ready"} 1')
+    expect(text).toContain('vbs_realtime_requests_total{endpoint="/v1/chat/completions",code="200"} 1')
+    for (const series of ['vllm:num_requests_running', 'vllm:num_requests_waiting', 'vllm:kv_cache_usage_perc', 'vllm:prompt_tokens_total', 'vllm:generation_tokens_total']) {
+      expect(text).toContain(series)
+    }
+  })
+
+  it('unloads the model after idle_unload_minutes without use, and loads it again on demand', async () => {
+    const { t, fake } = await boot({}, { idleUnloadMinutes: 0.01 })
+    await chat(t, 'model-a', 'x')
+    const pid = (await engineStatus(t)).pid!
+    await waitForState(t, 'stopped')
+    expect(processGroup(pid)).toEqual([])
+    expect((await chat(t, 'model-a', 'back')).choices[0].message.content).toBe('echo: back')
+    expect(fake.launches()).toHaveLength(2)
+  })
+})
+
+describe('without vLLM', () => {
+  it('starts, serves everything else, and answers engine requests with 503 saying how to install vLLM', async () => {
+    const fake = fakeEngineEnv()
+    const t = await startService({ ...FAST_ENGINE, vllmBin: 'vllm' }, tempDir(), { ...fake.env, PATH: '/nonexistent-bin' })
+    running.push({ t, fake })
+    const e = (await chat(t, 'model-a', 'x').catch((err: unknown) => err)) as InstanceType<typeof OpenAI.APIError>
+    expect(e.status).toBe(503)
+    expect(e.message).toContain("vLLM not found (looked for 'vllm' on PATH (/nonexistent-bin)): install it with `pip install vllm` or set VBS_VLLM_BIN")
+    expect(e.headers?.get('retry-after')).toMatch(/^\d+$/)
+    const s = await engineStatus(t)
+    expect(s.state).toBe('failed')
+    expect(s.lastError).toContain('vLLM not found')
+    const health = (await (await fetch(`${t.url}/health`)).json()) as { status: string; engine: { error: string } }
+    expect(health.status).toBe('ok')
+    expect(health.engine.error).toContain('pip install vllm')
+    const start = await t.api('/api/engine/start', { method: 'POST', body: '{}', headers: { 'content-type': 'application/json' } })
+    expect(start.status).toBe(503)
+    expect((await t.client.files.list()).data).toEqual([])
+  })
+})
+
+describe('models.yaml reload', () => {
+  it('picks up an edit, keeps the registry on a broken edit naming line and field, and never disturbs the running model', async () => {
+    const dataDir = tempDir()
+    const models = path.join(dataDir, 'my-models.yaml')
+    fs.copyFileSync(TEST_MODELS, models)
+    const { t } = await boot({}, { modelsPath: models }, dataDir)
+    await chat(t, 'model-a', 'x')
+    const pid = (await engineStatus(t)).pid
+
+    fs.writeFileSync(models, fs.readFileSync(models, 'utf8').replace('aliases: [model-a, a-alias]', 'aliases: [model-a, a-alias, fresh-alias]'))
+    await eventually(async () => (await t.client.models.list()).data.some((m) => (m as unknown as { aliases: string[] }).aliases.includes('fresh-alias')), 'the new alias')
+    expect((await chat(t, 'fresh-alias', 'y')).choices[0].message.content).toBe('echo: y')
+
+    fs.writeFileSync(models, 'models:\n  - id: broken\n    modle: x\n')
+    const s = await eventually(async () => {
+      const st = await engineStatus(t)
+      return st.registry.error ? st : null
+    }, 'the reload error')
+    expect(s.registry.error).toContain('line 3: models[0].modle is not a known field')
+    expect(s.registry.error).toContain('line 2: models[0].model is required')
+    expect(s).toMatchObject({ state: 'ready', pid })
+    expect((await chat(t, 'fresh-alias', 'z')).choices[0].message.content).toBe('echo: z')
+  })
+})
