@@ -253,6 +253,10 @@ export class EngineSupervisor {
         resolve()
       })
     })
+    // Readiness is /health's answer, polled once a second; the log's last start-up line only makes the next
+    // poll come at once, so a swap does not wait out a poll interval.
+    let pollNow: (() => void) | null = null
+    let readyLine = false // seen, and not yet answered by an early poll
     const onOutput = (chunk: Buffer): void =>
       this.engineLog.write(chunk, (line) => {
         if (this.state !== 'starting' || this.phase === null) return
@@ -260,6 +264,10 @@ export class EngineSupervisor {
         if (next !== this.phase) {
           this.phase = next
           this.announce()
+          if (next === 'ready') {
+            readyLine = true
+            pollNow?.()
+          }
         }
       })
     child.stdout!.on('data', onOutput)
@@ -284,7 +292,16 @@ export class EngineSupervisor {
         this.fail(message)
         throw new EngineError(message, 'timeout')
       }
-      await delay(this.o.healthPollMs)
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, this.o.healthPollMs)
+        pollNow = () => {
+          readyLine = false
+          clearTimeout(timer)
+          resolve()
+        }
+        if (readyLine) pollNow() // the line came while the last poll was in flight
+      })
+      pollNow = null
     }
     this.phase = 'ready'
     this.readyAt = Date.now()

@@ -304,3 +304,68 @@ describe('models.yaml reload', () => {
     expect((await chat(t, 'fresh-alias', 'z')).choices[0].message.content).toBe('echo: z')
   })
 })
+
+describe('an engine left by a service that died', () => {
+  it('is found by the pidfile and ended on the next start; nothing unrelated is touched', async () => {
+    const { spawnServe, readKey } = await import('../helpers/child-service')
+    const fake = fakeEngineEnv()
+    const dataDir = tempDir()
+    const env = { ...fake.env, VBS_DATA_DIR: dataDir, VBS_MODELS: TEST_MODELS, VBS_VLLM_BIN: FAST_ENGINE.vllmBin!, VBS_ENGINE_HEALTH_POLL_MS: '100' } as Record<string, string>
+    const first = spawnServe(env)
+    const url = await first.ready
+    const client = new OpenAI({ apiKey: readKey(dataDir), baseURL: `${url}/v1`, maxRetries: 0 })
+    await client.chat.completions.create({ model: 'model-a', messages: [{ role: 'user', content: 'x' }] })
+    const engine = fake.launches()[0].pid
+    const group = processGroup(engine)
+    expect(group.length).toBeGreaterThanOrEqual(2)
+    first.child.kill('SIGKILL')
+    await first.exited
+    // The engine runs in its own process group: it outlived the service.
+    expect(processGroup(engine).length).toBeGreaterThanOrEqual(2)
+
+    const second = spawnServe(env)
+    try {
+      await second.ready
+      expect(processGroup(engine)).toEqual([])
+      expect(alive(process.pid)).toBe(true)
+      const client2 = new OpenAI({ apiKey: readKey(dataDir), baseURL: `${second.url}/v1`, maxRetries: 0 })
+      expect((await client2.chat.completions.create({ model: 'model-a', messages: [{ role: 'user', content: 'y' }] })).choices[0].message.content).toBe('echo: y')
+      expect(fake.launches()).toHaveLength(2)
+    } finally {
+      second.child.kill('SIGTERM')
+      await second.exited
+      for (const l of fake.launches()) for (const pid of processGroup(l.pid)) process.kill(pid, 'SIGKILL')
+    }
+  })
+})
+
+describe('the pidfile guard', () => {
+  it('never signals a process that merely reuses the recorded pid', async () => {
+    const { spawn } = await import('node:child_process')
+    const { readStat } = await import('../../main/engine/process-group')
+    const sleeper = spawn('sleep', ['60'], { detached: true, stdio: 'ignore' })
+    try {
+      const pid = sleeper.pid!
+      const realStart = readStat(pid)!.startTime
+      const dataDir = tempDir()
+      const record = (startTime: number): string => JSON.stringify({ pid, pgid: pid, startTime, model: 'x', port: 1, bin: 'vllm' })
+      fs.writeFileSync(path.join(dataDir, 'engine.pid'), record(realStart - 1))
+      const { t, fake } = await boot({}, {}, dataDir)
+      expect(alive(pid)).toBe(true)
+      expect(fs.existsSync(path.join(dataDir, 'engine.pid'))).toBe(false)
+      await t.stop()
+      running.splice(running.findIndex((r) => r.t === t), 1)
+      // The same record with the true start time is ours, and is ended.
+      fs.writeFileSync(path.join(dataDir, 'engine.pid'), record(realStart))
+      const again = await startService({ ...FAST_ENGINE, engineStopGraceMs: 2000 }, dataDir, fake.env)
+      running.push({ t: again, fake })
+      expect(alive(pid)).toBe(false)
+    } finally {
+      try {
+        process.kill(-sleeper.pid!, 'SIGKILL')
+      } catch {
+        // already ended
+      }
+    }
+  })
+})
