@@ -47,7 +47,6 @@ export class Engine {
   private drained: (() => void) | null = null
   private leases: LeaseHolder[] = []
   private lastUsed = Date.now()
-  private failedAt = new Map<string, { at: number; error: EngineError }>()
   private idleTimer: NodeJS.Timeout | null = null
 
   constructor(
@@ -126,12 +125,11 @@ export class Engine {
     }
   }
 
-  /** Explicit start (tray, API): tries again even after a recent failure. */
+  /** Explicit start (tray, API): tries again even after a recent failure (no cooldown check). */
   async start(model?: string): Promise<void> {
     const entry = this.entryFor(model ?? this.registry().defaultModel ?? '')
     const lease = this.leases[0]
     if (lease && lease.model !== entry.id) throw this.busy(lease)
-    this.failedAt.delete(entry.id)
     await this.load(entry)
   }
 
@@ -171,13 +169,7 @@ export class Engine {
         await this.drain()
         await this.supervisor.stop(`switching to ${entry.id}`)
       }
-      try {
-        await this.supervisor.start(entry)
-        this.failedAt.delete(entry.id)
-      } catch (err) {
-        if (err instanceof EngineError) this.failedAt.set(entry.id, { at: Date.now(), error: err })
-        throw err
-      }
+      await this.supervisor.start(entry)
     }).finally(() => this.loads.delete(entry.id))
     this.loads.set(entry.id, run)
     return run
@@ -244,8 +236,13 @@ export class Engine {
       this.supervisor.markUnavailable(err as EngineError)
       throw unavailable(err as EngineError, this.o.retryAfterSeconds)
     }
-    const failed = this.failedAt.get(model)
-    if (failed && Date.now() - failed.at < this.o.failCooldownMs) throw unavailable(failed.error, this.o.retryAfterSeconds)
+    // A model that just failed to load is not loaded again by every request that follows; one that crashed
+    // over and over stays down until someone starts it on purpose.
+    const failed = this.supervisor.lastFailure()
+    if (!failed || failed.model !== model) return
+    if (failed.error.kind === 'crashed' || Date.now() - failed.at < this.o.failCooldownMs) {
+      throw unavailable(failed.error, this.o.retryAfterSeconds)
+    }
   }
 
   private entryFor(model: string): ModelEntry {

@@ -75,6 +75,8 @@ export class EngineSupervisor {
   private startedAt: number | null = null
   private readyAt: number | null = null
   private lastError: string | null = null
+  /** The last failure: which model, when, and why (requests consult it before loading again). */
+  private failure: { model: string; at: number; error: EngineError } | null = null
   private crashTimes: number[] = []
   private exited: Promise<void> = Promise.resolve()
   /** Cancels a restart waiting out its backoff. */
@@ -117,6 +119,11 @@ export class EngineSupervisor {
 
   get currentState(): EngineState {
     return this.state
+  }
+
+  /** The last failure, while the engine is still in `failed`. */
+  lastFailure(): { model: string; at: number; error: EngineError } | null {
+    return this.state === 'failed' ? this.failure : null
   }
 
   /** Where the engine binary is, or an EngineError naming where we looked and what to do. */
@@ -204,7 +211,7 @@ export class EngineSupervisor {
       bin = this.locateBinary()
     } catch (err) {
       this.entry = entry
-      this.fail((err as EngineError).message)
+      this.fail((err as EngineError).message, 'not_found')
       throw err
     }
     const memory = await this.o.gpu.memory()
@@ -217,7 +224,7 @@ export class EngineSupervisor {
         const message =
           `${entry.id} needs about ${entry.vram_gb} GiB of GPU memory but only ${gib(memory.freeMiB)} GiB of ` +
           `${gib(memory.totalMiB)} GiB is free; close what else uses the GPU or pick a smaller model`
-        this.fail(message)
+        this.fail(message, 'no_memory')
         throw new EngineError(message, 'no_memory')
       }
     }
@@ -281,7 +288,7 @@ export class EngineSupervisor {
       if (exitInfo !== null) {
         const message = `vLLM exited while loading ${entry.id} (${exitInfo}). Last lines of its log:\n${this.engineLog.lines(15).join('\n')}`
         if (this.pgid !== null) await this.endGroup(this.pgid, 0)
-        this.fail(message)
+        this.fail(message, 'start_failed')
         throw new EngineError(message, 'start_failed')
       }
       if (await healthy(port, Math.min(this.o.healthPollMs * 5, 5000))) break
@@ -289,7 +296,7 @@ export class EngineSupervisor {
         const message = `${entry.id} did not become ready within ${timeoutS} s (load_timeout_s). Last lines of its log:\n${this.engineLog.lines(15).join('\n')}`
         if (this.pgid !== null) await this.endGroup(this.pgid)
         await this.exited
-        this.fail(message)
+        this.fail(message, 'timeout')
         throw new EngineError(message, 'timeout')
       }
       await new Promise<void>((resolve) => {
@@ -337,6 +344,7 @@ export class EngineSupervisor {
       this.fail(
         `${reason}; it crashed ${n} times within ${Math.round(this.o.restartWindowMs / 60000)} min, so it is not restarted again. ` +
           `Start it again from the tray or POST /api/engine/start. Last lines of its log:\n${this.engineLog.lines(15).join('\n')}`,
+        'crashed',
       )
       return
     }
@@ -419,9 +427,10 @@ export class EngineSupervisor {
     this.monitorTimer = null
   }
 
-  private fail(message: string): void {
+  private fail(message: string, kind: EngineError['kind']): void {
     this.lastError = message
     this.phase = null
+    this.failure = { model: this.entry?.id ?? '', at: Date.now(), error: new EngineError(message, kind) }
     this.transition('failed')
   }
 

@@ -165,6 +165,15 @@ describe('engine supervisor with the fake vLLM', () => {
     expect(failed.lastError).toMatch(/crashed 3 times/)
     expect(fake.launches()).toHaveLength(3)
     for (const l of fake.launches()) expect(processGroup(l.pid)).toEqual([])
+    // Requests do not bring it back: it stays down until someone starts it on purpose.
+    const refused = (await chat(t, 'model-a', 'still there?').catch((err: unknown) => err)) as InstanceType<typeof OpenAI.APIError>
+    expect(refused.status).toBe(503)
+    expect(refused.message).toMatch(/crashed 3 times/)
+    expect(fake.launches()).toHaveLength(3)
+    const start = await t.api('/api/engine/start', { method: 'POST', body: JSON.stringify({ model: 'model-a' }), headers: { 'content-type': 'application/json' } })
+    expect(start.status).toBe(202)
+    await waitForState(t, 'ready')
+    expect(fake.launches()).toHaveLength(4)
   })
 
   it('stopping the service leaves no process of the engine group', async () => {

@@ -23,6 +23,22 @@ describe('models.yaml registry', () => {
     expect(registry.resolve('nope')).toBeUndefined()
   })
 
+  it('ships entries sized for a 16 GB RTX 4080: each estimate is what vLLM will reserve, and all fit', () => {
+    const registry = loadModels(path.join(ROOT, 'models.yaml'))
+    const totalGiB = 16376 / 1024
+    for (const m of registry.models) {
+      expect(m.vram_gb, m.id).toBeLessThan(totalGiB)
+      expect(m.gpu_memory_utilization, m.id).toBeDefined()
+      expect(Math.abs(m.vram_gb! - m.gpu_memory_utilization! * totalGiB), m.id).toBeLessThan(0.25)
+      expect(m.max_model_len, m.id).toBeGreaterThan(0)
+      expect(m.load_timeout_s, m.id).toBeGreaterThanOrEqual(600)
+      expect(m.description, m.id).toBeTruthy()
+    }
+    // The primary model is a quantized checkpoint: Gemma 3 12B in BF16 (~24 GB) cannot fit.
+    expect(registry.resolve('gemma-3-12b')!.model).toMatch(/w4a16|awq|gptq|fp8|int4/i)
+    expect(registry.resolve('gpt-oss-20b')!.description).toMatch(/Stretch/)
+  })
+
   it('resolves ids and aliases to one entry', () => {
     const r = parseModels('models:\n  - id: m1\n    aliases: [one, uno]\n    model: org/m1\n')
     expect(r.resolve('uno')?.model).toBe('org/m1')
