@@ -79,6 +79,7 @@ export async function receiveUpload(req: IncomingMessage, tempPath: string, limi
   let tooLarge = false
   let problem: ApiError | null = null
   let fileWritten: Promise<void> | null = null
+  let out: fs.WriteStream | null = null
 
   const parsed = new Promise<void>((resolve, reject) => {
     parser.on('file', (name, stream, info) => {
@@ -92,7 +93,8 @@ export async function receiveUpload(req: IncomingMessage, tempPath: string, limi
       stream.on('limit', () => {
         tooLarge = true
       })
-      fileWritten = pipeline(stream, counter, fs.createWriteStream(tempPath, { flags: 'wx' }))
+      out = fs.createWriteStream(tempPath, { flags: 'wx' })
+      fileWritten = pipeline(stream, counter, out)
       // Errors are collected when the parse ends; this only keeps an early one from going unhandled.
       fileWritten.catch(() => undefined)
     })
@@ -138,10 +140,25 @@ export async function receiveUpload(req: IncomingMessage, tempPath: string, limi
     return { tempPath, filename, bytes: c.bytes, lineCount: c.lines, fields }
   } catch (err) {
     req.unpipe(parser)
+    // The write stream opens its file asynchronously: close it first, or the file could appear after removal.
+    if (out) await closeStream(out)
     fs.rmSync(tempPath, { force: true })
     if (err instanceof ApiError || err instanceof UploadAbortedError) throw err
     throw badRequest(`The upload could not be read: ${(err as Error).message}.`, 'invalid_request', null)
   }
+}
+
+/** Destroys a write stream and resolves once its file descriptor is closed (bounded). */
+function closeStream(stream: fs.WriteStream): Promise<void> {
+  return new Promise((resolve) => {
+    if (stream.closed) return resolve()
+    const timer = setTimeout(resolve, 10_000)
+    stream.once('close', () => {
+      clearTimeout(timer)
+      resolve()
+    })
+    stream.destroy()
+  })
 }
 
 /** The client went away before the upload was whole; there is nobody to answer. */
