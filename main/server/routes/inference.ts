@@ -30,9 +30,13 @@ export function inferenceRouter(deps: { settings: Settings; engine: Engine; stat
       if (typeof body.model !== 'string') {
         throw badRequest(`Invalid type for 'model': expected a string, but got ${describeType(body.model)}.`, 'invalid_type', 'model')
       }
+      // The client is gone if its connection closes before our answer is out (not merely after it).
       const gone = new AbortController()
-      ctx.req.once('close', () => gone.abort())
-      ctx.res.once('close', () => gone.abort())
+      const onClose = (): void => {
+        if (!ctx.res.writableFinished) gone.abort()
+      }
+      ctx.req.once('close', onClose)
+      ctx.res.once('close', onClose)
       const ticket = await engine.acquire(body.model, gone.signal)
       body.model = ticket.model
       body.priority = settings.interactivePriority
@@ -80,10 +84,20 @@ function forward(ctx: Context, ticket: EngineTicket, path: string, payload: Buff
         if (type?.startsWith('text/event-stream')) {
           ctx.set('cache-control', 'no-cache')
           ctx.set('x-accel-buffering', 'no')
+          // Koa pipes the stream as it comes, and destroys it (closing the engine's request) if the client leaves.
+          ctx.body = res
+          resolve()
+          return
         }
-        // Koa pipes the stream as it comes, and destroys it (closing the engine's request) if the client leaves.
-        ctx.body = res
-        resolve()
+        // A whole JSON answer is passed on whole, with its length: cheaper than re-chunking a small body.
+        const chunks: Buffer[] = []
+        res.on('data', (c: Buffer) => chunks.push(c))
+        res.once('end', () => {
+          ctx.body = chunks.length === 1 ? chunks[0] : Buffer.concat(chunks)
+          if (type) ctx.set('content-type', type)
+          resolve()
+        })
+        res.once('error', (err) => reject(err))
       },
     )
     const onGone = (): void => {
