@@ -6,6 +6,7 @@ import fs from 'node:fs'
  */
 export interface ProcStat {
   pid: number
+  ppid: number
   pgrp: number
   /** Start time in clock ticks after boot: with the pid, it names one process for good. */
   startTime: number
@@ -21,24 +22,29 @@ export function readStat(pid: number): ProcStat | null {
   }
   // The command name may hold spaces and parentheses: the fields start after the last ')'.
   const rest = text.slice(text.lastIndexOf(')') + 2).split(' ')
-  return { pid, state: rest[0], pgrp: Number(rest[2]), startTime: Number(rest[19]) }
+  return { pid, state: rest[0], ppid: Number(rest[1]), pgrp: Number(rest[2]), startTime: Number(rest[19]) }
 }
 
-/** Live members of a process group (zombies excluded). */
-export function groupMembers(pgid: number): number[] {
-  const out: number[] = []
+/** Every live process (zombies excluded) that matches `keep`. */
+export function liveProcesses(keep: (stat: ProcStat) => boolean): number[] {
   let names: string[]
   try {
     names = fs.readdirSync('/proc')
   } catch {
-    return out
+    return []
   }
+  const out: number[] = []
   for (const name of names) {
     if (!/^\d+$/.test(name)) continue
     const stat = readStat(Number(name))
-    if (stat && stat.pgrp === pgid && stat.state !== 'Z') out.push(stat.pid)
+    if (stat && stat.state !== 'Z' && keep(stat)) out.push(stat.pid)
   }
   return out
+}
+
+/** Live members of a process group (zombies excluded). */
+export function groupMembers(pgid: number): number[] {
+  return liveProcesses((s) => s.pgrp === pgid)
 }
 
 export function hasProc(): boolean {

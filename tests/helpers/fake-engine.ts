@@ -2,6 +2,7 @@ import fs from 'node:fs'
 import path from 'node:path'
 import { FIXTURES, tempDir } from './service'
 import type { Settings } from '../../main/config/settings'
+import { groupMembers, liveProcesses, readStat } from '../../main/engine/process-group'
 
 export const FAKE_VLLM = path.join(FIXTURES, 'fake-vllm')
 export const FAKE_BIN = path.join(FIXTURES, 'bin')
@@ -73,43 +74,14 @@ export async function eventually<T>(check: () => T | Promise<T>, what: string, t
 
 /** True when a process exists and is not a zombie. */
 export function alive(pid: number): boolean {
-  try {
-    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8')
-    return stat.slice(stat.lastIndexOf(')') + 2)[0] !== 'Z'
-  } catch {
-    return false
-  }
+  const stat = readStat(pid)
+  return stat !== null && stat.state !== 'Z'
 }
 
 /** Live processes whose process group is pgid. */
-export function processGroup(pgid: number): number[] {
-  return fs
-    .readdirSync('/proc')
-    .filter((n) => /^\d+$/.test(n))
-    .map(Number)
-    .filter((pid) => {
-      try {
-        const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8')
-        const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
-        return Number(rest[2]) === pgid && rest[0] !== 'Z'
-      } catch {
-        return false
-      }
-    })
-}
+export const processGroup = groupMembers
 
-/** Children of a process (by /proc parent pid). */
+/** Live children of a process. */
 export function childrenOf(ppid: number): number[] {
-  return fs
-    .readdirSync('/proc')
-    .filter((n) => /^\d+$/.test(n))
-    .map(Number)
-    .filter((pid) => {
-      try {
-        const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8')
-        return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) === ppid
-      } catch {
-        return false
-      }
-    })
+  return liveProcesses((s) => s.ppid === ppid)
 }

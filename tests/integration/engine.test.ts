@@ -112,6 +112,24 @@ describe('engine supervisor with the fake vLLM', () => {
     expect(floats.data[0].embedding[0]).toBeCloseTo(embedding.data[0].embedding[0], 5)
   })
 
+  it('switches and stops through /api/engine, naming bad requests', async () => {
+    const { t, fake } = await boot()
+    const post = (route: string, body: unknown): Promise<Response> =>
+      t.api(route, { method: 'POST', body: JSON.stringify(body), headers: { 'content-type': 'application/json' } })
+    expect((await post('/api/engine/start', {})).status).toBe(202)
+    expect(await waitForState(t, 'ready')).toMatchObject({ model: 'test-model-a' }) // the registry's default
+    expect((await post('/api/engine/switch', {})).status).toBe(400)
+    const unknown = await post('/api/engine/switch', { model: 'nope' })
+    expect(unknown.status).toBe(404)
+    expect(((await unknown.json()) as { error: { code: string | null; param: string } }).error.param).toBe('model')
+    expect((await post('/api/engine/switch', { model: 'model-b' })).status).toBe(202)
+    await eventually(async () => (await engineStatus(t)).model === 'test-model-b' && (await engineStatus(t)).state === 'ready', 'the switch to B')
+    const stopped = await post('/api/engine/stop', {})
+    expect(stopped.status).toBe(200)
+    expect(((await stopped.json()) as { state: string }).state).toBe('stopped')
+    for (const l of fake.launches()) expect(processGroup(l.pid)).toEqual([])
+  })
+
   it('answers an unknown model with 404 model_not_found and a missing model with 400', async () => {
     const { t, fake } = await boot()
     const e = (await chat(t, 'gpt-4o', 'x').catch((err: unknown) => err)) as InstanceType<typeof OpenAI.NotFoundError>

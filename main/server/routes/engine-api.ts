@@ -68,24 +68,17 @@ export function engineRouter(deps: EngineApiDeps): Router<AppState> {
     return body.model
   }
 
-  // Loading takes from seconds to minutes: start and switch answer 202 at once; GET /api/engine follows it.
-  const begin = (model: string | undefined): void => {
-    void engine.start(model).catch(() => undefined) // the failure is in the engine status
+  // Loading takes from seconds to minutes: start and switch answer 202 at once; GET /api/engine follows it
+  // (a failure shows there as `failed` with the reason).
+  for (const [route, modelRequired] of [['/api/engine/start', false], ['/api/engine/switch', true]] as const) {
+    router.post(route, async (ctx) => {
+      const model = await modelParam(modelRequired, ctx)
+      engine.checkStartable(model)
+      void engine.start(model).catch(() => undefined)
+      ctx.status = 202
+      ctx.body = engine.status()
+    })
   }
-  router.post('/api/engine/start', async (ctx) => {
-    const model = await modelParam(false, ctx)
-    engine.checkStartable(model)
-    begin(model)
-    ctx.status = 202
-    ctx.body = engine.status()
-  })
-  router.post('/api/engine/switch', async (ctx) => {
-    const model = await modelParam(true, ctx)
-    engine.checkStartable(model)
-    begin(model)
-    ctx.status = 202
-    ctx.body = engine.status()
-  })
   router.post('/api/engine/stop', async (ctx) => {
     await engine.stop()
     ctx.body = engine.status()
