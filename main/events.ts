@@ -1,6 +1,7 @@
 import { EventEmitter } from 'node:events'
 import type { BatchObject, BatchStatus } from './batch/batch-types'
 import type { EngineState, EngineStatus } from './engine/engine-types'
+import type { BatchProgress } from './batch/progress'
 
 /** Everything the service announces: the dashboard's SSE stream and the tray listen here. */
 export interface ServiceEventMap {
@@ -8,6 +9,7 @@ export interface ServiceEventMap {
   'file.created': { id: string; purpose: string; bytes: number }
   'file.deleted': { id: string }
   'engine.state': { from: EngineState; status: EngineStatus }
+  'batch.progress': { id: string; progress: BatchProgress }
 }
 
 export class ServiceEvents {

@@ -15,6 +15,7 @@ import { Engine } from './engine/engine'
 import { EngineSupervisor } from './engine/supervisor'
 import { ProxyStats } from './engine/proxy-stats'
 import { NvidiaSmi } from './gpu/nvidia-smi'
+import { Scheduler } from './batch/scheduler'
 import { VERSION } from './version'
 import type { EngineError } from './engine/engine-types'
 
@@ -45,6 +46,7 @@ export class Service {
   readonly supervisor: EngineSupervisor
   readonly engine: Engine
   readonly stats = new ProxyStats()
+  readonly scheduler: Scheduler
   private registry: ModelRegistry
   private registryError: string | null = null
   private server: http.Server | null = null
@@ -102,6 +104,18 @@ export class Service {
       },
       this.log.child({ part: 'engine' }),
     )
+    this.scheduler = new Scheduler({
+      store: this.store,
+      files: this.files,
+      lifecycle: this.batches.lifecycle,
+      engine: this.engine,
+      registry: () => this.registry,
+      settings: s,
+      log: this.log.child({ part: 'scheduler' }),
+      events: this.events,
+      thermal: () => ({ paused: false, reason: null }),
+      validation: (id) => this.batches.validation(id),
+    })
   }
 
   get models(): ModelRegistry {
@@ -121,6 +135,7 @@ export class Service {
       this.log.warn((err as Error).message)
     }
     this.watchRegistry()
+    this.scheduler.start()
     const app = createApp({
       settings: this.settings,
       apiKey: () => this.apiKey,
@@ -197,6 +212,7 @@ export class Service {
       clearTimeout(force)
     }
     await this.batches.stop()
+    await this.scheduler.stop()
     await this.engine.shutdown()
     this.supervisor.engineLog.close()
     this.log.info('service stopped')

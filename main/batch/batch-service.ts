@@ -119,6 +119,7 @@ export class BatchService {
       metadata: metadata ? JSON.stringify(metadata) : null,
       output_expires_after: outputExpiresAfter,
       status_detail: null,
+      progress: null,
     }
     store.batches.insert(row)
     this.deps.log.info({ batch: row.id, file: file.id, endpoint }, `batch ${row.id} created`)
@@ -147,19 +148,17 @@ export class BatchService {
         headers: { 'x-should-retry': 'false' },
       })
     }
-    const batch = this.lifecycle.transition(id, 'cancelling')
-    void this.settleCancel(id)
-    return batch
+    // The scheduler ends it: at once when nothing runs, after in-flight requests when it is the running job.
+    return this.lifecycle.transition(id, 'cancelling')
   }
 
-  /** Picks up what a previous run left unfinished: validations start again, cancellations complete. */
+  /** Picks up what a previous run left unfinished: validations start again (the scheduler does the rest). */
   recover(): void {
     const { store } = this.deps
     for (const row of store.batches.byStatus('validating')) {
       this.deps.log.info({ batch: row.id }, `batch ${row.id}: validating again after a restart`)
       this.startValidation(row.id)
     }
-    for (const row of store.batches.byStatus('cancelling')) void this.settleCancel(row.id)
   }
 
   /** Waits for running validations to stop (they stop at their next slice). */
@@ -254,11 +253,8 @@ export class BatchService {
     })()
   }
 
-  /** Completes a cancellation once nothing is left running for the batch. */
-  private async settleCancel(id: string): Promise<void> {
+  /** Resolves once the validation of a batch, if one is under way, has ended. */
+  async validation(id: string): Promise<void> {
     await this.validations.get(id)
-    const row = this.deps.store.batches.get(id)
-    if (row?.status !== 'cancelling') return
-    this.lifecycle.transition(id, 'cancelled')
   }
 }

@@ -51,6 +51,23 @@ export interface Settings {
   /** vLLM priority of interactive requests (lower runs first); batch requests use batchPriority. */
   interactivePriority: number
   batchPriority: number
+  /** Requests per chunk read from the input file. */
+  chunkSize: number
+  /** Requests in flight per batch; 0 = the model's max_num_seqs, else 64. */
+  batchConcurrency: number
+  maxAttempts: number
+  retryBaseMs: number
+  batchRequestTimeoutMs: number
+  /** A results transaction holds at most this many rows or what came within commitMs. */
+  commitRows: number
+  commitMs: number
+  /** How long requests in flight may finish after a cancel or expiry. */
+  cancelDrainMs: number
+  /** How long requests in flight may finish when the service stops (the rest run again after restart). */
+  shutdownDrainMs: number
+  gpuPollMs: number
+  thermalPauseC: number
+  thermalResumeC: number
 }
 
 type NumericKey = {
@@ -105,6 +122,18 @@ export function defaultSettings(dataDir: string): Settings {
     maxInferenceBodyBytes: 32 * MiB,
     interactivePriority: 0,
     batchPriority: 10,
+    chunkSize: 5000,
+    batchConcurrency: 0,
+    maxAttempts: 3,
+    retryBaseMs: 1000,
+    batchRequestTimeoutMs: 10 * 60_000,
+    commitRows: 200,
+    commitMs: 100,
+    cancelDrainMs: 30_000,
+    shutdownDrainMs: 5000,
+    gpuPollMs: 2000,
+    thermalPauseC: 83,
+    thermalResumeC: 75,
   }
 }
 
@@ -142,6 +171,18 @@ const ENV_NAMES: Record<Exclude<keyof Settings, 'dataDir'>, string> = {
   maxInferenceBodyBytes: 'VBS_MAX_INFERENCE_BODY_BYTES',
   interactivePriority: 'VBS_INTERACTIVE_PRIORITY',
   batchPriority: 'VBS_BATCH_PRIORITY',
+  chunkSize: 'VBS_CHUNK_SIZE',
+  batchConcurrency: 'VBS_BATCH_CONCURRENCY',
+  maxAttempts: 'VBS_MAX_ATTEMPTS',
+  retryBaseMs: 'VBS_RETRY_BASE_MS',
+  batchRequestTimeoutMs: 'VBS_BATCH_REQUEST_TIMEOUT_MS',
+  commitRows: 'VBS_COMMIT_ROWS',
+  commitMs: 'VBS_COMMIT_MS',
+  cancelDrainMs: 'VBS_CANCEL_DRAIN_MS',
+  shutdownDrainMs: 'VBS_SHUTDOWN_DRAIN_MS',
+  gpuPollMs: 'VBS_GPU_POLL_MS',
+  thermalPauseC: 'VBS_THERMAL_PAUSE_C',
+  thermalResumeC: 'VBS_THERMAL_RESUME_C',
 }
 
 /** Lower bounds for the numeric settings (port 0 = any free port, used by tests). */
@@ -173,6 +214,18 @@ const MINIMUM: Record<NumericKey, number> = {
   maxInferenceBodyBytes: 1024,
   interactivePriority: -1_000_000,
   batchPriority: -1_000_000,
+  chunkSize: 1,
+  batchConcurrency: 0,
+  maxAttempts: 1,
+  retryBaseMs: 0,
+  batchRequestTimeoutMs: 1000,
+  commitRows: 1,
+  commitMs: 1,
+  cancelDrainMs: 0,
+  shutdownDrainMs: 0,
+  gpuPollMs: 50,
+  thermalPauseC: 1,
+  thermalResumeC: 0,
 }
 
 export class SettingsError extends Error {

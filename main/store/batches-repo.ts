@@ -32,6 +32,8 @@ export interface BatchRow {
   metadata: string | null
   output_expires_after: number | null
   status_detail: string | null
+  /** JSON of BatchProgress while the batch runs. */
+  progress: string | null
 }
 
 export type BatchPatch = Partial<Omit<BatchRow, 'id' | 'errors'>> & { errors?: BatchErrorEntry[] | null }
@@ -40,7 +42,7 @@ const COLUMNS: (keyof BatchRow)[] = [
   'id', 'endpoint', 'input_file_id', 'completion_window', 'status', 'model', 'errors', 'output_file_id',
   'error_file_id', 'created_at', 'in_progress_at', 'expires_at', 'finalizing_at', 'completed_at', 'failed_at',
   'expired_at', 'cancelling_at', 'cancelled_at', 'total', 'completed', 'failed', 'input_tokens', 'cached_tokens',
-  'output_tokens', 'reasoning_tokens', 'metadata', 'output_expires_after', 'status_detail',
+  'output_tokens', 'reasoning_tokens', 'metadata', 'output_expires_after', 'status_detail', 'progress',
 ]
 const SELECT = `SELECT ${COLUMNS.join(', ')} FROM batches`
 const ACTIVE_LIST = ACTIVE_STATUSES.map((s) => `'${s}'`).join(', ')

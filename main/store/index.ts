@@ -4,6 +4,7 @@ import { openDatabase } from './database'
 import { FilesRepo } from './files-repo'
 import { BatchesRepo } from './batches-repo'
 import { RequestsRepo } from './requests-repo'
+import { ResultsRepo } from './results-repo'
 
 /** The service's durable state: one SQLite database in the data dir and a repository per table group. */
 export interface Store {
@@ -11,6 +12,7 @@ export interface Store {
   files: FilesRepo
   batches: BatchesRepo
   requests: RequestsRepo
+  results: ResultsRepo
   close(): void
 }
 
@@ -25,6 +27,7 @@ export function openStore(dataDir: string): Store {
     files: new FilesRepo(db),
     batches: new BatchesRepo(db),
     requests: new RequestsRepo(db),
+    results: new ResultsRepo(db),
     close: () => db.close(),
   }
 }

@@ -21,6 +21,7 @@ export class RequestsRepo {
   private readonly deleteStmt: Statement<[number]>
   private readonly countStmt: Statement<[number], { state: RequestState; n: number }>
   private readonly pageStmt: Statement<[number, number, number], RequestIndexRow & { state: RequestState }>
+  private readonly pendingStmt: Statement<[number, number, number], RequestIndexRow & { attempts: number }>
 
   constructor(private readonly db: Database) {
     const insert = 'INSERT INTO requests (batch_seq, line, custom_id, offset, length) VALUES '
@@ -29,9 +30,17 @@ export class RequestsRepo {
     this.seqStmt = db.prepare('SELECT seq FROM batches WHERE id = ?')
     this.deleteStmt = db.prepare('DELETE FROM requests WHERE batch_seq = ?')
     this.countStmt = db.prepare('SELECT state, COUNT(*) AS n FROM requests WHERE batch_seq = ? GROUP BY state')
+    this.pendingStmt = db.prepare(
+      "SELECT line, custom_id, offset, length, attempts FROM requests WHERE batch_seq = ? AND line > ? AND state = 'pending' ORDER BY line LIMIT ?",
+    )
     this.pageStmt = db.prepare(
       'SELECT line, custom_id, offset, length, state FROM requests WHERE batch_seq = ? AND line > ? ORDER BY line LIMIT ?',
     )
+  }
+
+  /** The next requests of a batch still to run, in input order, after `afterLine`. */
+  pending(seq: number, afterLine: number, limit: number): (RequestIndexRow & { attempts: number })[] {
+    return this.pendingStmt.all(seq, afterLine, limit)
   }
 
   /** Inserts one slice of a batch's index in a single transaction. */

@@ -1,0 +1,384 @@
+import crypto from 'node:crypto'
+import fs from 'node:fs'
+import type { Logger } from 'pino'
+import type { Store } from '../store'
+import type { BatchRow } from '../store/batches-repo'
+import type { RequestResult, Usage } from '../store/results-repo'
+import { errorMessageOf } from '../store/results-repo'
+import { sendToEngine } from './engine-client'
+import { RateMeter, type BatchProgress } from './progress'
+
+export interface RunOptions {
+  /** Requests in flight at once (W). */
+  concurrency: number
+  chunkSize: number
+  maxAttempts: number
+  retryBaseMs: number
+  requestTimeoutMs: number
+  /** A write transaction commits this many results, or what came within commitMs, whichever is first. */
+  commitRows: number
+  commitMs: number
+  /** After a cancel or expiry, how long requests in flight may finish before they are abandoned. */
+  drainMs: number
+  /** The same when the service stops; what is abandoned stays pending and runs after the restart. */
+  shutdownDrainMs: number
+  /** vLLM priority of batch requests (lower runs first; interactive requests use a lower number). */
+  priority: number
+}
+
+export interface RunDeps {
+  store: Store
+  inputPath: string
+  log: Logger
+  /**
+   * Resolves with the engine's base URL once requests may be sent (engine ready, GPU cool, not paused), or
+   * null if the run was told to stop while waiting. Reports why it waits through the callback.
+   */
+  gate: (waiting: (reason: string | null) => void, stop: AbortSignal) => Promise<string | null>
+  onProgress: (progress: BatchProgress) => void
+}
+
+export type RunEnd = 'done' | 'cancel' | 'expire' | 'shutdown'
+
+interface Item {
+  line: number
+  customId: string
+  raw: Buffer
+  attempts: number
+  startedAt: number
+}
+
+const EMPTY_USAGE: Usage = { input: 0, cached: 0, output: 0, reasoning: 0 }
+/** Above this span a chunk's requests are read one by one rather than in one read. */
+const MAX_RANGE_READ = 64 * 1024 * 1024
+
+/**
+ * Runs one batch against the engine: requests read by offset from the input file a chunk at a time, at most W
+ * in flight, results committed in small transactions. Resumable at any moment: whatever is not committed stays
+ * `pending` and runs again, so a crash resends at most W requests plus one write batch.
+ */
+export class BatchRun {
+  private end: RunEnd | null = null
+  private readonly stopSignal = new AbortController()
+  private readonly abandon = new AbortController()
+  private readonly meter = new RateMeter()
+  private completed: number
+  private failed: number
+  private chunk = 0
+  private readonly chunks: number
+  private waiting: string | null = null
+  private lastProgress = 0
+  private lastPersist = 0
+  private readonly seq: number
+  private readonly endpoint: string
+
+  constructor(
+    private readonly deps: RunDeps,
+    private readonly batch: BatchRow,
+    private readonly servedModel: string,
+    private readonly o: RunOptions,
+  ) {
+    this.seq = deps.store.results.seqOf(batch.id)
+    this.completed = batch.completed
+    this.failed = batch.failed
+    this.chunks = Math.max(1, Math.ceil(batch.total / o.chunkSize))
+    this.endpoint = batch.endpoint
+  }
+
+  /** Stops sending; requests in flight get drainMs to finish, then are abandoned (and run again later). */
+  stop(why: Exclude<RunEnd, 'done'>): void {
+    if (this.end) return
+    this.end = why
+    this.stopSignal.abort()
+    setTimeout(() => this.abandon.abort(), why === 'shutdown' ? this.o.shutdownDrainMs : this.o.drainMs).unref()
+  }
+
+  progress(): BatchProgress {
+    const { perSecond, tokensPerSecond } = this.meter.rates()
+    const remaining = this.batch.total - this.completed - this.failed
+    return {
+      chunk: this.chunk,
+      chunks: this.chunks,
+      completed: this.completed,
+      failed: this.failed,
+      total: this.batch.total,
+      requestsPerSecond: Math.round(perSecond * 10) / 10,
+      tokensPerSecond: Math.round(tokensPerSecond),
+      etaSeconds: perSecond > 0 ? Math.round(remaining / perSecond) : null,
+      waiting: this.waiting,
+      updatedAt: Date.now(),
+    }
+  }
+
+  async run(): Promise<RunEnd> {
+    const { store } = this.deps
+    const fd = await fs.promises.open(this.deps.inputPath, 'r')
+    const committer = new Committer(store, this.seq, this.o, (results) => this.committed(results))
+    let afterLine = 0
+    try {
+      while (!this.end) {
+        const rows = store.requests.pending(this.seq, afterLine, this.o.chunkSize)
+        if (rows.length === 0) break
+        afterLine = rows[rows.length - 1].line
+        this.chunk = Math.min(this.chunks, 1 + Math.floor((this.completed + this.failed) / this.o.chunkSize))
+        this.report(true)
+        const items = await readItems(fd, rows)
+        await this.runChunk(items, committer)
+      }
+    } finally {
+      committer.close()
+      await fd.close()
+    }
+    this.report(true)
+    return this.end ?? 'done'
+  }
+
+  private async runChunk(items: Item[], committer: Committer): Promise<void> {
+    const queue = new WorkQueue(items, () => this.end !== null)
+    const stopWaiting = (): void => queue.wakeAll()
+    this.stopSignal.signal.addEventListener('abort', stopWaiting, { once: true })
+    try {
+      await Promise.all(Array.from({ length: Math.min(this.o.concurrency, items.length) }, () => this.worker(queue, committer)))
+    } finally {
+      this.stopSignal.signal.removeEventListener('abort', stopWaiting)
+    }
+  }
+
+  private async worker(queue: WorkQueue, committer: Committer): Promise<void> {
+    for (;;) {
+      if (this.end) return
+      const item = await queue.next()
+      if (!item || this.end) return
+      const base = await this.deps.gate((reason) => this.setWaiting(reason), this.stopSignal.signal)
+      if (base === null || this.end) return
+      if (Date.now() / 1000 >= this.batch.expires_at) {
+        this.stop('expire')
+        return
+      }
+      item.startedAt ||= Date.now()
+      const payload = this.payload(item)
+      if (payload === null) {
+        // Validation checked this line; only a changed input file could get here.
+        committer.add(this.failure(item, null, null, 'invalid_request', `line ${item.line} is no longer valid JSON`))
+        continue
+      }
+      const outcome = await sendToEngine(base, this.endpoint, payload, this.o.requestTimeoutMs, this.abandon.signal)
+      item.attempts += 1
+      if (outcome.kind === 'ok') {
+        committer.add({
+          line: item.line,
+          customId: item.customId,
+          state: 'succeeded',
+          attempts: item.attempts,
+          statusCode: outcome.status,
+          requestId: newRequestId(),
+          body: outcome.body,
+          errorCode: null,
+          errorMessage: null,
+          usage: usageOf(outcome.body),
+          startedAt: item.startedAt,
+          finishedAt: Date.now(),
+        })
+      } else if (outcome.kind === 'final') {
+        committer.add(this.failure(item, outcome.status, outcome.body, null, errorMessageOf(outcome.body)))
+      } else if (this.abandon.signal.aborted) {
+        return // abandoned after a stop: it stays pending and runs again later
+      } else if (item.attempts >= this.o.maxAttempts) {
+        const why = `failed after ${item.attempts} attempts; the last: ${outcome.reason}`
+        committer.add(
+          outcome.status !== null
+            ? this.failure(item, outcome.status, outcome.body, null, `${why}: ${errorMessageOf(outcome.body) ?? ''}`.trim())
+            : this.failure(item, null, null, 'engine_unavailable', why),
+        )
+      } else {
+        committer.retry(item.line, item.attempts)
+        const backoff = this.o.retryBaseMs * 2 ** (item.attempts - 1) * (0.75 + Math.random() * 0.5)
+        queue.later(item, backoff)
+      }
+    }
+  }
+
+  private payload(item: Item): Buffer | null {
+    let request: { body?: Record<string, unknown> }
+    try {
+      request = JSON.parse(item.raw.toString('utf8')) as { body?: Record<string, unknown> }
+    } catch {
+      return null
+    }
+    const body = request.body ?? {}
+    body.model = this.servedModel
+    body.priority = this.o.priority
+    return Buffer.from(JSON.stringify(body))
+  }
+
+  private failure(item: Item, status: number | null, body: string | null, code: string | null, message: string | null): RequestResult {
+    return {
+      line: item.line,
+      customId: item.customId,
+      state: 'failed',
+      attempts: item.attempts,
+      statusCode: status,
+      requestId: newRequestId(),
+      body,
+      errorCode: code,
+      errorMessage: message,
+      usage: EMPTY_USAGE,
+      startedAt: item.startedAt || Date.now(),
+      finishedAt: Date.now(),
+    }
+  }
+
+  private committed(results: readonly RequestResult[]): void {
+    let tokens = 0
+    for (const r of results) {
+      if (r.state === 'succeeded') this.completed += 1
+      else this.failed += 1
+      tokens += r.usage.input + r.usage.output
+    }
+    this.meter.add(results.length, tokens)
+    this.report(false)
+  }
+
+  private setWaiting(reason: string | null): void {
+    if (reason === this.waiting) return
+    this.waiting = reason
+    this.report(true)
+  }
+
+  /** Announces progress at most 4 times a second, and keeps it on the job at most once a second. */
+  private report(force: boolean): void {
+    const now = Date.now()
+    if (!force && now - this.lastProgress < 250) return
+    this.lastProgress = now
+    const progress = this.progress()
+    this.deps.onProgress(progress)
+    if (force || now - this.lastPersist >= 1000) {
+      this.lastPersist = now
+      this.deps.store.batches.update(this.batch.id, { progress: JSON.stringify(progress), status_detail: progress.waiting })
+    }
+  }
+}
+
+function newRequestId(): string {
+  return crypto.randomUUID().replace(/-/g, '')
+}
+
+/** Token counts from an OpenAI-style response body. */
+function usageOf(body: string): Usage {
+  try {
+    const u = (JSON.parse(body) as { usage?: Record<string, unknown> }).usage
+    if (!u) return EMPTY_USAGE
+    const num = (v: unknown): number => (typeof v === 'number' && Number.isFinite(v) ? v : 0)
+    const details = (v: unknown, key: string): number => (v && typeof v === 'object' ? num((v as Record<string, unknown>)[key]) : 0)
+    return {
+      input: num(u.prompt_tokens),
+      cached: details(u.prompt_tokens_details, 'cached_tokens'),
+      output: num(u.completion_tokens),
+      reasoning: details(u.completion_tokens_details, 'reasoning_tokens'),
+    }
+  } catch {
+    return EMPTY_USAGE
+  }
+}
+
+/** Reads the chunk's request lines from the input file: one read for the whole span when it is not huge. */
+async function readItems(fd: fs.promises.FileHandle, rows: { line: number; custom_id: string; offset: number; length: number; attempts: number }[]): Promise<Item[]> {
+  const first = rows[0]
+  const last = rows[rows.length - 1]
+  const span = last.offset + last.length - first.offset
+  const item = (r: (typeof rows)[number], raw: Buffer): Item => ({ line: r.line, customId: r.custom_id, raw, attempts: r.attempts, startedAt: 0 })
+  if (span <= MAX_RANGE_READ) {
+    const buf = Buffer.alloc(span)
+    await fd.read(buf, 0, span, first.offset)
+    return rows.map((r) => item(r, buf.subarray(r.offset - first.offset, r.offset - first.offset + r.length)))
+  }
+  const out: Item[] = []
+  for (const r of rows) {
+    const buf = Buffer.alloc(r.length)
+    await fd.read(buf, 0, r.length, r.offset)
+    out.push(item(r, buf))
+  }
+  return out
+}
+
+/** The chunk's requests: ready ones first come first, retries come back after their backoff. */
+class WorkQueue {
+  private index = 0
+  private delayed = 0
+  private waiters: (() => void)[] = []
+
+  constructor(
+    private readonly ready: Item[],
+    private readonly stopped: () => boolean,
+  ) {}
+
+  /** The next request to send, or null when the chunk is done or the run stops. */
+  async next(): Promise<Item | null> {
+    for (;;) {
+      if (this.stopped()) return null
+      if (this.index < this.ready.length) return this.ready[this.index++]
+      if (this.delayed === 0) return null
+      await new Promise<void>((resolve) => this.waiters.push(resolve))
+    }
+  }
+
+  later(item: Item, ms: number): void {
+    this.delayed += 1
+    setTimeout(() => {
+      this.delayed -= 1
+      this.ready.push(item)
+      this.wakeAll()
+    }, ms)
+  }
+
+  wakeAll(): void {
+    const waiters = this.waiters
+    this.waiters = []
+    for (const w of waiters) w()
+  }
+}
+
+/** Collects results and commits them in small transactions: commitRows rows or commitMs, whichever is first. */
+class Committer {
+  private results: RequestResult[] = []
+  private retried: { line: number; attempts: number }[] = []
+  private timer: NodeJS.Timeout | null = null
+
+  constructor(
+    private readonly store: Store,
+    private readonly seq: number,
+    private readonly o: RunOptions,
+    private readonly onCommitted: (results: readonly RequestResult[]) => void,
+  ) {}
+
+  add(result: RequestResult): void {
+    this.results.push(result)
+    if (this.results.length >= this.o.commitRows) this.flush()
+    else this.arm()
+  }
+
+  retry(line: number, attempts: number): void {
+    this.retried.push({ line, attempts })
+    this.arm()
+  }
+
+  close(): void {
+    this.flush()
+  }
+
+  private arm(): void {
+    this.timer ??= setTimeout(() => this.flush(), this.o.commitMs)
+  }
+
+  private flush(): void {
+    if (this.timer) clearTimeout(this.timer)
+    this.timer = null
+    if (this.results.length === 0 && this.retried.length === 0) return
+    const results = this.results
+    const retried = this.retried
+    this.results = []
+    this.retried = []
+    this.store.results.commit(this.seq, results, retried)
+    if (results.length > 0) this.onCommitted(results)
+  }
+}

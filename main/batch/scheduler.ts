@@ -1,0 +1,279 @@
+import type { Logger } from 'pino'
+import type { ModelRegistry } from '../config/models'
+import type { Settings } from '../config/settings'
+import type { Engine, EngineLease } from '../engine/engine'
+import type { ServiceEvents } from '../events'
+import type { Store } from '../store'
+import type { FileStorage } from '../store/file-storage'
+import type { BatchRow } from '../store/batches-repo'
+import type { BatchLifecycle } from './batch-state'
+import { finalizeBatch, type FinalOutcome } from './finalize'
+import type { BatchProgress } from './progress'
+import { BatchRun, type RunEnd } from './runner'
+
+export interface SchedulerDeps {
+  store: Store
+  files: FileStorage
+  lifecycle: BatchLifecycle
+  engine: Engine
+  registry: () => ModelRegistry
+  settings: Settings
+  log: Logger
+  events: ServiceEvents
+  /** The thermal guard's verdict: while paused, nothing new is sent. */
+  thermal: () => { paused: boolean; reason: string | null }
+  /** Resolves once a validation under way for the batch (if any) has ended. */
+  validation: (batchId: string) => Promise<void>
+}
+
+/** How long the loop sleeps when there is nothing to do (it is woken at once by new work). */
+const IDLE_MS = 5000
+const GATE_POLL_MS = 100
+
+/**
+ * Runs batch jobs one at a time on the GPU, oldest first: makes the engine run the job's model (models change
+ * only between jobs), runs it, and ends it (completed, cancelled or expired) with its files. After a restart it
+ * picks up where the store says things stood: running jobs resume, cancellations and finalizations complete.
+ */
+export class Scheduler {
+  private current: { id: string; run: BatchRun | null } | null = null
+  private loop: Promise<void> | null = null
+  private stopped = false
+  private wake: (() => void) | null = null
+  private manualPause: string | null = null
+  private readonly unsubscribe: () => void
+  private readonly progress = new Map<string, BatchProgress>()
+
+  constructor(private readonly d: SchedulerDeps) {
+    this.unsubscribe = d.events.on('batch.status', ({ batch, to }) => {
+      if (to === 'cancelling' && this.current?.id === batch.id) this.current.run?.stop('cancel')
+      if (to === 'cancelling' || to === 'in_progress') this.kick()
+    })
+  }
+
+  start(): void {
+    this.loop ??= this.main().catch((err: unknown) => this.d.log.error({ err }, 'the batch scheduler stopped on an error'))
+  }
+
+  /** Stops the running job at a safe point (it resumes on the next start) and ends the loop. */
+  async stop(): Promise<void> {
+    this.stopped = true
+    this.unsubscribe()
+    this.current?.run?.stop('shutdown')
+    this.kick()
+    await this.loop
+  }
+
+  /** Holds every batch (the tray's "Pause batches"); requests in flight finish. */
+  pause(reason = 'paused by the user'): void {
+    this.manualPause = reason
+  }
+
+  resume(): void {
+    this.manualPause = null
+  }
+
+  get paused(): boolean {
+    return this.manualPause !== null
+  }
+
+  progressOf(batchId: string): BatchProgress | null {
+    return this.progress.get(batchId) ?? null
+  }
+
+  get runningBatch(): string | null {
+    return this.current?.id ?? null
+  }
+
+  kick(): void {
+    const w = this.wake
+    this.wake = null
+    w?.()
+  }
+
+  private async main(): Promise<void> {
+    while (!this.stopped) {
+      await this.settleEnds()
+      if (this.stopped) break
+      const next = this.d.store.batches.byStatus('in_progress')[0]
+      if (!next) {
+        await this.idle(IDLE_MS)
+        continue
+      }
+      await this.runJob(next)
+    }
+  }
+
+  /** Batches that only need ending: cancelled or expired while queued, or cut off while finalizing. */
+  private async settleEnds(): Promise<void> {
+    const { store } = this.d
+    for (const row of store.batches.byStatus('cancelling')) {
+      if (this.current?.id === row.id) continue
+      await this.d.validation(row.id)
+      await this.finish(row.id, 'cancelled')
+    }
+    for (const row of store.batches.byStatus('finalizing')) await this.finish(row.id, 'completed')
+    const now = Date.now() / 1000
+    for (const row of store.batches.byStatus('in_progress')) {
+      if (row.expires_at <= now && this.current?.id !== row.id) await this.finish(row.id, 'expired')
+    }
+  }
+
+  private async runJob(row: BatchRow): Promise<void> {
+    const { engine, log } = this.d
+    const entry = row.model ? this.d.registry().resolve(row.model) : undefined
+    if (!entry) {
+      this.hold(row.id, `waiting: the model '${row.model}' is no longer in models.yaml; add it back to run this batch`)
+      await this.idle(IDLE_MS)
+      return
+    }
+    this.current = { id: row.id, run: null }
+    let lease: EngineLease | null = null
+    try {
+      if (engine.supervisor.currentState !== 'ready' || engine.supervisor.model !== entry.id) {
+        this.hold(row.id, `waiting for engine: loading ${entry.id}`)
+      }
+      try {
+        lease = await engine.lease({ model: entry.id, describe: () => this.describe(row.id) })
+      } catch (err) {
+        this.hold(row.id, `waiting for engine: ${(err as Error).message}`)
+        log.warn({ batch: row.id, err: (err as Error).message }, 'batch waits for the engine')
+        await this.idle(IDLE_MS)
+        return
+      }
+      const fresh = this.d.store.batches.get(row.id)!
+      if (fresh.status !== 'in_progress') return // cancelled while the model loaded: settleEnds ends it
+      const run = this.makeRun(fresh, entry.id, entry.max_num_seqs)
+      this.current.run = run
+      const untilExpiry = Math.max(0, fresh.expires_at * 1000 - Date.now())
+      const expiry = setTimeout(() => run.stop('expire'), Math.min(untilExpiry, 2 ** 31 - 1))
+      let end: RunEnd
+      try {
+        end = await run.run()
+      } finally {
+        clearTimeout(expiry)
+      }
+      if (end === 'shutdown') return
+      const outcome: FinalOutcome = end === 'done' ? 'completed' : end === 'cancel' ? 'cancelled' : 'expired'
+      await this.finish(row.id, outcome)
+    } finally {
+      lease?.release()
+      this.current = null
+      this.progress.delete(row.id)
+    }
+  }
+
+  private makeRun(row: BatchRow, served: string, maxNumSeqs: number | undefined): BatchRun {
+    const s = this.d.settings
+    return new BatchRun(
+      {
+        store: this.d.store,
+        inputPath: this.d.files.pathOf(row.input_file_id),
+        log: this.d.log,
+        gate: (waiting, stop) => this.gate(served, waiting, stop),
+        onProgress: (progress) => {
+          this.progress.set(row.id, progress)
+          this.d.events.emit('batch.progress', { id: row.id, progress })
+        },
+      },
+      row,
+      served,
+      {
+        concurrency: s.batchConcurrency || maxNumSeqs || 64,
+        chunkSize: s.chunkSize,
+        maxAttempts: s.maxAttempts,
+        retryBaseMs: s.retryBaseMs,
+        requestTimeoutMs: s.batchRequestTimeoutMs,
+        commitRows: s.commitRows,
+        commitMs: s.commitMs,
+        drainMs: s.cancelDrainMs,
+        shutdownDrainMs: s.shutdownDrainMs,
+        priority: s.batchPriority,
+      },
+    )
+  }
+
+  /** Resolves with the engine's URL once a request may go out; until then says why it waits. */
+  private async gate(model: string, waiting: (reason: string | null) => void, stop: AbortSignal): Promise<string | null> {
+    for (;;) {
+      const blocked = this.blockedReason(model)
+      if (blocked === null) {
+        waiting(null)
+        return this.d.engine.supervisor.baseUrl
+      }
+      waiting(blocked)
+      if (stop.aborted) return null
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, GATE_POLL_MS)
+        stop.addEventListener('abort', () => {
+          clearTimeout(timer)
+          resolve()
+        }, { once: true })
+      })
+      if (stop.aborted) return null
+    }
+  }
+
+  /** Why nothing may be sent now, or null. Called for every request: only cheap reads here. */
+  private blockedReason(model: string): string | null {
+    if (this.manualPause) return `paused: ${this.manualPause}`
+    const thermal = this.d.thermal()
+    if (thermal.paused) return thermal.reason ?? 'paused: GPU too hot'
+    const sup = this.d.engine.supervisor
+    if (sup.currentState === 'ready' && sup.model === model) return null
+    if (sup.currentState === 'starting') return `waiting for engine: ${sup.model === model ? 'loading' : 'switching to'} ${model}`
+    const failure = sup.lastFailure()
+    return `waiting for engine: ${failure ? failure.error.message.split('\n')[0] : sup.currentState}`
+  }
+
+  private describe(batchId: string): string {
+    const p = this.progress.get(batchId)
+    const row = this.d.store.batches.get(batchId)
+    const done = p ? p.completed + p.failed : (row?.completed ?? 0) + (row?.failed ?? 0)
+    const total = p?.total ?? row?.total ?? 0
+    return `batch ${batchId} is running on ${row?.model ?? '?'} (${done.toLocaleString('en-US')} / ${total.toLocaleString('en-US')} done)`
+  }
+
+  private hold(batchId: string, reason: string): void {
+    this.d.store.batches.update(batchId, { status_detail: reason })
+    this.d.events.emit('batch.progress', { id: batchId, progress: { ...(this.progress.get(batchId) ?? emptyProgress(this.d.store.batches.get(batchId))), waiting: reason, updatedAt: Date.now() } })
+  }
+
+  private async finish(batchId: string, outcome: FinalOutcome): Promise<void> {
+    try {
+      await finalizeBatch({ store: this.d.store, files: this.d.files, lifecycle: this.d.lifecycle, log: this.d.log }, batchId, outcome)
+    } catch (err) {
+      this.d.log.error({ batch: batchId, err }, `batch ${batchId} could not be finalized`)
+      this.d.store.batches.update(batchId, { status_detail: `could not write the output files: ${(err as Error).message}` })
+      await this.idle(IDLE_MS)
+    }
+  }
+
+  private idle(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        this.wake = null
+        resolve()
+      }, ms)
+      this.wake = () => {
+        clearTimeout(timer)
+        resolve()
+      }
+    })
+  }
+}
+
+function emptyProgress(row: BatchRow | undefined): BatchProgress {
+  return {
+    chunk: 0,
+    chunks: 0,
+    completed: row?.completed ?? 0,
+    failed: row?.failed ?? 0,
+    total: row?.total ?? 0,
+    requestsPerSecond: 0,
+    tokensPerSecond: 0,
+    etaSeconds: null,
+    waiting: null,
+    updatedAt: Date.now(),
+  }
+}

@@ -1,0 +1,179 @@
+import type { Database, Statement } from 'better-sqlite3'
+
+export interface Usage {
+  input: number
+  cached: number
+  output: number
+  reasoning: number
+}
+
+/** The end of one request: what is committed for it. */
+export interface RequestResult {
+  line: number
+  customId: string
+  state: 'succeeded' | 'failed'
+  attempts: number
+  /** The engine's HTTP status, or null when it never answered. */
+  statusCode: number | null
+  requestId: string
+  /** The engine's response body as it came (JSON text), or null. */
+  body: string | null
+  /** Set when there is no response to show: why the request failed. */
+  errorCode: string | null
+  errorMessage: string | null
+  usage: Usage
+  startedAt: number
+  finishedAt: number
+}
+
+/** A request row joined with its result, in input order, for the output and error files. */
+export interface JoinedRow {
+  line: number
+  custom_id: string
+  offset: number
+  length: number
+  state: string
+  attempts: number
+  status_code: number | null
+  request_id: string | null
+  body: string | null
+  error_code: string | null
+  error_message: string | null
+}
+
+export interface DeadLetter {
+  line: number
+  custom_id: string
+  error_type: string
+  message: string
+  attempts: number
+  created_at: number
+}
+
+/** Results, dead letters and the counters they move, written together so a crash never splits them. */
+export class ResultsRepo {
+  private readonly seqStmt: Statement<[string], { seq: number }>
+  private readonly insertResult: Statement
+  private readonly markRequest: Statement<[string, number, number, number]>
+  private readonly insertDead: Statement
+  private readonly bumpAttempts: Statement<[number, number, number]>
+  private readonly bumpBatch: Statement
+  private readonly joinedPage: Statement<[number, number, number], JoinedRow>
+  private readonly deadPage: Statement<[number, number, number], DeadLetter>
+  private readonly failedRequests: Statement<[number, number, number], { line: number; custom_id: string; offset: number; length: number }>
+
+  constructor(private readonly db: Database) {
+    this.seqStmt = db.prepare('SELECT seq FROM batches WHERE id = ?')
+    this.insertResult = db.prepare(`INSERT OR REPLACE INTO results
+      (batch_seq, line, status_code, request_id, body, error_code, error_message, input_tokens, output_tokens, started_at, finished_at)
+      VALUES (@seq, @line, @statusCode, @requestId, @body, @errorCode, @errorMessage, @input, @output, @startedAt, @finishedAt)`)
+    this.markRequest = db.prepare('UPDATE requests SET state = ?, attempts = ? WHERE batch_seq = ? AND line = ?')
+    this.insertDead = db.prepare(`INSERT OR REPLACE INTO dead_letters
+      (batch_seq, line, custom_id, error_type, message, attempts, created_at)
+      VALUES (@seq, @line, @customId, @errorType, @message, @attempts, @createdAt)`)
+    this.bumpAttempts = db.prepare('UPDATE requests SET attempts = ? WHERE batch_seq = ? AND line = ?')
+    this.bumpBatch = db.prepare(`UPDATE batches SET completed = completed + @completed, failed = failed + @failed,
+      input_tokens = input_tokens + @input, cached_tokens = cached_tokens + @cached,
+      output_tokens = output_tokens + @output, reasoning_tokens = reasoning_tokens + @reasoning WHERE seq = @seq`)
+    this.joinedPage = db.prepare(`SELECT r.line, r.custom_id, r.offset, r.length, r.state, r.attempts,
+        x.status_code, x.request_id, x.body, x.error_code, x.error_message
+      FROM requests r LEFT JOIN results x ON x.batch_seq = r.batch_seq AND x.line = r.line
+      WHERE r.batch_seq = ? AND r.line > ? ORDER BY r.line LIMIT ?`)
+    this.deadPage = db.prepare(`SELECT line, custom_id, error_type, message, attempts, created_at FROM dead_letters
+      WHERE batch_seq = ? AND line > ? ORDER BY line LIMIT ?`)
+    this.failedRequests = db.prepare(`SELECT line, custom_id, offset, length FROM requests
+      WHERE batch_seq = ? AND state = 'failed' AND line > ? ORDER BY line LIMIT ?`)
+  }
+
+  seqOf(batchId: string): number {
+    const row = this.seqStmt.get(batchId)
+    if (!row) throw new Error(`batch ${batchId} does not exist`)
+    return row.seq
+  }
+
+  /**
+   * Commits finished requests in one transaction: their results, their request state, a dead letter for each
+   * failure, and the batch's counters; plus the attempt counts of requests that will be tried again.
+   */
+  commit(seq: number, results: readonly RequestResult[], retried: readonly { line: number; attempts: number }[] = []): void {
+    this.db.transaction(() => {
+      const sums = { seq, completed: 0, failed: 0, input: 0, cached: 0, output: 0, reasoning: 0 }
+      for (const r of results) {
+        this.insertResult.run({
+          seq,
+          line: r.line,
+          statusCode: r.statusCode,
+          requestId: r.requestId,
+          body: r.body,
+          errorCode: r.errorCode,
+          errorMessage: r.errorMessage,
+          input: r.usage.input,
+          output: r.usage.output,
+          startedAt: r.startedAt,
+          finishedAt: r.finishedAt,
+        })
+        this.markRequest.run(r.state, r.attempts, seq, r.line)
+        if (r.state === 'succeeded') sums.completed += 1
+        else {
+          sums.failed += 1
+          this.insertDead.run({
+            seq,
+            line: r.line,
+            customId: r.customId,
+            errorType: r.errorCode ?? (r.statusCode !== null ? `http_${r.statusCode}` : 'error'),
+            message: r.errorMessage ?? errorMessageOf(r.body) ?? `the engine answered ${r.statusCode}`,
+            attempts: r.attempts,
+            createdAt: Math.floor(r.finishedAt / 1000),
+          })
+        }
+        sums.input += r.usage.input
+        sums.cached += r.usage.cached
+        sums.output += r.usage.output
+        sums.reasoning += r.usage.reasoning
+      }
+      for (const r of retried) this.bumpAttempts.run(r.attempts, seq, r.line)
+      if (results.length > 0) this.bumpBatch.run(sums)
+    })()
+  }
+
+  /** Every request of a batch with its result, in input order, a page at a time. */
+  *joined(seq: number, pageSize = 2000): Generator<JoinedRow> {
+    let after = 0
+    for (;;) {
+      const rows = this.joinedPage.all(seq, after, pageSize)
+      if (rows.length === 0) return
+      yield* rows
+      after = rows[rows.length - 1].line
+    }
+  }
+
+  deadLetters(seq: number, limit: number, afterLine = 0): DeadLetter[] {
+    return this.deadPage.all(seq, afterLine, limit)
+  }
+
+  /** Where the failed requests of a batch are in its input file, in input order. */
+  *failed(seq: number, pageSize = 5000): Generator<{ line: number; custom_id: string; offset: number; length: number }> {
+    let after = 0
+    for (;;) {
+      const rows = this.failedRequests.all(seq, after, pageSize)
+      if (rows.length === 0) return
+      yield* rows
+      after = rows[rows.length - 1].line
+    }
+  }
+}
+
+/** The message of an error body in OpenAI's or vLLM's envelope, if there is one. */
+export function errorMessageOf(body: string | null): string | null {
+  if (!body) return null
+  try {
+    const parsed = JSON.parse(body) as { error?: { message?: unknown } | string; message?: unknown; detail?: unknown }
+    if (typeof parsed.error === 'object' && typeof parsed.error?.message === 'string') return parsed.error.message
+    if (typeof parsed.error === 'string') return parsed.error
+    if (typeof parsed.message === 'string') return parsed.message
+    if (typeof parsed.detail === 'string') return parsed.detail
+  } catch {
+    // not JSON
+  }
+  return body.slice(0, 500)
+}
