@@ -2,6 +2,8 @@ import { EventEmitter } from 'node:events'
 import type { BatchObject, BatchStatus } from './batch/batch-types'
 import type { EngineState, EngineStatus } from './engine/engine-types'
 import type { BatchProgress } from './batch/progress'
+import type { GpuSample, GpuStatus } from './gpu/telemetry'
+import type { ThermalDecision } from './gpu/thermal-guard'
 
 /** Everything the service announces: the dashboard's SSE stream and the tray listen here. */
 export interface ServiceEventMap {
@@ -10,6 +12,9 @@ export interface ServiceEventMap {
   'file.deleted': { id: string }
   'engine.state': { from: EngineState; status: EngineStatus }
   'batch.progress': { id: string; progress: BatchProgress }
+  'gpu.sample': GpuSample
+  'gpu.status': GpuStatus
+  thermal: ThermalDecision
 }
 
 export class ServiceEvents {

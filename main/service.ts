@@ -16,6 +16,8 @@ import { EngineSupervisor } from './engine/supervisor'
 import { ProxyStats } from './engine/proxy-stats'
 import { NvidiaSmi } from './gpu/nvidia-smi'
 import { Scheduler } from './batch/scheduler'
+import { GpuTelemetry, type GpuSample } from './gpu/telemetry'
+import { ThermalGuard, type ThermalDecision, type ThermalReading } from './gpu/thermal-guard'
 import { VERSION } from './version'
 import type { EngineError } from './engine/engine-types'
 
@@ -47,6 +49,8 @@ export class Service {
   readonly engine: Engine
   readonly stats = new ProxyStats()
   readonly scheduler: Scheduler
+  readonly gpu: GpuTelemetry
+  readonly thermal: ThermalGuard
   private registry: ModelRegistry
   private registryError: string | null = null
   private server: http.Server | null = null
@@ -104,6 +108,14 @@ export class Service {
       },
       this.log.child({ part: 'engine' }),
     )
+    this.thermal = new ThermalGuard({ pauseC: s.thermalPauseC, resumeC: s.thermalResumeC })
+    this.gpu = new GpuTelemetry({
+      pollMs: s.gpuPollMs,
+      env: options.env ?? process.env,
+      log: this.log.child({ part: 'gpu' }),
+      onSample: (sample) => this.onGpuSample(sample),
+      onStatus: (status) => this.events.emit('gpu.status', status),
+    })
     this.scheduler = new Scheduler({
       store: this.store,
       files: this.files,
@@ -113,7 +125,7 @@ export class Service {
       settings: s,
       log: this.log.child({ part: 'scheduler' }),
       events: this.events,
-      thermal: () => ({ paused: false, reason: null }),
+      thermal: () => this.checkThermal(this.gpu.reading()),
       validation: (id) => this.batches.validation(id),
     })
   }
@@ -135,6 +147,7 @@ export class Service {
       this.log.warn((err as Error).message)
     }
     this.watchRegistry()
+    await this.gpu.start()
     this.scheduler.start()
     const app = createApp({
       settings: this.settings,
@@ -149,6 +162,10 @@ export class Service {
       stats: this.stats,
       registry: () => this.registry,
       registryStatus: () => ({ path: this.modelsPath, error: this.registryError }),
+      scheduler: this.scheduler,
+      gpu: this.gpu,
+      thermal: this.thermal,
+      events: this.events,
     })
     const server = http.createServer(app.callback())
     // Large uploads over a LAN can take longer than Node's default five minutes.
@@ -178,6 +195,21 @@ export class Service {
 
   get port(): number {
     return (this.server?.address() as AddressInfo).port
+  }
+
+  private onGpuSample(sample: GpuSample): void {
+    this.events.emit('gpu.sample', sample)
+    this.checkThermal({ temperatureC: sample.temperatureC, at: sample.at })
+  }
+
+  /** Feeds the thermal guard; a change (paused or resumed) is logged and announced. */
+  private checkThermal(reading: ThermalReading): ThermalDecision {
+    const decision = this.thermal.update(reading)
+    if (decision.changed) {
+      this.log.warn({ temperatureC: reading.temperatureC, paused: decision.paused }, decision.paused ? decision.reason ?? 'batches paused: GPU hot' : 'batches resumed: GPU cooled down')
+      this.events.emit('thermal', decision)
+    }
+    return decision
   }
 
   /**
@@ -213,6 +245,7 @@ export class Service {
     }
     await this.batches.stop()
     await this.scheduler.stop()
+    await this.gpu.stop()
     await this.engine.shutdown()
     this.supervisor.engineLog.close()
     this.log.info('service stopped')

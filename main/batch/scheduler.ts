@@ -40,9 +40,12 @@ export class Scheduler {
   private loop: Promise<void> | null = null
   private stopped = false
   private wake: (() => void) | null = null
+  /** A kick that came while the loop was not idle: the next idle() returns at once. */
+  private kicked = false
   private manualPause: string | null = null
   private readonly unsubscribe: () => void
   private readonly progress = new Map<string, BatchProgress>()
+  private beat = Date.now()
 
   constructor(private readonly d: SchedulerDeps) {
     this.unsubscribe = d.events.on('batch.status', ({ batch, to }) => {
@@ -64,13 +67,15 @@ export class Scheduler {
     await this.loop
   }
 
-  /** Holds every batch (the tray's "Pause batches"); requests in flight finish. */
+  /** Holds every batch (the tray's "Pause batches"): nothing new is sent or started; requests in flight finish. */
   pause(reason = 'paused by the user'): void {
     this.manualPause = reason
+    this.kick()
   }
 
   resume(): void {
     this.manualPause = null
+    this.kick()
   }
 
   get paused(): boolean {
@@ -81,6 +86,11 @@ export class Scheduler {
     return this.progress.get(batchId) ?? null
   }
 
+  /** Time since the scheduler last showed it is alive (its loop turned, a request went out or was let wait). */
+  get heartbeatAgeMs(): number {
+    return Date.now() - this.beat
+  }
+
   get runningBatch(): string | null {
     return this.current?.id ?? null
   }
@@ -88,14 +98,21 @@ export class Scheduler {
   kick(): void {
     const w = this.wake
     this.wake = null
-    w?.()
+    if (w) w()
+    else this.kicked = true
   }
 
   private async main(): Promise<void> {
     while (!this.stopped) {
+      this.beat = Date.now()
       await this.settleEnds()
       if (this.stopped) break
       const next = this.d.store.batches.byStatus('in_progress')[0]
+      if (next && this.manualPause) {
+        this.hold(next.id, `paused: ${this.manualPause}`)
+        await this.idle(IDLE_MS)
+        continue
+      }
       if (!next) {
         await this.idle(IDLE_MS)
         continue
@@ -196,6 +213,7 @@ export class Scheduler {
   /** Resolves with the engine's URL once a request may go out; until then says why it waits. */
   private async gate(model: string, waiting: (reason: string | null) => void, stop: AbortSignal): Promise<string | null> {
     for (;;) {
+      this.beat = Date.now()
       const blocked = this.blockedReason(model)
       if (blocked === null) {
         waiting(null)
@@ -204,11 +222,15 @@ export class Scheduler {
       waiting(blocked)
       if (stop.aborted) return null
       await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, GATE_POLL_MS)
-        stop.addEventListener('abort', () => {
+        const onStop = (): void => {
           clearTimeout(timer)
           resolve()
-        }, { once: true })
+        }
+        const timer = setTimeout(() => {
+          stop.removeEventListener('abort', onStop)
+          resolve()
+        }, GATE_POLL_MS)
+        stop.addEventListener('abort', onStop, { once: true })
       })
       if (stop.aborted) return null
     }
@@ -250,6 +272,11 @@ export class Scheduler {
   }
 
   private idle(ms: number): Promise<void> {
+    this.beat = Date.now()
+    if (this.kicked) {
+      this.kicked = false
+      return Promise.resolve()
+    }
     return new Promise((resolve) => {
       const timer = setTimeout(() => {
         this.wake = null

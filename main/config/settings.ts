@@ -268,6 +268,11 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env, overrides: Pa
   for (const [key, value] of Object.entries(overrides) as [keyof Settings, unknown][]) {
     if (key !== 'dataDir' && value !== undefined) assign(settings, key, value, `option ${key}`)
   }
+  if (settings.thermalResumeC >= settings.thermalPauseC) {
+    throw new SettingsError(
+      `VBS_THERMAL_RESUME_C (${settings.thermalResumeC}) must be below VBS_THERMAL_PAUSE_C (${settings.thermalPauseC}): batches resume once the GPU has cooled below where they paused`,
+    )
+  }
   return settings
 }
 

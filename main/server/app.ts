@@ -1,5 +1,4 @@
 import Koa from 'koa'
-import Router from '@koa/router'
 import type { Logger } from 'pino'
 import type { BatchService } from '../batch/batch-service'
 import type { Settings } from '../config/settings'
@@ -10,6 +9,12 @@ import { filesRouter } from './routes/files'
 import { batchesRouter } from './routes/batches'
 import { inferenceRouter } from './routes/inference'
 import { engineRouter } from './routes/engine-api'
+import { batchAdminRouter } from './routes/batch-admin'
+import type { Scheduler } from '../batch/scheduler'
+import type { GpuTelemetry } from '../gpu/telemetry'
+import type { ThermalGuard } from '../gpu/thermal-guard'
+import type { ServiceEvents } from '../events'
+import { statusRouters } from './routes/status'
 import type { Engine } from '../engine/engine'
 import type { ProxyStats } from '../engine/proxy-stats'
 import type { ModelRegistry } from '../config/models'
@@ -27,6 +32,10 @@ export interface AppDeps {
   stats: ProxyStats
   registry: () => ModelRegistry
   registryStatus: () => { path: string; error: string | null }
+  scheduler: Scheduler
+  gpu: GpuTelemetry
+  thermal: ThermalGuard
+  events: ServiceEvents
 }
 
 /** The service's one HTTP surface, read top to bottom: request id, error envelope, health, auth, routes. */
@@ -34,27 +43,20 @@ export function createApp(deps: AppDeps): Koa<AppState> {
   const app = new Koa<AppState>({ proxy: false })
   app.silent = true // errors are logged by the envelope middleware
 
-  const open = new Router<AppState>()
-  open.get('/health', (ctx) => {
-    const engine = deps.engine.status()
-    ctx.body = {
-      status: 'ok',
-      version: deps.version,
-      uptime_s: Math.round((Date.now() - deps.startedAt) / 1000),
-      engine: { state: engine.state, model: engine.model, phase: engine.phase, error: engine.lastError },
-    }
-  })
+  const status = statusRouters(deps)
 
   const routers = [
     filesRouter(deps),
     batchesRouter(deps),
     inferenceRouter(deps),
     engineRouter({ ...deps, maxJsonBodyBytes: deps.settings.maxJsonBodyBytes }),
+    batchAdminRouter(deps),
+    status.authed,
   ]
 
   app.use(requestId())
   app.use(errorEnvelope(deps.log))
-  app.use(open.routes())
+  app.use(status.open.routes())
   app.use(requireApiKey(deps.apiKey))
   for (const r of routers) {
     app.use(r.routes())

@@ -79,3 +79,141 @@ describe('batch runner', () => {
     expect(new Set(sent.map((r) => r.priority))).toEqual(new Set([10]))
   })
 })
+
+describe('batch runner: failures', () => {
+  it('recovers every request from 5% transient engine failures', async () => {
+    const { t, fake } = await boot({ FAKE_VLLM_FAILURE_RATE: '0.05' })
+    const n = 200
+    const done = await until(t, (await submit(t, jsonl(n, 'flaky'))).id, ['completed'])
+    expect(done.request_counts).toEqual({ total: n, completed: n, failed: 0 })
+    const output = await lines(t, done.output_file_id)
+    expect(new Set(output.map((l) => l.custom_id)).size).toBe(n)
+    const statuses = fake.requests().map((r) => (r as unknown as { status: number }).status)
+    expect(statuses.filter((s) => s === 500).length).toBeGreaterThanOrEqual(10)
+  })
+
+  it('puts 4xx answers in the error file, lists them as dead letters, and retries them as a new linked batch', async () => {
+    const { t } = await boot()
+    const text = [requestLine('ok-1'), requestLine('bad-1', {}, { messages: [] }), requestLine('ok-2'), requestLine('bad-2', {}, { messages: [] })].join('\n')
+    const done = await until(t, (await submit(t, text)).id, ['completed'])
+    expect(done.request_counts).toEqual({ total: 4, completed: 2, failed: 2 })
+    const errors = await lines(t, done.error_file_id)
+    expect(errors.map((l) => l.custom_id)).toEqual(['bad-1', 'bad-2'])
+    for (const e of errors) {
+      expect(e.error).toBeNull()
+      expect(e.response!.status_code).toBe(400)
+      expect(e.response!.body.error!.message).toContain('messages')
+    }
+    expect((await lines(t, done.output_file_id)).map((l) => l.custom_id)).toEqual(['ok-1', 'ok-2'])
+
+    const dead = (await (await t.api(`/api/batches/${done.id}/failed`)).json()) as { data: { custom_id: string; line: number; error_type: string; message: string; attempts: number }[] }
+    expect(dead.data.map((d) => [d.custom_id, d.line, d.error_type, d.attempts])).toEqual([
+      ['bad-1', 2, 'http_400', 1],
+      ['bad-2', 4, 'http_400', 1],
+    ])
+    expect(dead.data[0].message).toContain('messages')
+
+    const retry = await t.api(`/api/batches/${done.id}/retry-failed`, { method: 'POST' })
+    expect(retry.status).toBe(200)
+    const second = (await retry.json()) as OpenAI.Batches.Batch
+    expect(second.metadata).toEqual({ retry_of: done.id })
+    expect((await t.client.batches.retrieve(done.id)).metadata).toMatchObject({ retried_by: second.id })
+    const input = await (await t.client.files.content(second.input_file_id)).text()
+    expect(input.split('\n').filter(Boolean).map((l) => (JSON.parse(l) as { custom_id: string }).custom_id)).toEqual(['bad-1', 'bad-2'])
+    const again = await until(t, second.id, ['completed'])
+    expect(again.request_counts).toEqual({ total: 2, completed: 0, failed: 2 })
+  })
+
+  it('gives up on a request after max_attempts and says why in the error file', async () => {
+    const { t } = await boot({ FAKE_VLLM_FAILURE_RATE: '1' }, { maxAttempts: 2 })
+    const done = await until(t, (await submit(t, jsonl(3, 'doomed'))).id, ['completed'])
+    expect(done.request_counts).toEqual({ total: 3, completed: 0, failed: 3 })
+    expect(done.output_file_id).toBeNull()
+    const errors = await lines(t, done.error_file_id)
+    expect(errors).toHaveLength(3)
+    for (const e of errors) {
+      expect(e.response!.status_code).toBe(500)
+      expect(e.response!.body.error!.message.length).toBeGreaterThan(0)
+    }
+    const dead = (await (await t.api(`/api/batches/${done.id}/failed`)).json()) as { data: { attempts: number; message: string }[] }
+    expect(dead.data.every((d) => d.attempts === 2 && d.message.startsWith('failed after 2 attempts'))).toBe(true)
+  })
+
+  it('survives the engine crashing mid-job: restarted, every request answered once', async () => {
+    const { t, fake } = await boot({ FAKE_VLLM_CRASH_AFTER: '60' })
+    const n = 150
+    const done = await until(t, (await submit(t, jsonl(n, 'crash'))).id, ['completed'])
+    expect(done.request_counts).toEqual({ total: n, completed: n, failed: 0 })
+    expect(fake.launches().length).toBeGreaterThanOrEqual(3)
+    const output = await lines(t, done.output_file_id)
+    expect(new Set(output.map((l) => l.custom_id)).size).toBe(n)
+    for (const l of output) expect(l.response!.body.choices![0].message.content).toBe(`echo: Say ${l.custom_id}`)
+  })
+})
+
+describe('batch runner: cancel, expiry, pause', () => {
+  it('cancels mid-job: in-flight requests finish, partial output kept, the rest reported batch_cancelled', async () => {
+    const { t } = await boot({ FAKE_VLLM_LATENCY_MS: '20' }, { batchConcurrency: 4 })
+    const n = 400
+    const created = await submit(t, jsonl(n, 'c'))
+    await eventually(async () => {
+      const b = await t.client.batches.retrieve(created.id)
+      return (b.request_counts?.completed ?? 0) >= 20
+    }, 'some progress')
+    expect((await t.client.batches.cancel(created.id)).status).toBe('cancelling')
+    const done = await until(t, created.id, ['cancelled'])
+    const output = await lines(t, done.output_file_id)
+    const errors = await lines(t, done.error_file_id)
+    expect(output.length).toBeGreaterThanOrEqual(20)
+    expect(output.length).toBeLessThan(n)
+    expect(output.length + errors.length).toBe(n)
+    expect(done.request_counts).toEqual({ total: n, completed: output.length, failed: errors.length })
+    expect(new Set([...output, ...errors].map((l) => l.custom_id)).size).toBe(n)
+    for (const e of errors) expect(e).toMatchObject({ response: null, error: { code: 'batch_cancelled' } })
+  })
+
+  it('expires a job past expires_at: finished results kept, the rest batch_expired', async () => {
+    const { t } = await boot({ FAKE_VLLM_LATENCY_MS: '20' }, { batchConcurrency: 2 })
+    t.service.scheduler.pause()
+    const created = await submit(t, jsonl(300, 'x'))
+    await until(t, created.id, ['in_progress'])
+    t.service.store.batches.update(created.id, { expires_at: Math.floor(Date.now() / 1000) + 2 })
+    t.service.scheduler.resume()
+    const done = await until(t, created.id, ['expired'])
+    expect(done.expired_at).not.toBeNull()
+    const output = await lines(t, done.output_file_id)
+    const errors = await lines(t, done.error_file_id)
+    expect(output.length).toBeGreaterThan(0)
+    expect(output.length + errors.length).toBe(300)
+    for (const e of errors) expect(e).toMatchObject({ response: null, error: { code: 'batch_expired' } })
+    expect(done.request_counts).toEqual({ total: 300, completed: output.length, failed: errors.length })
+  })
+
+  it('pauses and resumes batches, saying so on the job', async () => {
+    const { t, fake } = await boot()
+    await t.api('/api/batches/pause', { method: 'POST' })
+    const created = await submit(t, jsonl(20, 'p'))
+    await eventually(async () => {
+      const job = (await (await t.api(`/api/batches/${created.id}`)).json()) as { status: string; status_detail: string | null }
+      return job.status === 'in_progress' && job.status_detail === 'paused: paused by the user'
+    }, 'the paused job')
+    expect(fake.requests()).toHaveLength(0)
+    await t.api('/api/batches/resume', { method: 'POST' })
+    expect((await until(t, created.id, ['completed'])).request_counts?.completed).toBe(20)
+  })
+
+  it('runs jobs one at a time, oldest first, and swaps models only between jobs', async () => {
+    const { t, fake } = await boot({ FAKE_VLLM_LATENCY_MS: '5' })
+    const a = await submit(t, jsonl(60, 'a'))
+    const b = await submit(t, jsonl(30, 'b').replace(/"test-model-a"/g, '"test-model-b"'))
+    const c = await submit(t, jsonl(30, 'c'))
+    const done = await Promise.all([a, b, c].map((x) => until(t, x.id, ['completed'])))
+    expect(done.map((d) => d.model)).toEqual(['test-model-a', 'test-model-b', 'test-model-a'])
+    expect(done[0].completed_at! <= done[1].in_progress_at! || done[0].completed_at! <= done[1].completed_at!).toBe(true)
+    const order = fake.requests().filter((r) => r.path === '/v1/chat/completions').map((r) => r.model)
+    // Each job's requests are contiguous: the model changes exactly twice.
+    const switches = order.filter((m, i) => i > 0 && m !== order[i - 1]).length
+    expect(switches).toBe(2)
+    expect(fake.launches().map((l) => l.served[0])).toEqual(['test-model-a', 'test-model-b', 'test-model-a'])
+  })
+})

@@ -299,7 +299,7 @@ describe('without vLLM', () => {
     expect(s.state).toBe('failed')
     expect(s.lastError).toContain('vLLM not found')
     const health = (await (await fetch(`${t.url}/health`)).json()) as { status: string; engine: { error: string } }
-    expect(health.status).toBe('ok')
+    expect(health.status).toBe('degraded') // up, but it cannot run a model
     expect(health.engine.error).toContain('pip install vllm')
     const start = await t.api('/api/engine/start', { method: 'POST', body: '{}', headers: { 'content-type': 'application/json' } })
     expect(start.status).toBe(503)

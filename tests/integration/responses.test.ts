@@ -47,7 +47,11 @@ describe('responses', () => {
   it('answers /health without a key, with the version of package.json', async () => {
     const res = await fetch(`${t.url}/health`)
     expect(res.status).toBe(200)
-    expect(await res.json()).toMatchObject({ status: 'ok', version: pkg.version })
+    const body = (await res.json()) as Record<string, unknown>
+    expect(body).toMatchObject({ version: pkg.version })
+    expect(['ok', 'degraded']).toContain(body.status)
+    expect(Object.keys(body).sort()).toEqual(['engine', 'gpu', 'limits', 'queue', 'runner', 'status', 'uptime_s', 'version'])
+    expect(body.limits).toMatchObject({ max_active_batches: 10, max_queued_requests: 1_000_000, max_requests_per_batch: 200_000, thermal_pause_c: 83, thermal_resume_c: 75 })
     expect(VERSION).toBe(pkg.version)
   })
 })

@@ -1,0 +1,69 @@
+import Router from '@koa/router'
+import { notFound } from '../../api-error'
+import type { BatchService } from '../../batch/batch-service'
+import type { Scheduler } from '../../batch/scheduler'
+import { retryFailed } from '../../batch/retry-failed'
+import type { Store } from '../../store'
+import type { FileStorage } from '../../store/file-storage'
+import { BATCH_ID } from '../../store/ids'
+import type { AppState } from '../middleware'
+import { listParams } from './list-params'
+
+export interface BatchAdminDeps {
+  store: Store
+  files: FileStorage
+  batches: BatchService
+  scheduler: Scheduler
+}
+
+/** This app's own view of batch jobs: progress and why a job waits, dead letters, retry, pause. */
+export function batchAdminRouter(deps: BatchAdminDeps): Router<AppState> {
+  const { store, batches, scheduler } = deps
+  const router = new Router<AppState>()
+
+  const job = (id: string): Record<string, unknown> => {
+    const batch = batches.get(id)
+    const row = store.batches.get(batch.id)!
+    const progress = scheduler.progressOf(batch.id) ?? (row.progress ? (JSON.parse(row.progress) as unknown) : null)
+    return { ...batch, status_detail: row.status_detail, progress, running: scheduler.runningBatch === batch.id }
+  }
+
+  router.get('/api/batches', (ctx) => {
+    const { limit, after } = listParams(ctx.query, { defaultLimit: 50, maxLimit: 100, orders: false })
+    const page = batches.list(limit, after)
+    ctx.body = { object: 'list', data: page.data.map((b) => job(b.id)), has_more: page.hasMore, paused: scheduler.paused }
+  })
+
+  router.get('/api/batches/:id', (ctx) => {
+    ctx.body = job(ctx.params.id)
+  })
+
+  router.get('/api/batches/:id/failed', (ctx) => {
+    const id = ctx.params.id
+    batches.get(id) // 404 for an unknown batch
+    const { limit } = listParams(ctx.query, { defaultLimit: 100, maxLimit: 10_000, orders: false })
+    const afterLine = Number(ctx.query.after_line ?? 0) || 0
+    const rows = store.results.deadLetters(store.results.seqOf(id), limit + 1, afterLine)
+    ctx.body = {
+      object: 'list',
+      data: rows.slice(0, limit).map((r) => ({ custom_id: r.custom_id, line: r.line, error_type: r.error_type, message: r.message, attempts: r.attempts, failed_at: r.created_at })),
+      has_more: rows.length > limit,
+    }
+  })
+
+  router.post('/api/batches/:id/retry-failed', async (ctx) => {
+    if (!BATCH_ID.test(ctx.params.id)) throw notFound(`No such Batch object: ${ctx.params.id}`, 'id')
+    ctx.body = await retryFailed(store, deps.files, batches, ctx.params.id)
+  })
+
+  router.post('/api/batches/pause', (ctx) => {
+    scheduler.pause()
+    ctx.body = { paused: true }
+  })
+  router.post('/api/batches/resume', (ctx) => {
+    scheduler.resume()
+    ctx.body = { paused: false }
+  })
+
+  return router
+}
