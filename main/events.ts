@@ -15,6 +15,8 @@ export interface ServiceEventMap {
   'gpu.sample': GpuSample
   'gpu.status': GpuStatus
   thermal: ThermalDecision
+  /** The service is stopping: long-lived streams end now. */
+  'service.stopping': Record<string, never>
 }
 
 export class ServiceEvents {

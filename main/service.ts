@@ -1,5 +1,6 @@
 import http from 'node:http'
 import type { AddressInfo } from 'node:net'
+import type net from 'node:net'
 import fs from 'node:fs'
 import type { Logger } from 'pino'
 import { loadApiKey } from './config/api-key'
@@ -54,6 +55,8 @@ export class Service {
   private registry: ModelRegistry
   private registryError: string | null = null
   private server: http.Server | null = null
+  /** Open connections and how many requests each is serving, so a stop can end the quiet ones at once. */
+  private readonly connections = new Map<net.Socket, number>()
   private sweepTimer: NodeJS.Timeout | null = null
   private readonly startedAt = Date.now()
 
@@ -168,6 +171,17 @@ export class Service {
       events: this.events,
     })
     const server = http.createServer(app.callback())
+    server.on('connection', (socket) => {
+      this.connections.set(socket, 0)
+      socket.once('close', () => this.connections.delete(socket))
+    })
+    server.on('request', (req: http.IncomingMessage, res: http.ServerResponse) => {
+      const socket = req.socket
+      this.connections.set(socket, (this.connections.get(socket) ?? 0) + 1)
+      res.once('close', () => {
+        if (this.connections.has(socket)) this.connections.set(socket, Math.max(0, (this.connections.get(socket) ?? 1) - 1))
+      })
+    })
     // Large uploads over a LAN can take longer than Node's default five minutes.
     server.requestTimeout = 0
     server.keepAliveTimeout = 65_000
@@ -236,11 +250,19 @@ export class Service {
     if (this.sweepTimer) clearInterval(this.sweepTimer)
     const server = this.server
     this.server = null
+    this.events.emit('service.stopping', {})
     if (server) {
+      // A connection with no request in progress (kept alive, or opened and never used, which Node does not
+      // count as idle) is ended at once; busy ones get a grace period to finish, then are cut.
       const closed = new Promise<void>((resolve) => server.close(() => resolve()))
-      server.closeIdleConnections()
+      const endQuiet = (): void => {
+        for (const [socket, active] of this.connections) if (active === 0) socket.destroy()
+      }
+      endQuiet()
+      const sweep = setInterval(endQuiet, 50)
       const force = setTimeout(() => server.closeAllConnections(), 5000)
       await closed
+      clearInterval(sweep)
       clearTimeout(force)
     }
     await this.batches.stop()

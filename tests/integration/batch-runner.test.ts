@@ -217,3 +217,64 @@ describe('batch runner: cancel, expiry, pause', () => {
     expect(fake.launches().map((l) => l.served[0])).toEqual(['test-model-a', 'test-model-b', 'test-model-a'])
   })
 })
+
+describe('GPU protection and live status', () => {
+  it('pauses at the pause temperature and resumes below the resume temperature, saying so on the job and in /health', async () => {
+    const { t, fake } = await boot({}, { gpuPollMs: 100 })
+    fake.setGpu({ temperature_c: 86 })
+    await eventually(async () => ((await (await fetch(`${t.url}/health`)).json()) as { gpu: { temperature_c: number } }).gpu.temperature_c === 86, 'the hot reading')
+    const created = await submit(t, jsonl(30, 'hot'))
+    const job = await eventually(async () => {
+      const j = (await (await t.api(`/api/batches/${created.id}`)).json()) as { status: string; status_detail: string | null }
+      return j.status_detail?.startsWith('paused: GPU 86 °C') ? j : null
+    }, 'the job to say it is paused')
+    expect(job.status).toBe('in_progress')
+    const health = (await (await fetch(`${t.url}/health`)).json()) as { status: string; gpu: { healthy: boolean }; runner: { paused: boolean; paused_reason: string } }
+    expect(health).toMatchObject({ status: 'degraded', gpu: { healthy: false }, runner: { paused: true } })
+    expect(health.runner.paused_reason).toContain('paused: GPU 86 °C')
+    expect(fake.requests().filter((r) => r.path === '/v1/chat/completions')).toHaveLength(0)
+
+    fake.setGpu({ temperature_c: 80 }) // below the pause threshold but not yet cool enough
+    await eventually(async () => ((await (await fetch(`${t.url}/health`)).json()) as { gpu: { temperature_c: number } }).gpu.temperature_c === 80, 'the 80 °C reading')
+    expect(fake.requests().filter((r) => r.path === '/v1/chat/completions')).toHaveLength(0)
+
+    fake.setGpu({ temperature_c: 70 })
+    const done = await until(t, created.id, ['completed'])
+    expect(done.request_counts?.completed).toBe(30)
+    expect(((await (await fetch(`${t.url}/health`)).json()) as { status: string }).status).toBe('ok')
+  })
+
+  it('streams job progress, engine state and GPU samples over /api/events, and shows GPU history', async () => {
+    const { t } = await boot({ FAKE_VLLM_LATENCY_MS: '2' }, { gpuPollMs: 100, chunkSize: 50 })
+    const res = await fetch(`${t.url}/api/events`, { headers: { authorization: `Bearer ${t.apiKey}` } })
+    expect(res.headers.get('content-type')).toMatch(/^text\/event-stream/)
+    const reader = res.body!.getReader()
+    const seen = new Map<string, unknown[]>()
+    let buffer = ''
+    const created = await submit(t, jsonl(200, 'ev'))
+    const deadline = Date.now() + 60_000
+    while (!(seen.get('batch.status') ?? []).some((e) => (e as { to: string }).to === 'completed') && Date.now() < deadline) {
+      const { value, done } = await reader.read()
+      if (done) break
+      buffer += new TextDecoder().decode(value)
+      let i: number
+      while ((i = buffer.indexOf('\n\n')) !== -1) {
+        const block = buffer.slice(0, i)
+        buffer = buffer.slice(i + 2)
+        const event = /^event: (.+)$/m.exec(block)?.[1]
+        const data = /^data: (.+)$/m.exec(block)?.[1]
+        if (event && data) seen.set(event, [...(seen.get(event) ?? []), JSON.parse(data)])
+      }
+    }
+    await reader.cancel()
+    expect(seen.has('hello')).toBe(true)
+    const progress = (seen.get('batch.progress') ?? []) as { id: string; progress: { chunk: number; chunks: number; total: number } }[]
+    expect(progress.some((p) => p.id === created.id && p.progress.chunks === 4 && p.progress.total === 200)).toBe(true)
+    expect((seen.get('engine.state') ?? []).length).toBeGreaterThan(0)
+    expect((seen.get('gpu.sample') ?? []).length).toBeGreaterThan(0)
+    const gpu = (await (await t.api('/api/gpu')).json()) as { status: { available: boolean }; history: { temperatureC: number }[]; thermal: { pause_c: number } }
+    expect(gpu.status.available).toBe(true)
+    expect(gpu.history.length).toBeGreaterThan(1)
+    expect(gpu.thermal.pause_c).toBe(83)
+  })
+})

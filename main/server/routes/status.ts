@@ -101,6 +101,7 @@ export function statusRouters(d: StatusDeps): { open: Router<AppState>; authed: 
       for (const off of offs) off()
       stream.end()
     }
+    offs.push(d.events.on('service.stopping', close))
     ctx.req.once('close', close)
     ctx.req.socket.setTimeout(0)
     ctx.type = 'text/event-stream'
