@@ -53,6 +53,10 @@ describe('durability', () => {
         return b.status === 'completed' ? b : null
       }, 'the job to complete after the restart', 300_000)
       expect(done.request_counts).toEqual({ total: n, completed: n, failed: 0 })
+      // The engine the dead service left running was ended before the new one started: never two at once.
+      const launches = fake.launches()
+      expect(launches).toHaveLength(2)
+      expect(processGroup(launches[0].pid)).toEqual([])
       const text = await (await client2.files.content(done.output_file_id!)).text()
       const lines = text.split('\n').filter(Boolean).map((l) => JSON.parse(l) as { custom_id: string; response: { body: { choices: { message: { content: string } }[] } } })
       expect(lines).toHaveLength(n)

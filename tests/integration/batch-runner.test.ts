@@ -151,6 +151,24 @@ describe('batch runner: failures', () => {
   })
 })
 
+describe('batch runner: holding', () => {
+  it('holds a job while vLLM is missing, with the reason on the job, and runs it once vLLM is there', async () => {
+    const { t, fake } = await boot({}, { vllmBin: path.join(tempDir(), 'vllm') })
+    const created = await submit(t, jsonl(10, 'h'))
+    const job = await eventually(async () => {
+      const j = (await (await t.api(`/api/batches/${created.id}`)).json()) as { status: string; status_detail: string | null }
+      return j.status_detail?.startsWith('waiting for engine: vLLM not found') ? j : null
+    }, 'the job to say why it waits')
+    expect(job.status).toBe('in_progress')
+    expect(job.status_detail).toContain('pip install vllm')
+    expect(fake.launches()).toHaveLength(0)
+    // vLLM appears (installed, or the path fixed): the job runs without anyone touching it.
+    fs.symlinkSync(path.resolve('tests/fixtures/fake-vllm'), (t.service.settings.vllmBin))
+    const done = await until(t, created.id, ['completed'])
+    expect(done.request_counts?.completed).toBe(10)
+  })
+})
+
 describe('batch runner: cancel, expiry, pause', () => {
   it('cancels mid-job: in-flight requests finish, partial output kept, the rest reported batch_cancelled', async () => {
     const { t } = await boot({ FAKE_VLLM_LATENCY_MS: '20' }, { batchConcurrency: 4 })
