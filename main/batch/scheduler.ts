@@ -29,6 +29,7 @@ export interface SchedulerDeps {
 /** How long the loop sleeps when there is nothing to do (it is woken at once by new work). */
 const IDLE_MS = 5000
 const GATE_POLL_MS = 100
+const EXPIRY_SWEEP_MS = 30_000
 
 /**
  * Runs batch jobs one at a time on the GPU, oldest first: makes the engine run the job's model (models change
@@ -46,21 +47,30 @@ export class Scheduler {
   private readonly unsubscribe: () => void
   private readonly progress = new Map<string, BatchProgress>()
   private beat = Date.now()
+  /** Batches being ended right now, so two paths never finalize one batch twice. */
+  private readonly ending = new Set<string>()
+  private sweepTimer: NodeJS.Timeout | null = null
 
   constructor(private readonly d: SchedulerDeps) {
     this.unsubscribe = d.events.on('batch.status', ({ batch, to }) => {
       if (to === 'cancelling' && this.current?.id === batch.id) this.current.run?.stop('cancel')
+      // A queued job is ended at once, not after the job that runs now.
+      else if (to === 'cancelling') void this.settleEnds()
       if (to === 'cancelling' || to === 'in_progress') this.kick()
     })
   }
 
   start(): void {
+    // Queued jobs expire on time even while another job runs for hours.
+    this.sweepTimer ??= setInterval(() => void this.settleEnds(), EXPIRY_SWEEP_MS)
+    this.sweepTimer.unref()
     this.loop ??= this.main().catch((err: unknown) => this.d.log.error({ err }, 'the batch scheduler stopped on an error'))
   }
 
   /** Stops the running job at a safe point (it resumes on the next start) and ends the loop. */
   async stop(): Promise<void> {
     this.stopped = true
+    if (this.sweepTimer) clearInterval(this.sweepTimer)
     this.unsubscribe()
     this.current?.run?.stop('shutdown')
     this.kick()
@@ -127,12 +137,14 @@ export class Scheduler {
     for (const row of store.batches.byStatus('cancelling')) {
       if (this.current?.id === row.id) continue
       await this.d.validation(row.id)
-      await this.finish(row.id, 'cancelled')
+      if (store.batches.get(row.id)?.status === 'cancelling') await this.finish(row.id, 'cancelled')
     }
     for (const row of store.batches.byStatus('finalizing')) await this.finish(row.id, 'completed')
     const now = Date.now() / 1000
     for (const row of store.batches.byStatus('in_progress')) {
-      if (row.expires_at <= now && this.current?.id !== row.id) await this.finish(row.id, 'expired')
+      if (row.expires_at <= now && this.current?.id !== row.id && store.batches.get(row.id)?.status === 'in_progress') {
+        await this.finish(row.id, 'expired')
+      }
     }
   }
 
@@ -262,12 +274,16 @@ export class Scheduler {
   }
 
   private async finish(batchId: string, outcome: FinalOutcome): Promise<void> {
+    if (this.ending.has(batchId) || this.stopped) return
+    this.ending.add(batchId)
     try {
       await finalizeBatch({ store: this.d.store, files: this.d.files, lifecycle: this.d.lifecycle, log: this.d.log }, batchId, outcome)
     } catch (err) {
       this.d.log.error({ batch: batchId, err }, `batch ${batchId} could not be finalized`)
       this.d.store.batches.update(batchId, { status_detail: `could not write the output files: ${(err as Error).message}` })
       await this.idle(IDLE_MS)
+    } finally {
+      this.ending.delete(batchId)
     }
   }
 

@@ -207,6 +207,21 @@ describe('batch runner: cancel, expiry, pause', () => {
     expect(done.request_counts).toEqual({ total: 300, completed: output.length, failed: errors.length })
   })
 
+  it('cancels a queued job at once, while another job runs', async () => {
+    const { t } = await boot({ FAKE_VLLM_LATENCY_MS: '50' }, { batchConcurrency: 1 })
+    const a = await submit(t, jsonl(200, 'slow'))
+    await eventually(async () => ((await t.client.batches.retrieve(a.id)).request_counts?.completed ?? 0) > 0, 'job A to run')
+    const b = await submit(t, jsonl(5, 'queued'))
+    await until(t, b.id, ['in_progress'])
+    await t.client.batches.cancel(b.id)
+    const cancelled = await until(t, b.id, ['cancelled'], 30_000)
+    expect((await t.client.batches.retrieve(a.id)).status).toBe('in_progress') // A still runs
+    expect(cancelled.request_counts).toEqual({ total: 5, completed: 0, failed: 5 })
+    const errors = await lines(t, cancelled.error_file_id)
+    expect(errors.map((e) => e.error?.code)).toEqual(Array(5).fill('batch_cancelled'))
+    await t.client.batches.cancel(a.id)
+  })
+
   it('pauses and resumes batches, saying so on the job', async () => {
     const { t, fake } = await boot()
     await t.api('/api/batches/pause', { method: 'POST' })
