@@ -15,6 +15,7 @@ export interface ServiceEventMap {
   'gpu.sample': GpuSample
   'gpu.status': GpuStatus
   thermal: ThermalDecision
+  'settings.changed': { settings: import('./config/settings').Settings }
   /** The service is stopping: long-lived streams end now. */
   'service.stopping': Record<string, never>
 }

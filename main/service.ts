@@ -3,9 +3,10 @@ import type { AddressInfo } from 'node:net'
 import type net from 'node:net'
 import fs from 'node:fs'
 import type { Logger } from 'pino'
-import { loadApiKey } from './config/api-key'
+import { loadApiKey, writeNewApiKey } from './config/api-key'
+import { lockedByEnvironment, readSettingsFile, updateSettingsFile } from './config/settings-file'
 import { ensureModelsFile, loadModels, type ModelRegistry } from './config/models'
-import { loadSettings, type Settings } from './config/settings'
+import { loadSettings, settingsFrom, type Settings } from './config/settings'
 import { BatchService } from './batch/batch-service'
 import { ServiceEvents } from './events'
 import { createLogger } from './logger'
@@ -37,9 +38,11 @@ const EXPIRY_SWEEP_MS = 10 * 60 * 1000
  */
 export class Service {
   readonly settings: Settings
-  readonly apiKey: string
+  private key: string
   /** Where the API key is kept (a file path, or the environment variable). */
   readonly apiKeyOrigin: string
+  private readonly env: NodeJS.ProcessEnv
+  private readonly overrides: Partial<Settings>
   readonly modelsPath: string
   readonly log: Logger
   readonly events = new ServiceEvents()
@@ -61,10 +64,12 @@ export class Service {
   private readonly startedAt = Date.now()
 
   constructor(options: ServiceOptions = {}) {
-    this.settings = loadSettings(options.env ?? process.env, options.overrides)
+    this.env = options.env ?? process.env
+    this.overrides = options.overrides ?? {}
+    this.settings = loadSettings(this.env, this.overrides)
     fs.mkdirSync(this.settings.dataDir, { recursive: true, mode: 0o700 })
     const key = loadApiKey(this.settings.dataDir, this.settings.apiKey)
-    this.apiKey = key.key
+    this.key = key.key
     this.apiKeyOrigin = key.origin
     this.log = createLogger(this.settings.dataDir, this.settings.logLevel)
     this.modelsPath = ensureModelsFile(this.settings.modelsPath, this.settings.dataDir)
@@ -133,6 +138,44 @@ export class Service {
     })
   }
 
+  /** The key clients must send; it changes when regenerated. */
+  get apiKey(): string {
+    return this.key
+  }
+
+  /** A new API key, stored in the data dir; the old one stops working at once. */
+  regenerateApiKey(): string {
+    this.key = writeNewApiKey(this.settings.dataDir)
+    this.log.warn('API key regenerated')
+    this.events.emit('settings.changed', { settings: this.settings })
+    return this.key
+  }
+
+  /**
+   * Saves settings to settings.json (checked first; nothing is written when a value is wrong) and applies what
+   * can change while running: thresholds, chunk size, start at login. Port and LAN apply at the next start.
+   */
+  updateSettings(patch: Partial<Settings>): Settings {
+    const saved = updateSettingsFile(this.settings.dataDir, this.env, patch)
+    this.thermal.setThresholds(saved.thermalPauseC, saved.thermalResumeC)
+    this.settings.thermalPauseC = saved.thermalPauseC
+    this.settings.thermalResumeC = saved.thermalResumeC
+    this.settings.chunkSize = saved.chunkSize
+    this.settings.startAtLogin = saved.startAtLogin
+    this.log.info({ patch }, 'settings changed')
+    this.events.emit('settings.changed', { settings: this.settings })
+    return saved
+  }
+
+  /** The settings a restart would use: settings.json and the environment as they are now. */
+  savedSettings(): Settings {
+    return settingsFrom(this.settings.dataDir, readSettingsFile(this.settings.dataDir), this.env)
+  }
+
+  lockedSettings(): Partial<Record<keyof Settings, string>> {
+    return lockedByEnvironment(this.env)
+  }
+
   get models(): ModelRegistry {
     return this.registry
   }
@@ -154,7 +197,7 @@ export class Service {
     this.scheduler.start()
     const app = createApp({
       settings: this.settings,
-      apiKey: () => this.apiKey,
+      apiKey: () => this.key,
       store: this.store,
       files: this.files,
       batches: this.batches,
@@ -166,6 +209,16 @@ export class Service {
       registry: () => this.registry,
       registryStatus: () => ({ path: this.modelsPath, error: this.registryError }),
       scheduler: this.scheduler,
+      settingsControl: {
+        settings: () => this.settings,
+        saved: () => this.savedSettings(),
+        update: (patch) => this.updateSettings(patch),
+        apiKey: () => this.key,
+        apiKeyOrigin: () => this.apiKeyOrigin,
+        regenerateApiKey: () => this.regenerateApiKey(),
+        locked: () => this.lockedSettings(),
+        listening: () => ({ host: this.settings.host, port: this.port }),
+      },
       gpu: this.gpu,
       thermal: this.thermal,
       events: this.events,

@@ -33,11 +33,17 @@ export function loadApiKey(dataDir: string, fromEnv: string | null): ApiKeySourc
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err
   }
+  return { key: writeNewApiKey(dataDir), origin: file }
+}
+
+/** Generates a key and stores it (mode 0600), replacing the old one; the old key stops working. */
+export function writeNewApiKey(dataDir: string): string {
+  const file = apiKeyPath(dataDir)
   const key = generateApiKey()
   const tmp = `${file}.${process.pid}.tmp`
   fs.writeFileSync(tmp, `${key}\n`, { mode: 0o600 })
   fs.renameSync(tmp, file)
-  return { key, origin: file }
+  return key
 }
 
 /** Constant-time comparison of a presented key with the expected one. */

@@ -2,6 +2,7 @@ import fs from 'node:fs'
 import path from 'node:path'
 import Ajv, { type ErrorObject } from 'ajv'
 import { LineCounter, parseDocument, isNode } from 'yaml'
+import { appRoot } from './app-paths'
 
 /** One model of the registry: what clients call it and what vLLM loads. */
 export interface ModelEntry {
@@ -185,12 +186,11 @@ export function loadModels(file: string): ModelRegistry {
   return parseModels(text, file)
 }
 
-/** The registry shipped with the app (top-level models.yaml), found from this module's location. */
+/** The registry shipped with the app (top-level models.yaml). */
 export function shippedModelsPath(): string {
-  const candidates = [path.resolve(__dirname, '..', '..', 'models.yaml'), path.resolve(__dirname, '..', 'models.yaml')]
-  const found = candidates.find((c) => fs.existsSync(c))
-  if (!found) throw new Error(`the shipped models.yaml was not found (looked in ${candidates.join(', ')})`)
-  return found
+  const file = path.join(appRoot(), 'models.yaml')
+  if (!fs.existsSync(file)) throw new Error(`the shipped models.yaml was not found (looked for ${file})`)
+  return file
 }
 
 /**

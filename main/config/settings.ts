@@ -68,10 +68,15 @@ export interface Settings {
   gpuPollMs: number
   thermalPauseC: number
   thermalResumeC: number
+  /** The desktop app starts when the user logs in (the Electron shell applies it). */
+  startAtLogin: boolean
 }
 
 type NumericKey = {
   [K in keyof Settings]: Settings[K] extends number ? K : never
+}[keyof Settings]
+type BooleanKey = {
+  [K in keyof Settings]: Settings[K] extends boolean ? K : never
 }[keyof Settings]
 type StringKey = {
   [K in keyof Settings]: Settings[K] extends string ? K : never
@@ -134,6 +139,7 @@ export function defaultSettings(dataDir: string): Settings {
     gpuPollMs: 2000,
     thermalPauseC: 83,
     thermalResumeC: 75,
+    startAtLogin: true,
   }
 }
 
@@ -183,6 +189,7 @@ const ENV_NAMES: Record<Exclude<keyof Settings, 'dataDir'>, string> = {
   gpuPollMs: 'VBS_GPU_POLL_MS',
   thermalPauseC: 'VBS_THERMAL_PAUSE_C',
   thermalResumeC: 'VBS_THERMAL_RESUME_C',
+  startAtLogin: 'VBS_START_AT_LOGIN',
 }
 
 /** Lower bounds for the numeric settings (port 0 = any free port, used by tests). */
@@ -239,27 +246,36 @@ export function settingsFilePath(dataDir: string): string {
   return path.join(dataDir, 'settings.json')
 }
 
+/** The settings.json keys a user may change from the dashboard, and which environment variable would override each. */
+export const ENV_NAME_OF = ENV_NAMES
+
 /** Reads settings for a data dir. Throws SettingsError naming the file or variable that is wrong. */
 export function loadSettings(env: NodeJS.ProcessEnv = process.env, overrides: Partial<Settings> = {}): Settings {
   const dataDir = path.resolve(overrides.dataDir ?? env.VBS_DATA_DIR ?? defaultDataDir(env))
-  const settings = defaultSettings(dataDir)
   const file = settingsFilePath(dataDir)
+  let parsed: unknown = {}
   if (fs.existsSync(file)) {
-    let parsed: unknown
     try {
       parsed = JSON.parse(fs.readFileSync(file, 'utf8'))
     } catch (err) {
       throw new SettingsError(`${file} is not valid JSON: ${(err as Error).message}`)
     }
-    if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) {
-      throw new SettingsError(`${file} must hold a JSON object of settings`)
+  }
+  return settingsFrom(dataDir, parsed, env, overrides)
+}
+
+/** Settings from the file's content (already parsed), the environment and overrides, in that order of strength. */
+export function settingsFrom(dataDir: string, fileContent: unknown, env: NodeJS.ProcessEnv, overrides: Partial<Settings> = {}): Settings {
+  const settings = defaultSettings(dataDir)
+  const file = settingsFilePath(dataDir)
+  if (fileContent === null || typeof fileContent !== 'object' || Array.isArray(fileContent)) {
+    throw new SettingsError(`${file} must hold a JSON object of settings`)
+  }
+  for (const [key, value] of Object.entries(fileContent as Record<string, unknown>)) {
+    if (key === 'dataDir' || !(key in ENV_NAMES)) {
+      throw new SettingsError(`${file}: unknown setting "${key}" (known: ${Object.keys(ENV_NAMES).join(', ')})`)
     }
-    for (const [key, value] of Object.entries(parsed as Record<string, unknown>)) {
-      if (key === 'dataDir' || !(key in ENV_NAMES)) {
-        throw new SettingsError(`${file}: unknown setting "${key}" (known: ${Object.keys(ENV_NAMES).join(', ')})`)
-      }
-      assign(settings, key as keyof typeof ENV_NAMES, value, `${file}: "${key}"`)
-    }
+    assign(settings, key as keyof typeof ENV_NAMES, value, `${file}: "${key}"`)
   }
   for (const [key, name] of Object.entries(ENV_NAMES) as [keyof typeof ENV_NAMES, string][]) {
     const raw = env[name]
@@ -288,6 +304,12 @@ function assign(settings: Settings, key: Exclude<keyof Settings, 'dataDir'>, val
     }
     if ((numeric === 'port' || numeric === 'enginePort') && n > 65535) throw new SettingsError(`${where} must be a port number 0-65535, got ${n}`)
     settings[numeric] = n as number
+    return
+  }
+  if (key === 'startAtLogin') {
+    const b = typeof value === 'string' ? { true: true, '1': true, false: false, '0': false }[value.trim().toLowerCase()] : value
+    if (typeof b !== 'boolean') throw new SettingsError(`${where} must be true or false, got ${JSON.stringify(value)}`)
+    settings[key as BooleanKey] = b
     return
   }
   if (typeof value !== 'string') {

@@ -40,8 +40,8 @@ export interface ThermalDecision {
  * A reading older than the last one seen (out of order) is ignored.
  */
 export class ThermalGuard {
-  readonly pauseC: number
-  readonly resumeC: number
+  private pause: number
+  private resume: number
   readonly staleMs: number
   private isPaused = false
   private why: string | null = null
@@ -50,19 +50,23 @@ export class ThermalGuard {
   private lastReadingAt: number | null = null
 
   constructor(options: ThermalGuardOptions = {}) {
-    this.pauseC = options.pauseC ?? 83
-    this.resumeC = options.resumeC ?? 75
     this.staleMs = options.staleMs ?? 30_000
-    for (const [name, value] of [['pauseC', this.pauseC], ['resumeC', this.resumeC], ['staleMs', this.staleMs]] as const) {
-      if (!Number.isFinite(value)) throw new RangeError(`thermal guard: ${name} must be a finite number, got ${value}`)
-    }
-    if (this.resumeC >= this.pauseC) {
-      throw new RangeError(
-        `thermal guard: the resume temperature (${this.resumeC} °C) must be below the pause temperature (${this.pauseC} °C), ` +
-          'or the guard would pause and resume around one value',
-      )
-    }
+    if (!Number.isFinite(this.staleMs)) throw new RangeError(`thermal guard: staleMs must be a finite number, got ${this.staleMs}`)
     if (this.staleMs < 0) throw new RangeError(`thermal guard: staleMs must not be negative, got ${this.staleMs}`)
+    ;[this.pause, this.resume] = checkThresholds(options.pauseC ?? 83, options.resumeC ?? 75)
+  }
+
+  get pauseC(): number {
+    return this.pause
+  }
+
+  get resumeC(): number {
+    return this.resume
+  }
+
+  /** New thresholds (settings changed); they apply from the next reading. */
+  setThresholds(pauseC: number, resumeC: number): void {
+    ;[this.pause, this.resume] = checkThresholds(pauseC, resumeC)
   }
 
   get paused(): boolean {
@@ -102,4 +106,17 @@ export class ThermalGuard {
 
 function formatC(c: number | null): string {
   return c === null ? 'unknown' : `${Math.round(c * 10) / 10} °C`
+}
+
+function checkThresholds(pauseC: number, resumeC: number): [number, number] {
+  for (const [name, value] of [['pauseC', pauseC], ['resumeC', resumeC]] as const) {
+    if (!Number.isFinite(value)) throw new RangeError(`thermal guard: ${name} must be a finite number, got ${value}`)
+  }
+  if (resumeC >= pauseC) {
+    throw new RangeError(
+      `thermal guard: the resume temperature (${resumeC} °C) must be below the pause temperature (${pauseC} °C), ` +
+        'or the guard would pause and resume around one value',
+    )
+  }
+  return [pauseC, resumeC]
 }

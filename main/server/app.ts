@@ -15,6 +15,9 @@ import type { GpuTelemetry } from '../gpu/telemetry'
 import type { ThermalGuard } from '../gpu/thermal-guard'
 import type { ServiceEvents } from '../events'
 import { statusRouters } from './routes/status'
+import { settingsRouter, type SettingsControl } from './routes/settings-api'
+import { dashboardRouter } from './routes/dashboard'
+import { dashboardDir } from '../config/app-paths'
 import type { Engine } from '../engine/engine'
 import type { ProxyStats } from '../engine/proxy-stats'
 import type { ModelRegistry } from '../config/models'
@@ -33,6 +36,7 @@ export interface AppDeps {
   registry: () => ModelRegistry
   registryStatus: () => { path: string; error: string | null }
   scheduler: Scheduler
+  settingsControl: SettingsControl
   gpu: GpuTelemetry
   thermal: ThermalGuard
   events: ServiceEvents
@@ -52,11 +56,13 @@ export function createApp(deps: AppDeps): Koa<AppState> {
     engineRouter({ ...deps, maxJsonBodyBytes: deps.settings.maxJsonBodyBytes }),
     batchAdminRouter(deps),
     status.authed,
+    settingsRouter(deps.settingsControl, deps.settings.maxJsonBodyBytes),
   ]
 
   app.use(requestId())
   app.use(errorEnvelope(deps.log))
   app.use(status.open.routes())
+  app.use(dashboardRouter(dashboardDir()).routes())
   app.use(requireApiKey(deps.apiKey))
   for (const r of routers) {
     app.use(r.routes())

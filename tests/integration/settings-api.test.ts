@@ -1,0 +1,92 @@
+import fs from 'node:fs'
+import path from 'node:path'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import OpenAI from 'openai'
+import { startService, type TestService } from '../helpers/service'
+
+let t: TestService
+beforeAll(async () => {
+  t = await startService({ apiKey: undefined as unknown as string })
+})
+afterAll(async () => {
+  await t.stop()
+})
+
+const put = (body: unknown): Promise<Response> =>
+  t.api('/api/settings', { method: 'PUT', body: JSON.stringify(body), headers: { 'content-type': 'application/json' } })
+
+describe('settings API', () => {
+  it('shows the settings, saves changes to settings.json and applies thresholds and chunk size at once', async () => {
+    const before = (await (await t.api('/api/settings')).json()) as Record<string, unknown>
+    expect(before).toMatchObject({ lan: true, host: '0.0.0.0', thermal_pause_c: 83, thermal_resume_c: 75, chunk_size: 5000, start_at_login: true })
+    expect(before.api_key).toBe(t.apiKey)
+
+    const res = await put({ thermal_pause_c: 80, thermal_resume_c: 70, chunk_size: 1000, start_at_login: false })
+    expect(res.status).toBe(200)
+    expect(await res.json()).toMatchObject({ thermal_pause_c: 80, thermal_resume_c: 70, chunk_size: 1000, start_at_login: false })
+    expect(JSON.parse(fs.readFileSync(path.join(t.dataDir, 'settings.json'), 'utf8'))).toEqual({ thermalPauseC: 80, thermalResumeC: 70, chunkSize: 1000, startAtLogin: false })
+    expect(t.service.thermal.pauseC).toBe(80)
+    expect(t.service.settings.chunkSize).toBe(1000)
+    const health = (await (await fetch(`${t.url}/health`)).json()) as { limits: { thermal_pause_c: number } }
+    expect(health.limits.thermal_pause_c).toBe(80)
+  })
+
+  it('saves port and LAN for the next start and says a restart is needed', async () => {
+    const body = (await (await put({ lan: true, port: 4099 })).json()) as Record<string, unknown>
+    expect(body).toMatchObject({ lan: true, host: '0.0.0.0', port: 4099, restart_required: true })
+    expect((body.listening as { port: number }).port).toBe(t.service.port)
+    const off = (await (await put({ lan: false })).json()) as Record<string, unknown>
+    expect(off).toMatchObject({ lan: false, host: '127.0.0.1' })
+    expect(JSON.parse(fs.readFileSync(path.join(t.dataDir, 'settings.json'), 'utf8'))).toMatchObject({ host: '127.0.0.1', port: 4099 })
+  })
+
+  it('refuses bad values, naming them, and writes nothing', async () => {
+    const file = path.join(t.dataDir, 'settings.json')
+    const before = fs.readFileSync(file, 'utf8')
+    for (const [body, param] of [
+      [{ thermal_pause_c: 70, thermal_resume_c: 75 }, null],
+      [{ chunk_size: 0 }, 'chunk_size'],
+      [{ port: 'x' }, 'port'],
+      [{ lan: 'yes' }, 'lan'],
+      [{ colour: 'blue' }, 'colour'],
+    ] as const) {
+      const res = await put(body)
+      expect(res.status).toBe(400)
+      const err = (await res.json()) as { error: { param: string | null; message: string } }
+      expect(err.error.param).toBe(param)
+    }
+    expect(fs.readFileSync(file, 'utf8')).toBe(before)
+  })
+
+  it('regenerates the API key: the new key works at once, the old one stops working', async () => {
+    const old = t.apiKey
+    const res = await t.api('/api/settings/api-key', { method: 'POST' })
+    const { api_key: fresh } = (await res.json()) as { api_key: string }
+    expect(fresh).not.toBe(old)
+    expect(fs.readFileSync(path.join(t.dataDir, 'api-key'), 'utf8').trim()).toBe(fresh)
+    const withOld = new OpenAI({ apiKey: old, baseURL: `${t.url}/v1`, maxRetries: 0 })
+    expect(await withOld.files.list().catch((e: unknown) => (e as { status: number }).status)).toBe(401)
+    const withNew = new OpenAI({ apiKey: fresh, baseURL: `${t.url}/v1`, maxRetries: 0 })
+    expect((await withNew.files.list()).data).toBeDefined()
+    t.apiKey = fresh
+  })
+})
+
+describe('dashboard', () => {
+  it('serves the built dashboard at / without a key, and its assets, with a CSP', async () => {
+    const res = await fetch(`${t.url}/`)
+    const html = await res.text()
+    if (res.status === 503) {
+      expect(html).toContain('npm run build') // not built in this checkout: the page says what to do
+      return
+    }
+    expect(res.status).toBe(200)
+    expect(res.headers.get('content-security-policy')).toContain("script-src 'self'")
+    const script = /src="\.?\/?(assets\/[^"]+\.js)"/.exec(html)?.[1]
+    expect(script).toBeTruthy()
+    const js = await fetch(`${t.url}/${script}`)
+    expect(js.status).toBe(200)
+    expect(js.headers.get('content-type')).toMatch(/javascript/)
+    expect((await fetch(`${t.url}/assets/..%2F..%2Fpackage.json`)).status).toBe(404)
+  })
+})
