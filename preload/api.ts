@@ -1,25 +1,35 @@
 /**
- * What the preload gives the dashboard as `window.vbs`: how to reach the service. The dashboard talks to the
- * service only over HTTP, exactly as a browser on the LAN does, so this is connection info and nothing more.
+ * What the preload gives the dashboard as `window.vbs`: how to reach the service, and in the desktop app two
+ * native actions. The dashboard talks to the service only over HTTP, exactly as a browser on the LAN does (where
+ * `window.vbs` is absent), so this is connection info and a few intents, never `ipcRenderer` itself.
  */
 export interface VbsApi {
   /** The service's base URL on this machine, e.g. `http://127.0.0.1:4080`. */
   serverUrl: string
   /** The key the service expects as `Authorization: Bearer`. */
   apiKey: string
+  /** Opens the data folder in the system's file manager (desktop app only). */
+  openDataFolder?: () => Promise<void>
+  /** Opens the logs folder in the system's file manager (desktop app only). */
+  openLogs?: () => Promise<void>
 }
 
-/** The main process hands the values over as `webPreferences.additionalArguments`. */
-const URL_ARG = '--vbs-url='
-const KEY_ARG = '--vbs-key='
+/** The IPC channels between the preload and the main process. */
+export const IPC = {
+  /** Synchronous, at preload start: answers a VbsConnection. Never on the command line (other users read it). */
+  connection: 'vbs:connection',
+  openDataFolder: 'vbs:open-data-folder',
+  openLogs: 'vbs:open-logs',
+} as const
 
-/** The additional arguments the main process gives the window. */
-export function connectionArgs(api: VbsApi): string[] {
-  return [URL_ARG + api.serverUrl, KEY_ARG + api.apiKey]
-}
+/** The connection part of the API, as the main process answers `vbs:connection`. */
+export type VbsConnection = Pick<VbsApi, 'serverUrl' | 'apiKey'>
 
-/** Reads the values back in the preload ('' when an argument is missing). */
-export function parseConnectionArgs(argv: readonly string[]): VbsApi {
-  const value = (prefix: string): string => argv.find((a) => a.startsWith(prefix))?.slice(prefix.length) ?? ''
-  return { serverUrl: value(URL_ARG), apiKey: value(KEY_ARG) }
+/** Checks the main process's answer; anything unexpected (a refusal answers null) gives empty values. */
+export function parseConnection(value: unknown): VbsConnection {
+  const v = (value ?? {}) as Record<string, unknown>
+  return {
+    serverUrl: typeof v.serverUrl === 'string' ? v.serverUrl : '',
+    apiKey: typeof v.apiKey === 'string' ? v.apiKey : '',
+  }
 }

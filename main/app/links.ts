@@ -1,0 +1,40 @@
+// The addresses the tray copies. Pure: the network interfaces are handed in (os.networkInterfaces() in tray.ts).
+import type { NetworkInterfaceInfo } from 'node:os'
+
+const WILDCARDS = new Set(['0.0.0.0', '::', ''])
+
+/**
+ * The base URL to give to someone else: when the service listens on every interface, the machine's first LAN
+ * IPv4 address (what a client on the LAN must use, and it works from this machine too); otherwise the address
+ * the service listens on (`serviceUrl`, e.g. loopback only).
+ */
+export function shareableBaseUrl(
+  serviceUrl: string,
+  listenHost: string,
+  interfaces: NodeJS.Dict<NetworkInterfaceInfo[]>,
+): string {
+  if (!WILDCARDS.has(listenHost)) return serviceUrl
+  const names = Object.keys(interfaces).sort()
+  for (const name of names) {
+    for (const info of interfaces[name] ?? []) {
+      // Link-local addresses (169.254/16) are not reachable from an ordinary LAN.
+      if (info.family === 'IPv4' && !info.internal && !info.address.startsWith('169.254.')) {
+        return `http://${info.address}:${new URL(serviceUrl).port}`
+      }
+    }
+  }
+  return serviceUrl
+}
+
+/** What OpenAI SDKs take as `base_url`. */
+export function apiUrl(baseUrl: string): string {
+  return `${baseUrl.replace(/\/+$/, '')}/v1`
+}
+
+/**
+ * The dashboard with the key in the fragment: the fragment never leaves the browser (not sent to the server,
+ * not in its logs), and the page takes the key from it.
+ */
+export function dashboardLink(baseUrl: string, apiKey: string): string {
+  return `${baseUrl.replace(/\/+$/, '')}/#key=${encodeURIComponent(apiKey)}`
+}

@@ -1,0 +1,63 @@
+// Reads the tray's snapshot off the service. Pure (no Electron): the Service satisfies TraySource structurally,
+// and a test hands in a plain object.
+import type { EngineState } from '../engine/engine-types'
+import type { TraySnapshot } from './tray-menu'
+
+/** The parts of the service the tray reads. */
+export interface TraySource {
+  engine: {
+    status(): {
+      state: EngineState
+      model: string | null
+      phase: string | null
+      lastError: string | null
+      inFlight: number
+      leasedBy: string | null
+    }
+  }
+  models: { readonly models: readonly { id: string }[]; readonly defaultModel: string | null }
+  scheduler: {
+    readonly paused: boolean
+    readonly runningBatch: string | null
+    progressOf(id: string): { completed: number; failed: number; total: number; waiting: string | null } | null
+  }
+  thermal: { readonly paused: boolean; readonly reason: string | null }
+  gpu: { current(): { temperatureC: number | null; at: number } | null }
+  settings: { readonly startAtLogin: boolean }
+  lockedSettings(): { startAtLogin?: string }
+}
+
+/** A GPU reading older than this is not shown (the sampler stopped; the dashboard says why). */
+export const GPU_SAMPLE_STALE_MS = 30_000
+
+export function traySnapshot(source: TraySource, now = Date.now()): TraySnapshot {
+  const sample = source.gpu.current()
+  const e = source.engine.status()
+  const running = source.scheduler.runningBatch
+  const progress = running ? source.scheduler.progressOf(running) : null
+  return {
+    engine: {
+      state: e.state,
+      model: e.model,
+      phase: e.phase,
+      lastError: e.lastError,
+      inFlight: e.inFlight,
+      leasedBy: e.leasedBy,
+    },
+    models: source.models.models.map((m) => m.id),
+    defaultModel: source.models.defaultModel,
+    batch: running
+      ? {
+          id: running,
+          done: progress ? progress.completed + progress.failed : 0,
+          total: progress?.total ?? 0,
+          waiting: progress?.waiting ?? null,
+        }
+      : null,
+    batchesPaused: source.scheduler.paused,
+    thermal: { paused: source.thermal.paused, reason: source.thermal.reason },
+    gpuTemperatureC: sample && now - sample.at <= GPU_SAMPLE_STALE_MS ? sample.temperatureC : null,
+    startAtLogin: source.settings.startAtLogin,
+    startAtLoginLockedBy: source.lockedSettings().startAtLogin ?? null,
+  }
+}
