@@ -28,6 +28,8 @@ export default defineConfig({
     plugins: [react()],
     build: {
       outDir: resolve(__dirname, 'out/renderer'),
+      // Served over the LAN too: ship it small.
+      minify: true,
       rolldownOptions: {
         input: { index: resolve(__dirname, 'renderer/index.html') },
       },

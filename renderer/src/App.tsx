@@ -1,39 +1,39 @@
 import { useEffect } from 'react'
-import { serverUrl } from './api'
-import { useHealthStore } from './store/health'
+import { ConnectionBanner, ThermalBanner } from './components/Banners'
+import { DropOverlay } from './components/DropOverlay'
+import { EngineSection } from './components/EngineSection'
+import { GpuSection } from './components/GpuSection'
+import { Header } from './components/Header'
+import { KeyForm } from './components/KeyForm'
+import { NewBatchSection } from './components/NewBatchSection'
+import { QueueSection } from './components/QueueSection'
+import { SettingsSection } from './components/SettingsSection'
+import { startLive } from './live'
+import { useAuthStore } from './store/auth'
 
-/** How often the dashboard asks the service whether it is up. */
-const HEALTH_POLL_MS = 5000
-
-function HealthLine(): React.JSX.Element {
-  const health = useHealthStore((s) => s.health)
-  switch (health.state) {
-    case 'loading':
-      return <p className="health">Checking the service…</p>
-    case 'up':
-      return (
-        <p className="health health-up">
-          Service up: version {health.health.version}, running for {health.health.uptime_s} s
-        </p>
-      )
-    case 'down':
-      return <p className="health health-down">Service unreachable: {health.error}</p>
-  }
+function Dashboard(): React.JSX.Element {
+  useEffect(() => startLive(), [])
+  return (
+    <div className="app">
+      <Header />
+      <div className="banners">
+        <ConnectionBanner />
+        <ThermalBanner />
+      </div>
+      <main className="grid">
+        <EngineSection />
+        <GpuSection />
+        <NewBatchSection />
+        <QueueSection />
+        <SettingsSection />
+      </main>
+      <DropOverlay />
+    </div>
+  )
 }
 
+/** The dashboard once an API key is known; until then, the form that asks for it. */
 export function App(): React.JSX.Element {
-  const refresh = useHealthStore((s) => s.refresh)
-  useEffect(() => {
-    void refresh()
-    const timer = setInterval(() => void refresh(), HEALTH_POLL_MS)
-    return () => clearInterval(timer)
-  }, [refresh])
-
-  return (
-    <main>
-      <h1>vLLM Batch Server</h1>
-      <HealthLine />
-      <p className="server-url">{serverUrl()}</p>
-    </main>
-  )
+  const hasKey = useAuthStore((s) => s.key !== null)
+  return hasKey ? <Dashboard /> : <KeyForm />
 }

@@ -1,0 +1,213 @@
+import { useState } from 'react'
+import { formatCount, formatDuration } from '../format'
+import { useEngineStore } from '../store/engine'
+import type { EngineState } from '../types'
+
+const STATE_TONE: Record<EngineState, string> = {
+  stopped: '',
+  starting: 'pill-info',
+  ready: 'pill-ok',
+  stopping: 'pill-info',
+  failed: 'pill-danger',
+  sleeping: '',
+}
+
+/** What to do about an engine error, by what it says. */
+export function engineAdvice(error: string): { title: string; hint: string } {
+  if (/vLLM not found/i.test(error)) {
+    return {
+      title: 'vLLM is not installed where the service looks for it',
+      hint: 'Install it on this machine with `pip install vllm` (in the environment the service runs in), or set VBS_VLLM_BIN to the vllm executable and restart the service. Then press Start.',
+    }
+  }
+  if (/free|does not fit|cannot fit|out of memory|OOM/i.test(error)) {
+    return {
+      title: 'The model does not fit in the GPU memory',
+      hint: 'Close other programs that use the GPU, or choose a smaller model (or lower its max_model_len in models.yaml), then press Start.',
+    }
+  }
+  if (/timed? ?out|timeout/i.test(error)) {
+    return {
+      title: 'The model did not finish loading in time',
+      hint: "Check the log below. A first load downloads the weights and can take long: raise the model's load_timeout_s in models.yaml, then press Start.",
+    }
+  }
+  return { title: 'The engine failed', hint: 'Read the log below for the cause, fix it, then press Start to try again.' }
+}
+
+function EngineError(): React.JSX.Element | null {
+  const error = useEngineStore((s) => (s.status && s.status.state !== 'ready' ? s.status.lastError : null))
+  if (!error) return null
+  const advice = engineAdvice(error)
+  return (
+    <div className="callout callout-danger" role="alert" data-testid="engine-error">
+      <strong>{advice.title}</strong>
+      <p className="mono wrap">{error}</p>
+      <p>{advice.hint}</p>
+    </div>
+  )
+}
+
+function RegistryError(): React.JSX.Element | null {
+  const registry = useEngineStore((s) => s.status?.registry)
+  if (!registry?.error) return null
+  return (
+    <div className="callout callout-warn" role="alert">
+      <strong>models.yaml has an error</strong>
+      <p className="mono wrap">{registry.error}</p>
+      <p>
+        The last good registry stays in use. Fix <code>{registry.path}</code>; it is read again when it changes.
+      </p>
+    </div>
+  )
+}
+
+function Facts(): React.JSX.Element | null {
+  const model = useEngineStore((s) => s.status?.model ?? null)
+  const state = useEngineStore((s) => s.status?.state)
+  const phase = useEngineStore((s) => s.status?.phase ?? null)
+  const uptimeS = useEngineStore((s) => s.status?.uptimeS ?? null)
+  const pid = useEngineStore((s) => s.status?.pid ?? null)
+  const port = useEngineStore((s) => s.status?.port ?? null)
+  const restarts = useEngineStore((s) => s.status?.restarts ?? 0)
+  if (!state) return null
+  return (
+    <dl className="facts">
+      <dt>Current model</dt>
+      <dd data-testid="engine-model">{model ?? 'none'}</dd>
+      {state === 'starting' && (
+        <>
+          <dt>Loading</dt>
+          <dd data-testid="engine-phase">{phase ?? 'starting process'}</dd>
+        </>
+      )}
+      {state === 'ready' && uptimeS !== null && (
+        <>
+          <dt>Up for</dt>
+          <dd>{formatDuration(uptimeS)}</dd>
+        </>
+      )}
+      {pid !== null && (
+        <>
+          <dt>Process</dt>
+          <dd>
+            pid {pid}
+            {port !== null ? `, port ${port}` : ''}
+          </dd>
+        </>
+      )}
+      {restarts > 0 && (
+        <>
+          <dt>Restarts</dt>
+          <dd>{formatCount(restarts)} after crashes</dd>
+        </>
+      )}
+    </dl>
+  )
+}
+
+function Controls(): React.JSX.Element {
+  const state = useEngineStore((s) => s.status?.state ?? 'stopped')
+  const current = useEngineStore((s) => s.status?.model ?? null)
+  const models = useEngineStore((s) => s.models)
+  const pending = useEngineStore((s) => s.pending)
+  const start = useEngineStore((s) => s.start)
+  const stop = useEngineStore((s) => s.stop)
+  const switchTo = useEngineStore((s) => s.switchTo)
+  const [chosen, setChosen] = useState<string | null>(null)
+  const selected = chosen ?? current ?? models[0]?.id ?? ''
+  const running = state === 'starting' || state === 'ready' || state === 'sleeping'
+  const description = models.find((m) => m.id === selected)?.description
+  const busy = pending !== null || state === 'stopping'
+  return (
+    <div className="engine-controls">
+      <div className="row">
+        <label className="field inline">
+          <span>Model to run</span>
+          <select value={selected} onChange={(e) => setChosen(e.target.value)} disabled={models.length === 0}>
+            {models.length === 0 && <option value="">No models in models.yaml</option>}
+            {models.map((m) => (
+              <option key={m.id} value={m.id}>
+                {m.id}
+                {state === 'ready' && m.id === current ? ' (loaded)' : ''}
+                {m.max_model_len ? ` · ${formatCount(m.max_model_len)} tokens` : ''}
+              </option>
+            ))}
+          </select>
+        </label>
+        {running ? (
+          <button type="button" disabled={busy || selected === '' || selected === current} onClick={() => void switchTo(selected)}>
+            {pending === 'switch' ? 'Switching…' : 'Switch model'}
+          </button>
+        ) : (
+          <button type="button" className="primary" disabled={busy} onClick={() => void start(selected && selected !== current ? selected : undefined)}>
+            {pending === 'start' ? 'Starting…' : 'Start'}
+          </button>
+        )}
+        <button type="button" disabled={busy || !running} onClick={() => void stop()}>
+          {pending === 'stop' || state === 'stopping' ? 'Stopping…' : 'Stop'}
+        </button>
+      </div>
+      {description && <p className="muted small">{description}</p>}
+    </div>
+  )
+}
+
+function ActionError(): React.JSX.Element | null {
+  const error = useEngineStore((s) => s.actionError)
+  const dismiss = useEngineStore((s) => s.dismissError)
+  if (!error) return null
+  return (
+    <p className="callout callout-danger" role="alert" data-testid="engine-action-error">
+      {error}{' '}
+      <button type="button" className="link" onClick={dismiss}>
+        Dismiss
+      </button>
+    </p>
+  )
+}
+
+function LogTail(): React.JSX.Element | null {
+  const lines = useEngineStore((s) => s.status?.logTail)
+  const failed = useEngineStore((s) => s.status?.state === 'failed')
+  if (!lines) return null
+  return (
+    <details className="log" open={failed}>
+      <summary>Engine log ({formatCount(lines.length)} recent lines)</summary>
+      {lines.length === 0 ? <p className="muted small">Nothing logged yet.</p> : <pre>{lines.join('\n')}</pre>}
+    </details>
+  )
+}
+
+export function EngineSection(): React.JSX.Element {
+  const state = useEngineStore((s) => s.status?.state ?? null)
+  const loadError = useEngineStore((s) => s.loadError)
+  return (
+    <section className="card" aria-labelledby="engine-title" data-testid="engine">
+      <header className="card-head">
+        <h2 id="engine-title">Engine</h2>
+        {state && (
+          <span className={`pill ${STATE_TONE[state]}`} data-testid="engine-state">
+            {state}
+          </span>
+        )}
+      </header>
+      {state === null ? (
+        loadError ? (
+          <p className="callout callout-danger">Could not read the engine status: {loadError}</p>
+        ) : (
+          <p className="muted">Loading…</p>
+        )
+      ) : (
+        <>
+          <EngineError />
+          <RegistryError />
+          <Facts />
+          <Controls />
+          <ActionError />
+          <LogTail />
+        </>
+      )}
+    </section>
+  )
+}

@@ -1,0 +1,73 @@
+import * as api from '../api'
+import { useConnectionStore } from '../store/connection'
+import type { Health } from '../types'
+import { useNow } from './use-now'
+
+function StreamStatus(): React.JSX.Element {
+  const stream = useConnectionStore((s) => s.stream)
+  switch (stream.state) {
+    case 'open':
+      return <span className="pill pill-ok" title="Receiving live updates from the service">Live</span>
+    case 'connecting':
+      return <span className="pill">Connecting…</span>
+    case 'closed':
+      return <span className="pill pill-warn">Not connected</span>
+    case 'waiting':
+      return <Reconnecting retryAt={stream.retryAt} error={stream.error} />
+  }
+}
+
+function Reconnecting(props: { retryAt: number; error: string }): React.JSX.Element {
+  const now = useNow(1000)
+  const s = Math.max(0, Math.ceil((props.retryAt - now) / 1000))
+  return (
+    <span className="pill pill-warn" title={props.error}>
+      Live updates interrupted: reconnecting {s > 0 ? `in ${s} s` : 'now'}
+    </span>
+  )
+}
+
+/** Why /health says `degraded`, in words. */
+function degradedBecause(health: Health): string {
+  const why: string[] = []
+  if (health.engine.state === 'failed') why.push('the engine failed')
+  if (!health.gpu.healthy) why.push('batches are paused for GPU heat')
+  return why.length > 0 ? why.join('; ') : 'see /health'
+}
+
+function Version(): React.JSX.Element | null {
+  const health = useConnectionStore((s) => s.health)
+  if (!health) return null
+  return (
+    <>
+      <span className="muted">v{health.version}</span>
+      {health.status === 'degraded' && (
+        <span className="pill pill-warn" title={`Degraded: ${degradedBecause(health)}`}>
+          degraded: {degradedBecause(health)}
+        </span>
+      )}
+    </>
+  )
+}
+
+export function Header(): React.JSX.Element {
+  const native = api.nativeActions()
+  return (
+    <header className="topbar">
+      <h1>vLLM Batch Server</h1>
+      <Version />
+      <StreamStatus />
+      <span className="spacer" />
+      {native.openDataFolder && (
+        <button type="button" onClick={native.openDataFolder}>
+          Open data folder
+        </button>
+      )}
+      {native.openLogs && (
+        <button type="button" onClick={native.openLogs}>
+          Open logs
+        </button>
+      )}
+    </header>
+  )
+}

@@ -1,0 +1,308 @@
+import { formatCount, formatDuration, formatEpochSeconds, formatPercent, formatRate, plural } from '../format'
+import { useQueueStore, type JobErrors } from '../store/queue'
+import type { BatchStatus, Job } from '../types'
+import { ProgressBar } from './ProgressBar'
+
+const TERMINAL: readonly BatchStatus[] = ['failed', 'completed', 'expired', 'cancelled']
+const CANCELLABLE: readonly BatchStatus[] = ['validating', 'in_progress']
+
+const STATUS_TONE: Record<BatchStatus, string> = {
+  validating: 'pill-info',
+  in_progress: 'pill-info',
+  finalizing: 'pill-info',
+  completed: 'pill-ok',
+  failed: 'pill-danger',
+  expired: 'pill-warn',
+  cancelling: 'pill-warn',
+  cancelled: '',
+}
+
+function ErrorsTable(props: { errors: JobErrors }): React.JSX.Element {
+  const e = props.errors
+  switch (e.kind) {
+    case 'loading':
+      return <p className="muted small">Loading the failed requests…</p>
+    case 'error':
+      return <p className="callout callout-danger small">{e.message}</p>
+    case 'validation':
+      return (
+        <div className="table-wrap">
+          <table data-testid="batch-errors">
+            <caption>Lines the service rejected ({formatCount(e.rows.length)})</caption>
+            <thead>
+              <tr>
+                <th scope="col">Line</th>
+                <th scope="col">Code</th>
+                <th scope="col">Field</th>
+                <th scope="col">Message</th>
+              </tr>
+            </thead>
+            <tbody>
+              {e.rows.map((r, i) => (
+                <tr key={i}>
+                  <td className="num">{r.line ?? '–'}</td>
+                  <td>
+                    <code>{r.code}</code>
+                  </td>
+                  <td>{r.param ?? ''}</td>
+                  <td>{r.message}</td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </div>
+      )
+    case 'requests':
+      return e.rows.length === 0 ? (
+        <p className="muted small">No failed requests are kept for this batch.</p>
+      ) : (
+        <div className="table-wrap">
+          <table data-testid="batch-errors">
+            <caption>Failed requests ({formatCount(e.rows.length)})</caption>
+            <thead>
+              <tr>
+                <th scope="col">Line</th>
+                <th scope="col">custom_id</th>
+                <th scope="col">Error</th>
+                <th scope="col">Message</th>
+                <th scope="col">Attempts</th>
+              </tr>
+            </thead>
+            <tbody>
+              {e.rows.map((r) => (
+                <tr key={`${r.line}-${r.custom_id}`}>
+                  <td className="num">{r.line}</td>
+                  <td>
+                    <code>{r.custom_id}</code>
+                  </td>
+                  <td>{r.error_type}</td>
+                  <td>{r.message}</td>
+                  <td className="num">{r.attempts}</td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </div>
+      )
+  }
+}
+
+/** The first validation error, with its line number unless the message already starts with it. */
+function firstError(job: Job): string {
+  const e = job.errors?.data[0]
+  if (!e) return ''
+  return e.line !== null && !/^line \d+/.test(e.message) ? `line ${e.line}: ${e.message}` : e.message
+}
+
+function counts(job: Job): { completed: number; failed: number; total: number } {
+  const live = job.progress && !TERMINAL.includes(job.status) ? job.progress : null
+  return live ?? job.request_counts
+}
+
+function JobStats(props: { job: Job }): React.JSX.Element | null {
+  const p = props.job.progress
+  if (!p || TERMINAL.includes(props.job.status) || p.chunks === 0) return null
+  return (
+    <p className="job-stats small" data-testid="batch-stats">
+      <span>
+        chunk {formatCount(p.chunk)} of {formatCount(p.chunks)}
+      </span>
+      <span>{formatRate(p.requestsPerSecond)} requests/s</span>
+      <span>{formatRate(p.tokensPerSecond)} tokens/s</span>
+      {p.etaSeconds !== null && <span>ETA {formatDuration(p.etaSeconds)}</span>}
+    </p>
+  )
+}
+
+function JobActions(props: { job: Job }): React.JSX.Element {
+  const { job } = props
+  const pending = useQueueStore((s) => s.pending[job.id])
+  const errorsOpen = useQueueStore((s) => s.errors[job.id] !== undefined)
+  const cancel = useQueueStore((s) => s.cancel)
+  const retry = useQueueStore((s) => s.retryFailed)
+  const download = useQueueStore((s) => s.download)
+  const toggleErrors = useQueueStore((s) => s.toggleErrors)
+  const terminal = TERMINAL.includes(job.status)
+  const hasValidationErrors = job.status === 'failed' && (job.errors?.data.length ?? 0) > 0
+  const canShowErrors = hasValidationErrors || job.request_counts.failed > 0
+  const canRetry = terminal && job.request_counts.failed > 0 && !hasValidationErrors
+  return (
+    <div className="job-actions">
+      {CANCELLABLE.includes(job.status) && (
+        <button type="button" disabled={pending !== undefined} onClick={() => void cancel(job.id)}>
+          {pending === 'cancel' ? 'Cancelling…' : 'Cancel'}
+        </button>
+      )}
+      {job.output_file_id && (
+        <button type="button" disabled={pending !== undefined} onClick={() => void download(job.id, 'output')}>
+          {pending === 'download-output' ? 'Downloading…' : 'Download output'}
+        </button>
+      )}
+      {job.error_file_id && (
+        <button type="button" disabled={pending !== undefined} onClick={() => void download(job.id, 'errors')}>
+          {pending === 'download-errors' ? 'Downloading…' : 'Download errors'}
+        </button>
+      )}
+      {canRetry && (
+        <button type="button" disabled={pending !== undefined} onClick={() => void retry(job.id)}>
+          {pending === 'retry' ? 'Retrying…' : 'Retry failed'}
+        </button>
+      )}
+      {canShowErrors && (
+        <button type="button" aria-expanded={errorsOpen} onClick={() => void toggleErrors(job.id)}>
+          {errorsOpen ? 'Hide errors' : 'Show errors'}
+        </button>
+      )}
+    </div>
+  )
+}
+
+function JobRow(props: { id: string }): React.JSX.Element | null {
+  const job = useQueueStore((s) => s.jobs[props.id])
+  const actionError = useQueueStore((s) => s.actionErrors[props.id])
+  const errors = useQueueStore((s) => s.errors[props.id])
+  if (!job) return null
+  const c = counts(job)
+  const done = c.completed + c.failed
+  const fraction = c.total > 0 ? done / c.total : job.status === 'completed' ? 1 : 0
+  const terminal = TERMINAL.includes(job.status)
+  const queued = job.status === 'in_progress' && !job.running && !job.progress
+  const detail =
+    job.status_detail ?? (terminal ? null : (job.progress?.waiting ?? (queued ? 'queued: one job runs at a time, oldest first' : null)))
+  const retryOf = job.metadata?.retry_of
+  const retriedBy = job.metadata?.retried_by
+  return (
+    <li className={`job${job.running ? ' job-running' : ''}`} data-testid={`job-${job.id}`}>
+      <div className="job-head">
+        <code className="job-id">{job.id}</code>
+        <span className={`pill ${STATUS_TONE[job.status]}`} data-testid="batch-status">
+          {job.status}
+        </span>
+        {job.running && <span className="pill pill-ok">current job</span>}
+        <span className="job-model">{job.model ?? (terminal ? '' : 'model not known yet')}</span>
+        <span className="muted small">{job.endpoint}</span>
+        <span className="spacer" />
+        <time className="muted small" dateTime={new Date(job.created_at * 1000).toISOString()}>
+          {formatEpochSeconds(job.created_at)}
+        </time>
+      </div>
+      <div className="job-progress">
+        <ProgressBar
+          value={fraction}
+          label={`Progress of ${job.id}`}
+          text={`${formatCount(done)} of ${formatCount(c.total)} requests`}
+          tone={job.status === 'failed' ? 'danger' : terminal ? 'ok' : undefined}
+        />
+        <span className="small">
+          {c.total > 0
+            ? `${formatCount(done)} of ${plural(c.total, 'request')} (${formatPercent(fraction)})`
+            : job.status === 'validating'
+              ? 'checking the file…'
+              : job.status === 'failed'
+                ? 'the file was rejected: nothing ran'
+                : 'no requests'}
+          {' · '}
+          <span className="ok-text">{formatCount(c.completed)} completed</span>
+          {' · '}
+          <span className={c.failed > 0 ? 'danger-text' : ''}>{formatCount(c.failed)} failed</span>
+        </span>
+      </div>
+      <JobStats job={job} />
+      {detail && (
+        <p className="job-detail small" data-testid="batch-detail">
+          {detail}
+        </p>
+      )}
+      {job.status === 'failed' && job.errors && job.errors.data.length > 0 && !errors && (
+        <p className="danger-text small">
+          {plural(job.errors.data.length, 'line')} rejected, e.g. {firstError(job)}
+        </p>
+      )}
+      {(retryOf || retriedBy) && (
+        <p className="muted small">
+          {retryOf && (
+            <>
+              Retry of <code>{retryOf}</code>.{' '}
+            </>
+          )}
+          {retriedBy && (
+            <>
+              Failed requests retried as <code>{retriedBy}</code>.
+            </>
+          )}
+        </p>
+      )}
+      <JobActions job={job} />
+      {actionError && (
+        <p className="callout callout-danger small" role="alert">
+          {actionError}
+        </p>
+      )}
+      {errors && <ErrorsTable errors={errors} />}
+    </li>
+  )
+}
+
+function PauseButton(): React.JSX.Element {
+  const paused = useQueueStore((s) => s.paused)
+  const pausing = useQueueStore((s) => s.pausing)
+  const setPaused = useQueueStore((s) => s.setPaused)
+  return (
+    <button type="button" disabled={pausing} onClick={() => void setPaused(!paused)}>
+      {paused ? 'Resume all' : 'Pause all'}
+    </button>
+  )
+}
+
+export function QueueSection(): React.JSX.Element {
+  const order = useQueueStore((s) => s.order)
+  const loaded = useQueueStore((s) => s.loaded)
+  const loadError = useQueueStore((s) => s.loadError)
+  const hasMore = useQueueStore((s) => s.hasMore)
+  const paused = useQueueStore((s) => s.paused)
+  const pauseError = useQueueStore((s) => s.pauseError)
+  const loadMore = useQueueStore((s) => s.loadMore)
+  return (
+    <section className="card wide" aria-labelledby="queue-title" data-testid="queue">
+      <header className="card-head">
+        <h2 id="queue-title">Batch jobs</h2>
+        {loaded && <span className="muted">{plural(order.length, 'job')}</span>}
+        <span className="spacer" />
+        <PauseButton />
+      </header>
+      {paused && (
+        <p className="callout callout-warn" data-testid="queue-paused">
+          All batch jobs are paused (Pause all): nothing new is sent to the engine. Press Resume all to continue.
+        </p>
+      )}
+      {pauseError && (
+        <p className="callout callout-danger" role="alert">
+          {pauseError}
+        </p>
+      )}
+      {loadError && <p className="callout callout-danger">Could not read the batch jobs: {loadError}</p>}
+      {!loaded && !loadError && <p className="muted">Loading…</p>}
+      {loaded && order.length === 0 && (
+        <div className="empty" data-testid="queue-empty">
+          <p>
+            <strong>No batch jobs yet:</strong> drop a .jsonl file here or use the API.
+          </p>
+          <pre className="small">{`client.files.create(file=open("requests.jsonl", "rb"), purpose="batch")
+client.batches.create(input_file_id=..., endpoint="/v1/chat/completions", completion_window="24h")`}</pre>
+        </div>
+      )}
+      {order.length > 0 && (
+        <ul className="jobs">
+          {order.map((id) => (
+            <JobRow key={id} id={id} />
+          ))}
+        </ul>
+      )}
+      {hasMore && (
+        <button type="button" onClick={() => void loadMore()}>
+          Load older jobs
+        </button>
+      )}
+    </section>
+  )
+}

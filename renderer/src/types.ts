@@ -1,0 +1,140 @@
+/**
+ * The shapes the dashboard reads from the service. The service's own types are imported as types only (the
+ * renderer never imports code from main/); the rest are the JSON documents of this app's `/api/*` routes.
+ */
+import type { BatchErrorEntry, BatchObject, BatchStatus } from '../../main/batch/batch-types'
+import type { BatchProgress } from '../../main/batch/progress'
+import type { EngineState, EngineStatus } from '../../main/engine/engine-types'
+import type { GpuInfo, GpuSample, GpuStatus } from '../../main/gpu/telemetry'
+import type { ThermalDecision } from '../../main/gpu/thermal-guard'
+import type { ServiceEventMap } from '../../main/events'
+
+export type { BatchErrorEntry, BatchObject, BatchProgress, BatchStatus, EngineState, EngineStatus, GpuInfo, GpuSample, GpuStatus, ThermalDecision }
+
+/** OpenAI's error envelope, which every failing route answers with. */
+export interface ErrorEnvelope {
+  error: { message: string; type?: string; param: string | null; code: string | null }
+}
+
+/** `GET /health` (no key needed). */
+export interface Health {
+  status: 'ok' | 'degraded'
+  version: string
+  uptime_s: number
+  gpu: {
+    available: boolean
+    reason: string | null
+    name: string | null
+    temperature_c: number | null
+    memory: { used_mib: number | null; total_mib: number | null }
+    utilization_pct: number | null
+    healthy: boolean
+  }
+  engine: { state: EngineState; model: string | null; phase: string | null; error: string | null }
+  runner: { heartbeat_age_s: number; current_job: string | null; paused: boolean; paused_reason: string | null }
+  queue: { active_jobs: number; queued_requests: number }
+  limits: {
+    max_active_batches: number
+    max_queued_requests: number
+    max_requests_per_batch: number
+    max_file_bytes: number
+    thermal_pause_c: number
+    thermal_resume_c: number
+  }
+}
+
+/** `GET /api/engine`. */
+export interface EngineView extends EngineStatus {
+  registry?: { path: string; error: string | null }
+}
+
+/** One entry of `GET /v1/models`. */
+export interface ModelInfo {
+  id: string
+  loaded: boolean
+  aliases: string[]
+  max_model_len: number | null
+  description: string | null
+}
+
+export interface ThermalView {
+  paused: boolean
+  reason: string | null
+  pause_c: number
+  resume_c: number
+}
+
+/** `GET /api/gpu`. */
+export interface GpuView {
+  status: GpuStatus
+  info: GpuInfo
+  current: GpuSample | null
+  history: GpuSample[]
+  thermal: ThermalView
+}
+
+/** A batch as `GET /api/batches` shows it: the OpenAI object plus why it waits and how far it is. */
+export interface Job extends BatchObject {
+  status_detail: string | null
+  progress: BatchProgress | null
+  running: boolean
+}
+
+export interface JobPage {
+  data: Job[]
+  has_more: boolean
+  paused: boolean
+}
+
+/** One dead letter of `GET /api/batches/{id}/failed`. */
+export interface FailedRequest {
+  custom_id: string
+  line: number
+  error_type: string
+  message: string
+  attempts: number
+}
+
+/** `POST /v1/files`. */
+export interface FileObject {
+  id: string
+  object: 'file'
+  bytes: number
+  created_at: number
+  filename: string
+  purpose: string
+}
+
+/** The settings the dashboard may change with `PUT /api/settings`. */
+export interface SettingsPatch {
+  port?: number
+  lan?: boolean
+  thermal_pause_c?: number
+  thermal_resume_c?: number
+  chunk_size?: number
+  start_at_login?: boolean
+}
+export type SettingsField = keyof SettingsPatch
+
+/** `GET /api/settings`. */
+export interface SettingsView {
+  port: number
+  lan: boolean
+  host: string
+  thermal_pause_c: number
+  thermal_resume_c: number
+  chunk_size: number
+  start_at_login: boolean
+  api_key: string
+  api_key_origin: string
+  listening: { host: string; port: number }
+  restart_required: boolean
+  /** Field -> the environment variable that sets it (and so makes it read-only here). */
+  locked: Partial<Record<SettingsField, string>>
+}
+
+/** What `GET /api/events` sends: the service's events plus the greeting every new stream starts with. */
+export interface EventMap extends Omit<ServiceEventMap, 'service.stopping'> {
+  hello: { health: Health; engine: EngineStatus; gpu: GpuSample | null }
+}
+export type EventName = keyof EventMap

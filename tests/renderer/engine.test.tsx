@@ -1,0 +1,65 @@
+// @vitest-environment happy-dom
+import { fireEvent, screen, waitFor, within } from '@testing-library/react'
+import { describe, expect, test } from 'vitest'
+import { engine, envelope, json } from './fake-service'
+import { startWithService } from './render-app'
+
+const NOT_FOUND =
+  'vLLM not found (looked for vllm on PATH: /usr/local/bin:/usr/bin): install it with pip install vllm or set VBS_VLLM_BIN'
+
+describe('the engine section', () => {
+  test('a missing vLLM is shown prominently, with what to do', async () => {
+    startWithService((s) => s.on('GET', '/api/engine', () => json(engine({ state: 'failed', pid: null, port: null, uptimeS: null, lastError: NOT_FOUND, logTail: [] }))))
+    const error = await screen.findByTestId('engine-error')
+    expect(error.getAttribute('role')).toBe('alert')
+    expect(error.textContent).toContain(NOT_FOUND)
+    expect(error.textContent).toContain('pip install vllm')
+    expect(error.textContent).toContain('VBS_VLLM_BIN')
+    expect(screen.getByTestId('engine-state').textContent).toBe('failed')
+    expect(screen.getByRole('button', { name: 'Start' })).toBeTruthy()
+  })
+
+  test('state, loading phase and log tail', async () => {
+    startWithService((s) =>
+      s.on('GET', '/api/engine', () => json(engine({ state: 'starting', phase: 'loading weights', uptimeS: null, logTail: ['INFO Loading safetensors checkpoint shards: 40%'] }))),
+    )
+    expect((await screen.findByTestId('engine-phase')).textContent).toBe('loading weights')
+    expect(screen.getByTestId('engine-state').textContent).toBe('starting')
+    const section = screen.getByTestId('engine')
+    expect(within(section).getByText(/Engine log \(1 recent lines?\)/)).toBeTruthy()
+    expect(section.textContent).toContain('Loading safetensors checkpoint shards: 40%')
+  })
+
+  test('switching models posts the model; a 503 model_busy message is shown', async () => {
+    const { service } = startWithService((s) =>
+      s.on('POST', '/api/engine/switch', () =>
+        envelope(503, "The GPU is busy: batch batch_abc runs on 'gemma-3-12b' (9,012 of 20,000 requests done). Try again later.", 'model_busy'),
+      ),
+    )
+    const select = await screen.findByRole('combobox')
+    await waitFor(() => expect(within(select).getAllByRole('option')).toHaveLength(2))
+    fireEvent.change(select, { target: { value: 'llama-3.1-8b' } })
+    fireEvent.click(screen.getByRole('button', { name: 'Switch model' }))
+    await waitFor(() => expect(service.callsTo('POST', '/api/engine/switch')).toHaveLength(1))
+    expect(service.callsTo('POST', '/api/engine/switch')[0].body).toEqual({ model: 'llama-3.1-8b' })
+    expect((await screen.findByTestId('engine-action-error')).textContent).toContain('The GPU is busy: batch batch_abc')
+  })
+
+  test('Stop and Start call their endpoints; engine.state events update the state', async () => {
+    const { service } = startWithService((s) => {
+      s.on('POST', '/api/engine/stop', () => json(engine({ state: 'stopped', pid: null, port: null, uptimeS: null })))
+      s.on('POST', '/api/engine/start', () => json(engine({ state: 'starting', phase: 'starting process', uptimeS: null }), 202))
+    })
+    await waitFor(() => expect(screen.getByTestId('engine-state').textContent).toBe('ready'))
+    fireEvent.click(screen.getByRole('button', { name: 'Stop' }))
+    await waitFor(() => expect(screen.getByTestId('engine-state').textContent).toBe('stopped'))
+    expect(service.callsTo('POST', '/api/engine/stop')).toHaveLength(1)
+    fireEvent.click(screen.getByRole('button', { name: 'Start' }))
+    await waitFor(() => expect(service.callsTo('POST', '/api/engine/start')).toHaveLength(1))
+    expect(service.callsTo('POST', '/api/engine/start')[0].body).toEqual({})
+    await waitFor(() => expect(screen.getByTestId('engine-state').textContent).toBe('starting'))
+    await waitFor(() => expect(service.openStreams).toBe(1))
+    service.push('engine.state', { from: 'starting', status: engine({ state: 'ready' }) })
+    await waitFor(() => expect(screen.getByTestId('engine-state').textContent).toBe('ready'))
+  })
+})
