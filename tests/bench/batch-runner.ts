@@ -22,13 +22,17 @@
  *     job must complete with exactly N unique, correct results (the output file is streamed, not held).
  *
  * `--lines N` sets the large job of (a) and (c) (default 200,000); (b) uses min(N, 3,000). `--cpu-prof DIR`
- * runs the services under `node --cpu-prof` and prints each profile's self time by function.
- * The service runs as `npm run serve` does: `node --import tsx main/headless.ts`, a child process. It is a
+ * runs the services under `node --cpu-prof` and prints each profile's self time by function (a service ends
+ * with SIGTERM, so it writes its profile; the one killed in (c) does not). `--node-arg FLAG` (repeatable)
+ * adds a node flag to the services (e.g. --trace-gc); `--service-output DIR` keeps each service's output;
+ * `--env NAME=VALUE` (repeatable) sets a variable for the services, last (e.g. VBS_CHUNK_SIZE=1000): for
+ * experiments, as it can change what the targets are measured under.
+ * The service runs as `npm run serve` does (its command read from package.json), a child process. It is a
  * benchmark, not a test: a missed target prints MISS; the exit status is non-zero only when something broke.
  * Every child process (the services and, through the fake's launch log, the engines' process groups) and
  * every temp dir is removed at the end, also on an error or Ctrl-C.
  */
-import { spawn, type ChildProcess } from 'node:child_process'
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process'
 import { once } from 'node:events'
 import fs from 'node:fs'
 import os from 'node:os'
@@ -37,7 +41,8 @@ import readline from 'node:readline'
 import { Readable } from 'node:stream'
 import type { ReadableStream as WebReadableStream } from 'node:stream/web'
 import OpenAI from 'openai'
-import { commandLine, findListeningProcess, processTree, readStatusKb, resetPeakRss, RssSampler } from './proc-memory'
+import { commandLine, findListeningProcess, processTree, readStatusKb, resetPeakRss } from './proc-memory'
+import { serveArgs } from '../helpers/serve-command'
 
 const ROOT = path.resolve(__dirname, '..', '..')
 const FAKE_VLLM = path.join(ROOT, 'tests', 'fixtures', 'fake-vllm')
@@ -89,11 +94,16 @@ interface Options {
   only: Part[]
   lines: number
   cpuProfDir: string | null
+  /** Extra node flags for the service (e.g. --trace-gc), and a dir that keeps each service's whole output. */
+  nodeArgs: string[]
+  outputDir: string | null
+  /** Extra environment of the services (and so of their engines), applied last: for experiments. */
+  env: Record<string, string>
 }
 
 function parseArgs(argv: readonly string[]): Options {
-  const options: Options = { only: ['a', 'b', 'c'], lines: DEFAULT_LINES, cpuProfDir: null }
-  const usage = 'usage: npx tsx tests/bench/batch-runner.ts [--only a|b|c] [--lines N] [--cpu-prof DIR]'
+  const options: Options = { only: ['a', 'b', 'c'], lines: DEFAULT_LINES, cpuProfDir: null, nodeArgs: [], outputDir: null, env: {} }
+  const usage = 'usage: npx tsx tests/bench/batch-runner.ts [--only a|b|c] [--lines N] [--cpu-prof DIR] [--node-arg FLAG]... [--service-output DIR] [--env NAME=VALUE]...'
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]
     const eq = arg.indexOf('=')
@@ -114,6 +124,15 @@ function parseArgs(argv: readonly string[]): Options {
       options.lines = n
     } else if (name === '--cpu-prof') {
       options.cpuProfDir = path.resolve(value())
+    } else if (name === '--node-arg') {
+      options.nodeArgs.push(value())
+    } else if (name === '--env') {
+      const v = value()
+      const at = v.indexOf('=')
+      if (at <= 0) throw new Error(`--env needs NAME=VALUE, got ${JSON.stringify(v)}`)
+      options.env[v.slice(0, at)] = v.slice(at + 1)
+    } else if (name === '--service-output') {
+      options.outputDir = path.resolve(value())
     } else if (name === '--help' || name === '-h') {
       console.log(usage)
       process.exit(0)
@@ -150,6 +169,50 @@ class Tail {
   }
 }
 
+type MemPhase = 'upload' | 'validate' | 'run' | 'output'
+const MEM_PHASES: readonly MemPhase[] = ['upload', 'validate', 'run', 'output']
+
+/** Samples a process's VmRSS on a timer; keeps the peak per phase (and overall). */
+class PhaseSampler {
+  peakKb = 0
+  samples = 0
+  readonly phasePeakKb: Record<MemPhase, number> = { upload: 0, validate: 0, run: 0, output: 0 }
+  private phase: MemPhase | null = null
+  private timer: NodeJS.Timeout | null = null
+
+  constructor(
+    private readonly pid: number,
+    private readonly intervalMs: number,
+  ) {}
+
+  start(): void {
+    this.sample()
+    this.timer = setInterval(() => this.sample(), this.intervalMs)
+  }
+
+  setPhase(phase: MemPhase | null): void {
+    if (phase === this.phase) return
+    this.sample()
+    this.phase = phase
+    this.sample()
+  }
+
+  stop(): void {
+    this.sample()
+    if (this.timer) clearInterval(this.timer)
+    this.timer = null
+  }
+
+  sample(): number | null {
+    const kb = readStatusKb(this.pid, 'VmRSS')
+    if (kb === null) return null
+    this.samples += 1
+    if (kb > this.peakKb) this.peakKb = kb
+    if (this.phase !== null && kb > this.phasePeakKb[this.phase]) this.phasePeakKb[this.phase] = kb
+    return kb
+  }
+}
+
 const mbOfKb = (kb: number | null): number | null => (kb === null ? null : (kb * 1024) / MB)
 const f = (n: number | null, digits = 1): string => (n === null || !Number.isFinite(n) ? 'n/a' : n.toFixed(digits))
 const int = (n: number): string => n.toLocaleString('en-US')
@@ -174,7 +237,7 @@ interface Context {
   services: Service[]
   /** Launch logs of fake engines: each line names an API server (its group leader) and its EngineCore. */
   launchLogs: string[]
-  samplers: RssSampler[]
+  samplers: PhaseSampler[]
   step: string
 }
 
@@ -356,12 +419,14 @@ function serviceSetup(vbs: Record<string, string>, fake: Record<string, string>)
   return { dataDir, gpuDir, launchLog, key, env }
 }
 
-function launchService(setup: ServiceSetup, extraEnv: Record<string, string> = {}, cpuProfDir: string | null = null): Service {
-  const nodeArgs = cpuProfDir ? ['--cpu-prof', `--cpu-prof-dir=${cpuProfDir}`] : []
+let serviceCount = 0
+
+function launchService(setup: ServiceSetup, o: Options, extraEnv: Record<string, string> = {}): Service {
+  const nodeArgs = [...(o.cpuProfDir ? ['--cpu-prof', `--cpu-prof-dir=${o.cpuProfDir}`] : []), ...o.nodeArgs]
   const spawnedAt = Date.now()
-  const child = spawn(process.execPath, [...nodeArgs, '--import', 'tsx', 'main/headless.ts'], {
+  const child = spawn(process.execPath, [...nodeArgs, ...serveArgs()], {
     cwd: ROOT,
-    env: { ...setup.env, ...extraEnv },
+    env: { ...setup.env, ...extraEnv, ...o.env },
     stdio: ['ignore', 'pipe', 'pipe'],
   })
   const output = new Tail()
@@ -371,6 +436,13 @@ function launchService(setup: ServiceSetup, extraEnv: Record<string, string> = {
   })
   child.stdout?.on('data', (chunk: Buffer) => output.push(chunk))
   child.stderr?.on('data', (chunk: Buffer) => output.push(chunk))
+  serviceCount += 1
+  if (o.outputDir) {
+    fs.mkdirSync(o.outputDir, { recursive: true })
+    const keep = fs.createWriteStream(path.join(o.outputDir, `service-${serviceCount}.log`))
+    child.stdout?.pipe(keep)
+    child.stderr?.pipe(keep)
+  }
   const service: Service = {
     child,
     exited,
@@ -538,11 +610,19 @@ function rateOf(w: Watch): { rps: number | null; requests: number; seconds: numb
 /**
  * Polls /api/batches/{id} every POLL_MS until `until` says stop (or the batch fails/ends otherwise), bounded.
  */
-async function pollJob(service: Service, batchId: string, w: Watch, timeoutMs: number, until: (job: JobView) => boolean): Promise<JobView> {
+async function pollJob(
+  service: Service,
+  batchId: string,
+  w: Watch,
+  timeoutMs: number,
+  until: (job: JobView) => boolean,
+  onJob: (job: JobView) => void = () => undefined,
+): Promise<JobView> {
   const deadline = Date.now() + timeoutMs
   for (;;) {
     const job = await getJson<JobView>(service, `/api/batches/${batchId}`)
     observe(w, job, Date.now())
+    onJob(job)
     if (until(job)) return job
     if (['failed', 'expired', 'cancelled', 'cancelling'].includes(job.status)) {
       throw new Error(`batch ${batchId} went to ${job.status}: ${job.status_detail ?? ''}`)
@@ -581,6 +661,29 @@ function engineMemory(launchLog: string): EngineMemory {
   }
 }
 
+/** Clock ticks per second of /proc/<pid>/stat's times. */
+const CLK_TCK = ((): number => {
+  try {
+    const n = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim())
+    return Number.isFinite(n) && n > 0 ? n : 100
+  } catch {
+    return 100
+  }
+})()
+
+/** CPU seconds (user + system) a process has used so far, or null when it is gone. */
+function cpuSeconds(pid: number | null): number | null {
+  if (pid === null) return null
+  let stat: string
+  try {
+    stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8')
+  } catch {
+    return null
+  }
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+  return (Number(fields[11]) + Number(fields[12])) / CLK_TCK // utime, stime (fields 14 and 15)
+}
+
 // ---------------------------------------------------------------------------------------------------
 // One job from upload to completion, with its figures
 // ---------------------------------------------------------------------------------------------------
@@ -604,12 +707,19 @@ interface JobResult {
   runHwmKb: number | null
   lifeHwmKb: number | null
   sampledPeakKb: number
+  phasePeakKb: Record<MemPhase, number>
+  /** VmRSS when 25, 50, 75 and 100 % of the requests were committed. */
+  runRssKb: (number | null)[]
   endRssKb: number | null
   engine: EngineMemory
+  /** CPU seconds from in_progress to every request done: the service; the engine's two processes over their life. */
+  serviceCpuS: number | null
+  engineCpuS: number | null
   engineArgv: string[]
   final: JobView
   maxRpsField: number
   pid: number
+  command: string
 }
 
 async function runJob(service: Service, lines: number): Promise<JobResult> {
@@ -618,9 +728,10 @@ async function runJob(service: Service, lines: number): Promise<JobResult> {
   const openai = client(service)
   await delay(500) // start-up work settles
   const baselineKb = readStatusKb(pid, 'VmRSS')
-  const sampler = new RssSampler(pid, RSS_SAMPLE_MS)
+  const sampler = new PhaseSampler(pid, RSS_SAMPLE_MS)
   ctx.samplers.push(sampler)
   sampler.start()
+  sampler.setPhase('upload')
 
   ctx.step = `uploading ${int(lines)} lines`
   let t = performance.now()
@@ -629,6 +740,7 @@ async function runJob(service: Service, lines: number): Promise<JobResult> {
   if (file.bytes !== input.bytes) throw new Error(`the server stored ${file.bytes} of ${input.bytes} bytes`)
 
   ctx.step = 'creating the batch and waiting for in_progress'
+  sampler.setPhase('validate')
   t = performance.now()
   const batch = await openai.batches.create({ input_file_id: file.id, endpoint: ENDPOINT, completion_window: '24h' })
   const w = newWatch()
@@ -636,9 +748,32 @@ async function runJob(service: Service, lines: number): Promise<JobResult> {
   const validateS = (performance.now() - t) / 1000
   const preRunHwmKb = readStatusKb(pid, 'VmHWM')
   const reset = resetPeakRss(pid)
+  sampler.setPhase('run')
+  const cpuAtStart = cpuSeconds(pid)
+  let cpuAtDone: number | null = null
+  let engineCpuS: number | null = null
 
   ctx.step = `running ${int(lines)} requests`
-  const final = await pollJob(service, batch.id, w, jobTimeoutMs(lines), (job) => job.status === 'completed')
+  const runRssKb: (number | null)[] = [null, null, null, null]
+  const final = await pollJob(
+    service,
+    batch.id,
+    w,
+    jobTimeoutMs(lines),
+    (job) => job.status === 'completed',
+    (job) => {
+      const done = job.progress ? job.progress.completed + job.progress.failed : 0
+      for (let q = 0; q < 4; q++) if (runRssKb[q] === null && done >= ((q + 1) * lines) / 4) runRssKb[q] = readStatusKb(pid, 'VmRSS')
+      if (w.doneAt !== null && cpuAtDone === null) {
+        cpuAtDone = cpuSeconds(pid)
+        const l = readLaunches(service.launchLog).at(-1)
+        const api = l ? cpuSeconds(l.pid) : null
+        const core = l ? cpuSeconds(l.engine_pid) : null
+        engineCpuS = api === null ? null : api + (core ?? 0)
+        sampler.setPhase('output')
+      }
+    },
+  )
   sampler.stop()
   const hwm = readStatusKb(pid, 'VmHWM')
   const engine = engineMemory(service.launchLog)
@@ -664,12 +799,17 @@ async function runJob(service: Service, lines: number): Promise<JobResult> {
     runHwmKb: reset ? hwm : null,
     lifeHwmKb,
     sampledPeakKb: sampler.peakKb,
+    phasePeakKb: { ...sampler.phasePeakKb },
+    runRssKb,
     endRssKb: readStatusKb(pid, 'VmRSS'),
     engine,
+    serviceCpuS: cpuAtStart !== null && cpuAtDone !== null ? cpuAtDone - cpuAtStart : null,
+    engineCpuS,
     engineArgv: launches[launches.length - 1]?.argv ?? [],
     final,
     maxRpsField: w.maxRpsField,
     pid,
+    command: commandLine(pid),
   }
 }
 
@@ -677,7 +817,7 @@ async function runJob(service: Service, lines: number): Promise<JobResult> {
 async function freshJob(lines: number, vbs: Record<string, string>, fake: Record<string, string>, o: Options): Promise<JobResult> {
   const setup = serviceSetup(vbs, fake)
   ctx.step = 'starting the service'
-  const service = launchService(setup, {}, o.cpuProfDir)
+  const service = launchService(setup, o)
   await waitUntilListening(service)
   const result = await runJob(service, lines)
   ctx.step = 'stopping the service'
@@ -711,13 +851,26 @@ async function benchCeiling(o: Options): Promise<void> {
   console.log(`### (a) Orchestration ceiling: W = ${CEILING_W}, engine latency 0 ms, ${os.availableParallelism()} cores (nproc), service + engine + this script on them`)
   console.log('')
   console.log(
-    '| requests | file MB | upload s | validate s | rate requests / s | service peak RSS MB (whole life) | service peak RSS MB (run + output) | service RSS MB before upload | engine API server peak MB | EngineCore peak MB | in_progress->all done s (client) | all done->completed s |',
+    '| requests | file MB | upload s | validate s | rate requests / s | in_progress->all done s (client, incl. engine load) | all done->completed s (output file) | service CPU s (µs / request) | engine CPU s (µs / request) |',
   )
-  console.log('|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|')
+  console.log('|--:|--:|--:|--:|--:|--:|--:|--:|--:|')
+  const perRequest = (cpu: number | null, n: number): string => (cpu === null ? 'n/a' : `${f(cpu, 1)} (${f((cpu * 1e6) / n, 0)})`)
   for (const r of results) {
     console.log(
-      `| ${int(r.lines)} | ${f(r.fileBytes / MB)} | ${f(r.uploadS, 2)} | ${f(r.validateS, 2)} | **${f(r.rps, 0)}** | **${f(mbOfKb(r.lifeHwmKb))}** | ${f(mbOfKb(r.runHwmKb))} | ${f(mbOfKb(r.baselineKb))} | ` +
-        `${f(mbOfKb(r.engine.apiServerHwmKb))} | ${f(mbOfKb(r.engine.engineCoreHwmKb))} | ${f(r.runWallS, 2)} | ${f(r.finalizeS, 2)} |`,
+      `| ${int(r.lines)} | ${f(r.fileBytes / MB)} | ${f(r.uploadS, 2)} | ${f(r.validateS, 2)} | **${f(r.rps, 0)}** | ${f(r.runWallS, 2)} | ${f(r.finalizeS, 2)} | ` +
+        `${perRequest(r.serviceCpuS, r.lines)} | ${perRequest(r.engineCpuS, r.lines)} |`,
+    )
+  }
+  console.log('')
+  console.log(
+    '| requests | service peak RSS MB (VmHWM, whole life) | VmHWM run + output | RSS before upload | peak upload | peak validate | peak run | peak output file | RSS at 25 / 50 / 75 / 100 % of the run | RSS after | engine API server peak | EngineCore peak |',
+  )
+  console.log('|--:|--:|--:|--:|--:|--:|--:|--:|--|--:|--:|--:|')
+  for (const r of results) {
+    const p = r.phasePeakKb
+    console.log(
+      `| ${int(r.lines)} | **${f(mbOfKb(r.lifeHwmKb))}** | ${f(mbOfKb(r.runHwmKb))} | ${f(mbOfKb(r.baselineKb))} | ${MEM_PHASES.map((ph) => f(mbOfKb(p[ph]))).join(' | ')} | ` +
+        `${r.runRssKb.map((kb) => f(mbOfKb(kb), 0)).join(' / ')} | ${f(mbOfKb(r.endRssKb))} | ${f(mbOfKb(r.engine.apiServerHwmKb))} | ${f(mbOfKb(r.engine.engineCoreHwmKb))} |`,
     )
   }
   console.log('')
@@ -726,7 +879,11 @@ async function benchCeiling(o: Options): Promise<void> {
       `(${results.map((r) => `${int(r.rateRequests)} requests in ${f(r.rateSeconds, 2)} s`).join('; ')}); polled every ${POLL_MS} ms. ` +
       `The progress field requestsPerSecond (15 s window) peaked at ${results.map((r) => f(r.maxRpsField, 0)).join(' / ')}.`,
   )
-  console.log(`- peak RSS = VmHWM of pid ${results.map((r) => r.pid).join(' / ')} (${commandLineOrNote(results)}); whole life = max(VmHWM before in_progress, VmHWM of the run after a reset, sampled VmRSS every ${RSS_SAMPLE_MS} ms). MB = 10^6 bytes.`)
+  console.log(
+    `- CPU (utime + stime from /proc): the service from in_progress to every request done; the engine (API server + EngineCore) over its whole life, which is about the same span. ` +
+      `The two share the ${os.availableParallelism()} cores (with this script's polling).`,
+  )
+  console.log(`- peak RSS = VmHWM of pid ${results.map((r) => r.pid).join(' / ')} (${results[0]?.command ?? ''}); whole life = max(VmHWM before in_progress, VmHWM of the run after a reset, sampled VmRSS); the phase peaks are VmRSS sampled every ${RSS_SAMPLE_MS} ms. MB = 10^6 bytes.`)
   for (const r of results) {
     const life = mbOfKb(r.lifeHwmKb)
     console.log(`target: ${int(r.lines)} requests >= ${int(TARGET_RPS)} requests/s: ${f(r.rps, 0)} ${verdict((r.rps ?? 0) >= TARGET_RPS)}`)
@@ -741,10 +898,6 @@ async function benchCeiling(o: Options): Promise<void> {
       `target: service peak RSS flat from ${int(results[0].lines)} to ${int(results[1].lines)} (within ${TARGET_FLAT_MB} MB): whole life ${growth !== null && growth >= 0 ? '+' : ''}${f(growth)} MB, run ${runGrowth !== null && runGrowth >= 0 ? '+' : ''}${f(runGrowth)} MB ${verdict(growth !== null && growth < TARGET_FLAT_MB)}`,
     )
   }
-}
-
-function commandLineOrNote(results: JobResult[]): string {
-  return results.length > 0 ? 'node --import tsx main/headless.ts' : ''
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -871,7 +1024,7 @@ async function benchResume(o: Options): Promise<void> {
   const log2 = path.join(setup.gpuDir, 'requests-2.jsonl')
 
   ctx.step = '(c) starting the first service'
-  const first = launchService(setup, { FAKE_VLLM_REQUEST_LOG: log1 }, o.cpuProfDir)
+  const first = launchService(setup, o, { FAKE_VLLM_REQUEST_LOG: log1 })
   await waitUntilListening(first)
   const openai = client(first)
   ctx.step = '(c) uploading'
@@ -890,7 +1043,7 @@ async function benchResume(o: Options): Promise<void> {
   await delay(300) // the old engine notices its clients are gone; its log settles
 
   ctx.step = '(c) restarting the service'
-  const second = launchService(setup, { FAKE_VLLM_REQUEST_LOG: log2 }, o.cpuProfDir)
+  const second = launchService(setup, o, { FAKE_VLLM_REQUEST_LOG: log2 })
   const restartAt = second.spawnedAt
   await waitUntilListening(second)
   const listeningMs = (second.listeningAt as number) - restartAt
@@ -1006,6 +1159,12 @@ function summarizeProfiles(dir: string): void {
       const fileKey = url ? url.replace(/^(node_modules\/(@[^/]+\/)?[^/]+).*$/, '$1') : node.callFrame.functionName
       byFile.set(fileKey, (byFile.get(fileKey) ?? 0) + us)
     }
+    const idle = byFn.get('(idle)') ?? 0
+    if (total > 0 && idle / total > 0.95) {
+      console.log('')
+      console.log(`#### CPU profile ${name}: ${f((100 * idle) / total, 1)} % idle (a helper thread, such as tsx's module loader): skipped`)
+      continue
+    }
     const top = (m: Map<string, number>, n: number): string[] =>
       [...m.entries()]
         .sort((a, b) => b[1] - a[1])
@@ -1030,12 +1189,17 @@ function summarizeProfiles(dir: string): void {
 
 async function main(): Promise<void> {
   const o = parseArgs(process.argv.slice(2))
+  // `on`, not `once`: Ctrl-C reaches this process twice (from the terminal and relayed by the tsx CLI), and a
+  // second signal must not end it in the middle of the clean-up.
+  let signalled = false
   const onSignal = (signal: NodeJS.Signals): void => {
+    if (signalled) return
+    signalled = true
     console.error(`${signal}: cleaning up`)
     void cleanup().finally(() => process.exit(130))
   }
-  process.once('SIGINT', onSignal)
-  process.once('SIGTERM', onSignal)
+  process.on('SIGINT', onSignal)
+  process.on('SIGTERM', onSignal)
   if (o.cpuProfDir) fs.mkdirSync(o.cpuProfDir, { recursive: true })
 
   const cpus = os.cpus()
@@ -1043,8 +1207,12 @@ async function main(): Promise<void> {
   console.log('')
   console.log(
     `nproc ${os.availableParallelism()} (${cpus[0]?.model.trim() ?? 'unknown'}), ${(os.totalmem() / 2 ** 30).toFixed(1)} GiB RAM, Node ${process.version}, ${os.type()} ${os.release()}; ` +
-      `service: node --import tsx main/headless.ts${o.cpuProfDir ? ' --cpu-prof' : ''}, engine: tests/fixtures/fake-vllm; parts: ${o.only.join(', ')}; large job ${int(o.lines)} requests`,
+      `service: node ${[...(o.cpuProfDir ? ['--cpu-prof'] : []), ...o.nodeArgs, ...serveArgs().map((a) => path.relative(process.cwd(), a) || a)].join(' ')}, engine: tests/fixtures/fake-vllm; ` +
+      `parts: ${o.only.join(', ')}; large job ${int(o.lines)} requests${Object.keys(o.env).length > 0 ? `; extra env ${JSON.stringify(o.env)}` : ''}`,
   )
+  const load = (): string => os.loadavg().map((l) => l.toFixed(2)).join(' / ')
+  console.log('')
+  console.log(`load average (1 / 5 / 15 min) at the start: ${load()} (anything else running on the ${os.availableParallelism()} cores skews the figures)`)
   try {
     if (o.only.includes('a')) await benchCeiling(o)
     if (o.only.includes('b')) await benchEfficiency(o)
@@ -1055,6 +1223,8 @@ async function main(): Promise<void> {
   } finally {
     await cleanup()
   }
+  console.log('')
+  console.log(`load average (1 / 5 / 15 min) at the end: ${load()}`)
   if (o.cpuProfDir) summarizeProfiles(o.cpuProfDir)
 }
 

@@ -15,6 +15,7 @@ import fs from 'node:fs'
 import http from 'node:http'
 import os from 'node:os'
 import path from 'node:path'
+import { serveArgs } from '../helpers/serve-command'
 
 const ROOT = path.resolve(__dirname, '..', '..')
 const FAKE = path.join(ROOT, 'tests', 'fixtures', 'fake-vllm')
@@ -51,7 +52,7 @@ async function startService(latencyMs: number): Promise<Running> {
   const data = tmp('vbs-bench-data-')
   const gpu = tmp('vbs-bench-gpu-')
   fs.writeFileSync(path.join(data, 'models.yaml'), MODELS)
-  const child = spawn(process.execPath, ['--import', 'tsx', 'main/headless.ts'], {
+  const child = spawn(process.execPath, serveArgs(), {
     cwd: ROOT,
     env: {
       PATH: `${path.join(ROOT, 'tests', 'fixtures', 'bin')}:${process.env.PATH}`,

@@ -4,7 +4,7 @@
  *
  *   npx tsx tests/bench/upload-validate.ts [--lines N]      (default 200000 lines of ~500 bytes = ~100 MB)
  *
- * The real service runs as a child process (`node --import tsx main/headless.ts`, as `npm run serve`) on a fresh temp data dir. It runs
+ * The real service runs as a child process (`npm run serve`'s command, read from package.json) on a fresh temp data dir. It runs
  * the script in a child `node`, so the process measured is the one that holds the listening socket,
  * found under the spawned pid through /proc. It is a benchmark, not a test: a missed target is reported
  * as MISS, and the exit status is non-zero only when something broke.
@@ -16,6 +16,7 @@ import path from 'node:path'
 import { once } from 'node:events'
 import OpenAI from 'openai'
 import { commandLine, findListeningProcess, processTree, readStatusKb, resetPeakRss, RssSampler } from './proc-memory'
+import { serveArgs } from '../helpers/serve-command'
 
 const DEFAULT_LINES = 200_000
 const MB = 1_000_000 // decimal megabytes, as the ~100 MB target is stated
@@ -161,7 +162,7 @@ function launchService(dataDir: string, apiKey: string, maxRequests: number, max
     VBS_MAX_FILE_BYTES: String(maxFileBytes),
   })
   // `npm run serve`'s command: one node process that runs the service.
-  const child = spawn(process.execPath, ['--import', 'tsx', 'main/headless.ts'], { cwd: repoRoot, env, stdio: ['ignore', 'pipe', 'pipe'] })
+  const child = spawn(process.execPath, serveArgs(), { cwd: repoRoot, env, stdio: ['ignore', 'pipe', 'pipe'] })
   const output = new Tail()
   const exited = new Promise<void>((resolve) => {
     child.once('exit', () => resolve())

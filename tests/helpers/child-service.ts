@@ -2,6 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process'
 import fs from 'node:fs'
 import path from 'node:path'
 import { ROOT } from './service'
+import { serveArgs } from './serve-command'
 
 export interface ChildService {
   child: ChildProcess
@@ -11,9 +12,9 @@ export interface ChildService {
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>
 }
 
-/** Starts `npm run serve`'s command (node --import tsx main/headless.ts) as a real child process. */
+/** Starts `npm run serve`'s command (as package.json has it) as a real child process. */
 export function spawnServe(env: Record<string, string>): ChildService & { ready: Promise<string> } {
-  const child = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'main', 'headless.ts')], {
+  const child = spawn(process.execPath, serveArgs(), {
     cwd: ROOT,
     env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', VBS_HOST: '127.0.0.1', VBS_PORT: '0', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
