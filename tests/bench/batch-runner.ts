@@ -41,8 +41,9 @@ import readline from 'node:readline'
 import { Readable } from 'node:stream'
 import type { ReadableStream as WebReadableStream } from 'node:stream/web'
 import OpenAI from 'openai'
-import { commandLine, findListeningProcess, processTree, readStatusKb, resetPeakRss } from './proc-memory'
+import { commandLine, findListeningProcess, processTree, readStatusKb, resetPeakRss, RssSampler } from './proc-memory'
 import { serveArgs } from '../helpers/serve-command'
+import { delay, Tail, within } from './bench-util'
 
 const ROOT = path.resolve(__dirname, '..', '..')
 const FAKE_VLLM = path.join(ROOT, 'tests', 'fixtures', 'fake-vllm')
@@ -145,73 +146,12 @@ function parseArgs(argv: readonly string[]): Options {
 // Small helpers
 // ---------------------------------------------------------------------------------------------------
 
-const delay = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms))
 
-async function within(promise: Promise<unknown>, ms: number): Promise<boolean> {
-  let timer: NodeJS.Timeout | undefined
-  const timeout = new Promise<boolean>((resolve) => {
-    timer = setTimeout(() => resolve(false), ms)
-  })
-  const done = await Promise.race([promise.then(() => true), timeout])
-  clearTimeout(timer)
-  return done
-}
 
-/** Keeps the last few KB a stream wrote, for error messages. */
-class Tail {
-  private text = ''
-  constructor(private readonly max = 8192) {}
-  push(chunk: Buffer | string): void {
-    this.text = (this.text + chunk.toString()).slice(-this.max)
-  }
-  toString(): string {
-    return this.text.trim()
-  }
-}
 
 type MemPhase = 'upload' | 'validate' | 'run' | 'output'
 const MEM_PHASES: readonly MemPhase[] = ['upload', 'validate', 'run', 'output']
 
-/** Samples a process's VmRSS on a timer; keeps the peak per phase (and overall). */
-class PhaseSampler {
-  peakKb = 0
-  samples = 0
-  readonly phasePeakKb: Record<MemPhase, number> = { upload: 0, validate: 0, run: 0, output: 0 }
-  private phase: MemPhase | null = null
-  private timer: NodeJS.Timeout | null = null
-
-  constructor(
-    private readonly pid: number,
-    private readonly intervalMs: number,
-  ) {}
-
-  start(): void {
-    this.sample()
-    this.timer = setInterval(() => this.sample(), this.intervalMs)
-  }
-
-  setPhase(phase: MemPhase | null): void {
-    if (phase === this.phase) return
-    this.sample()
-    this.phase = phase
-    this.sample()
-  }
-
-  stop(): void {
-    this.sample()
-    if (this.timer) clearInterval(this.timer)
-    this.timer = null
-  }
-
-  sample(): number | null {
-    const kb = readStatusKb(this.pid, 'VmRSS')
-    if (kb === null) return null
-    this.samples += 1
-    if (kb > this.peakKb) this.peakKb = kb
-    if (this.phase !== null && kb > this.phasePeakKb[this.phase]) this.phasePeakKb[this.phase] = kb
-    return kb
-  }
-}
 
 const mbOfKb = (kb: number | null): number | null => (kb === null ? null : (kb * 1024) / MB)
 const f = (n: number | null, digits = 1): string => (n === null || !Number.isFinite(n) ? 'n/a' : n.toFixed(digits))
@@ -237,7 +177,7 @@ interface Context {
   services: Service[]
   /** Launch logs of fake engines: each line names an API server (its group leader) and its EngineCore. */
   launchLogs: string[]
-  samplers: PhaseSampler[]
+  samplers: RssSampler<MemPhase>[]
   step: string
 }
 
@@ -728,7 +668,7 @@ async function runJob(service: Service, lines: number): Promise<JobResult> {
   const openai = client(service)
   await delay(500) // start-up work settles
   const baselineKb = readStatusKb(pid, 'VmRSS')
-  const sampler = new PhaseSampler(pid, RSS_SAMPLE_MS)
+  const sampler = new RssSampler<MemPhase>(pid, RSS_SAMPLE_MS, MEM_PHASES)
   ctx.samplers.push(sampler)
   sampler.start()
   sampler.setPhase('upload')

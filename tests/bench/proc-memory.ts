@@ -130,27 +130,31 @@ export function commandLine(pid: number): string {
 export type Phase = 'upload' | 'validate'
 
 /**
- * Samples a process's VmRSS on a timer. Keeps the overall peak and the peak per phase; samples taken
- * while no phase is set count only towards the overall peak.
+ * Samples a process's VmRSS on a timer. Keeps the overall peak and the peak per phase (the phase names are the
+ * caller's); samples taken while no phase is set count only towards the overall peak.
  */
-export class RssSampler {
+export class RssSampler<P extends string = Phase> {
   peakKb = 0
   samples = 0
-  readonly phasePeakKb: Record<Phase, number> = { upload: 0, validate: 0 }
-  private phase: Phase | null = null
+  readonly phasePeakKb: Record<P, number>
+  private phase: P | null = null
   private timer: NodeJS.Timeout | null = null
 
   constructor(
     private readonly pid: number,
     private readonly intervalMs: number,
-  ) {}
+    phases: readonly P[] = ['upload', 'validate'] as unknown as readonly P[],
+  ) {
+    this.phasePeakKb = Object.fromEntries(phases.map((p) => [p, 0])) as Record<P, number>
+  }
 
   start(): void {
     this.sample()
     this.timer = setInterval(() => this.sample(), this.intervalMs)
   }
 
-  setPhase(phase: Phase | null): void {
+  setPhase(phase: P | null): void {
+    if (phase === this.phase) return
     this.sample()
     this.phase = phase
     this.sample()

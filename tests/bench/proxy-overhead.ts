@@ -16,6 +16,7 @@ import http from 'node:http'
 import os from 'node:os'
 import path from 'node:path'
 import { serveArgs } from '../helpers/serve-command'
+import { delay } from './bench-util'
 
 const ROOT = path.resolve(__dirname, '..', '..')
 const FAKE = path.join(ROOT, 'tests', 'fixtures', 'fake-vllm')
@@ -99,7 +100,6 @@ async function stopService(s: Running): Promise<void> {
   await Promise.race([exited, delay(30_000)])
 }
 
-const delay = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms))
 
 async function api(url: string, pathname: string, body?: unknown): Promise<Record<string, unknown>> {
   const res = await fetch(`${url}${pathname}`, {

@@ -17,6 +17,7 @@ import { once } from 'node:events'
 import OpenAI from 'openai'
 import { commandLine, findListeningProcess, processTree, readStatusKb, resetPeakRss, RssSampler } from './proc-memory'
 import { serveArgs } from '../helpers/serve-command'
+import { delay, Tail, within } from './bench-util'
 
 const DEFAULT_LINES = 200_000
 const MB = 1_000_000 // decimal megabytes, as the ~100 MB target is stated
@@ -126,17 +127,6 @@ async function writeInput(file: string, lines: number): Promise<number> {
 // The service under test
 // ---------------------------------------------------------------------------------------------------
 
-/** Keeps the last few KB a stream wrote, for error messages. */
-class Tail {
-  private text = ''
-  constructor(private readonly max = 8192) {}
-  push(chunk: Buffer | string): void {
-    this.text = (this.text + chunk.toString()).slice(-this.max)
-  }
-  toString(): string {
-    return this.text.trim()
-  }
-}
 
 /** A launched service: registered for clean-up as soon as it is spawned, before it listens. */
 interface ServiceProcess {
@@ -212,17 +202,7 @@ async function waitUntilListening(service: ServiceProcess): Promise<void> {
   service.pid = pid
 }
 
-const delay = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms))
 
-async function within(promise: Promise<void>, ms: number): Promise<boolean> {
-  let timer: NodeJS.Timeout | undefined
-  const timeout = new Promise<boolean>((resolve) => {
-    timer = setTimeout(() => resolve(false), ms)
-  })
-  const done = await Promise.race([promise.then(() => true), timeout])
-  clearTimeout(timer)
-  return done
-}
 
 /**
  * SIGTERM to the launcher (tsx passes it on to the service), a bounded wait, then SIGKILL to whatever is

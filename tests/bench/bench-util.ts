@@ -1,0 +1,26 @@
+/** Small pieces the benchmark scripts share. */
+
+export const delay = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms))
+
+/** Whether the promise settles within ms (it is not cancelled either way). */
+export async function within(promise: Promise<unknown>, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined
+  const timeout = new Promise<boolean>((resolve) => {
+    timer = setTimeout(() => resolve(false), ms)
+  })
+  const done = await Promise.race([promise.then(() => true), timeout])
+  clearTimeout(timer)
+  return done
+}
+
+/** Keeps the last few KB a stream wrote, for error messages. */
+export class Tail {
+  private text = ''
+  constructor(private readonly max = 8192) {}
+  push(chunk: Buffer | string): void {
+    this.text = (this.text + chunk.toString()).slice(-this.max)
+  }
+  toString(): string {
+    return this.text.trim()
+  }
+}
