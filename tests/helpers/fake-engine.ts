@@ -1,6 +1,6 @@
 import fs from 'node:fs'
 import path from 'node:path'
-import { FIXTURES, tempDir } from './service'
+import { FIXTURES, startService, tempDir, type TestService } from './service'
 import type { Settings } from '../../main/config/settings'
 import { groupMembers, liveProcesses, readStat } from '../../main/engine/process-group'
 
@@ -84,4 +84,43 @@ export const processGroup = groupMembers
 /** Live children of a process. */
 export function childrenOf(ppid: number): number[] {
   return liveProcesses((s) => s.ppid === ppid)
+}
+
+export interface FakeBoot {
+  t: TestService
+  fake: FakeEngineEnv
+}
+
+/**
+ * Services with the fake engine for a test file: `boot()` starts one, `cleanup()` (in afterEach) stops them all
+ * and kills anything their engines left, so nothing a test started outlives it.
+ */
+export function fakeServices(defaults: Partial<Settings> = {}): {
+  boot: (knobs?: Record<string, string>, settings?: Partial<Settings>, dataDir?: string) => Promise<FakeBoot>
+  track: (pair: FakeBoot) => void
+  untrack: (t: TestService) => void
+  cleanup: () => Promise<void>
+} {
+  let running: FakeBoot[] = []
+  return {
+    boot: async (knobs = {}, settings = {}, dataDir = tempDir()) => {
+      const fake = fakeEngineEnv(knobs)
+      const t = await startService({ ...FAST_ENGINE, ...defaults, ...settings }, dataDir, fake.env)
+      const pair = { t, fake }
+      running.push(pair)
+      return pair
+    },
+    track: (pair) => {
+      running.push(pair)
+    },
+    untrack: (t) => {
+      running = running.filter((r) => r.t !== t)
+    },
+    cleanup: async () => {
+      for (const { t, fake } of running.splice(0)) {
+        await t.stop().catch(() => undefined)
+        for (const l of fake.launches()) for (const pid of processGroup(l.pid)) process.kill(pid, 'SIGKILL')
+      }
+    },
+  }
 }

@@ -2,26 +2,13 @@ import fs from 'node:fs'
 import path from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
 import OpenAI, { toFile } from 'openai'
-import { jsonl, requestLine, startService, tempDir, type TestService } from '../helpers/service'
-import { eventually, FAST_ENGINE, fakeEngineEnv, processGroup, type FakeEngineEnv } from '../helpers/fake-engine'
+import { jsonl, requestLine, tempDir, type TestService } from '../helpers/service'
+import { eventually, fakeServices } from '../helpers/fake-engine'
 import { assertSchema } from '../helpers/openai-schemas'
-import type { Settings } from '../../main/config/settings'
 
-const running: { t: TestService; fake: FakeEngineEnv }[] = []
-afterEach(async () => {
-  for (const { t, fake } of running.splice(0)) {
-    await t.stop().catch(() => undefined)
-    for (const l of fake.launches()) for (const pid of processGroup(l.pid)) process.kill(pid, 'SIGKILL')
-  }
-})
-
-async function boot(knobs: Record<string, string> = {}, settings: Partial<Settings> = {}, dataDir = tempDir()): Promise<{ t: TestService; fake: FakeEngineEnv }> {
-  const fake = fakeEngineEnv(knobs)
-  const t = await startService({ ...FAST_ENGINE, retryBaseMs: 50, ...settings }, dataDir, fake.env)
-  const pair = { t, fake }
-  running.push(pair)
-  return pair
-}
+const services = fakeServices({ retryBaseMs: 50 })
+const boot = services.boot
+afterEach(services.cleanup)
 
 async function submit(t: TestService, text: string): Promise<OpenAI.Batches.Batch> {
   const file = await t.client.files.create({ file: await toFile(Buffer.from(text), 'in.jsonl'), purpose: 'batch' })
@@ -74,7 +61,11 @@ describe('batch runner', () => {
     const file = await t.client.files.retrieve(done.output_file_id!)
     expect(file).toMatchObject({ purpose: 'batch_output', filename: `${done.id}_output.jsonl` })
     // Batch requests went out at batch priority, behind interactive ones.
-    const sent = fake.requests().filter((r) => r.path === '/v1/chat/completions')
+    // The fake logs each request once its answer is out: wait for the last lines.
+    const sent = await eventually(() => {
+      const all = fake.requests().filter((r) => r.path === '/v1/chat/completions')
+      return all.length >= n ? all : null
+    }, 'every request in the fake engine log')
     expect(sent).toHaveLength(n)
     expect(new Set(sent.map((r) => r.priority))).toEqual(new Set([10]))
   })

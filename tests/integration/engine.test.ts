@@ -3,8 +3,7 @@ import path from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
 import OpenAI from 'openai'
 import { startService, tempDir, TEST_MODELS, type TestService } from '../helpers/service'
-import { alive, childrenOf, eventually, FAST_ENGINE, fakeEngineEnv, processGroup, type FakeEngineEnv } from '../helpers/fake-engine'
-import type { Settings } from '../../main/config/settings'
+import { alive, childrenOf, eventually, FAST_ENGINE, fakeEngineEnv, fakeServices, processGroup } from '../helpers/fake-engine'
 
 interface EngineStatusBody {
   state: string
@@ -18,23 +17,9 @@ interface EngineStatusBody {
   registry: { path: string; error: string | null }
 }
 
-const running: { t: TestService; fake: FakeEngineEnv }[] = []
-
-afterEach(async () => {
-  for (const { t, fake } of running.splice(0)) {
-    await t.stop().catch(() => undefined)
-    // Belt and braces: nothing a test started may outlive it.
-    for (const l of fake.launches()) for (const pid of processGroup(l.pid)) process.kill(pid, 'SIGKILL')
-  }
-})
-
-async function boot(knobs: Record<string, string> = {}, settings: Partial<Settings> = {}, dataDir = tempDir()): Promise<{ t: TestService; fake: FakeEngineEnv }> {
-  const fake = fakeEngineEnv(knobs)
-  const t = await startService({ ...FAST_ENGINE, ...settings }, dataDir, fake.env)
-  const pair = { t, fake }
-  running.push(pair)
-  return pair
-}
+const services = fakeServices()
+const boot = services.boot
+afterEach(services.cleanup)
 
 async function engineStatus(t: TestService): Promise<EngineStatusBody> {
   return (await (await t.api('/api/engine')).json()) as EngineStatusBody
@@ -89,7 +74,8 @@ describe('engine supervisor with the fake vLLM', () => {
     })
     expect(reply.choices[0].message.content).toBe('echo: hello there')
     expect(reply.model).toBe('test-model-a')
-    const sent = fake.requests().find((r) => r.path === '/v1/chat/completions')!
+    // The fake logs a request once its answer is out: wait for the line.
+    const sent = await eventually(() => fake.requests().find((r) => r.path === '/v1/chat/completions'), 'the request log line')
     expect(sent).toMatchObject({ model: 'test-model-a', priority: 0 })
     expect(sent.keys).toEqual(expect.arrayContaining(['top_k', 'repetition_penalty', 'messages']))
 
@@ -290,7 +276,7 @@ describe('without vLLM', () => {
   it('starts, serves everything else, and answers engine requests with 503 saying how to install vLLM', async () => {
     const fake = fakeEngineEnv()
     const t = await startService({ ...FAST_ENGINE, vllmBin: 'vllm' }, tempDir(), { ...fake.env, PATH: '/nonexistent-bin' })
-    running.push({ t, fake })
+    services.track({ t, fake })
     const e = (await chat(t, 'model-a', 'x').catch((err: unknown) => err)) as InstanceType<typeof OpenAI.APIError>
     expect(e.status).toBe(503)
     expect(e.message).toContain("vLLM not found (looked for 'vllm' on PATH (/nonexistent-bin)): install it with `pip install vllm` or set VBS_VLLM_BIN")
@@ -381,11 +367,11 @@ describe('the pidfile guard', () => {
       expect(alive(pid)).toBe(true)
       expect(fs.existsSync(path.join(dataDir, 'engine.pid'))).toBe(false)
       await t.stop()
-      running.splice(running.findIndex((r) => r.t === t), 1)
+      services.untrack(t)
       // The same record with the true start time is ours, and is ended.
       fs.writeFileSync(path.join(dataDir, 'engine.pid'), record(realStart))
       const again = await startService({ ...FAST_ENGINE, engineStopGraceMs: 2000 }, dataDir, fake.env)
-      running.push({ t: again, fake })
+      services.track({ t: again, fake })
       expect(alive(pid)).toBe(false)
     } finally {
       try {
