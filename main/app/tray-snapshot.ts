@@ -1,19 +1,11 @@
 // Reads the tray's snapshot off the service. Pure (no Electron): the Service satisfies TraySource structurally,
 // and a test hands in a plain object.
-import type { EngineState } from '../engine/engine-types'
 import type { TraySnapshot } from './tray-menu'
 
 /** The parts of the service the tray reads. */
 export interface TraySource {
   engine: {
-    status(): {
-      state: EngineState
-      model: string | null
-      phase: string | null
-      lastError: string | null
-      inFlight: number
-      leasedBy: string | null
-    }
+    status(): TraySnapshot['engine']
   }
   models: { readonly models: readonly { id: string }[]; readonly defaultModel: string | null }
   scheduler: {
