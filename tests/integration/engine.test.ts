@@ -116,6 +116,18 @@ describe('engine supervisor with the fake vLLM', () => {
     for (const l of fake.launches()) expect(processGroup(l.pid)).toEqual([])
   })
 
+  it('retrieves one model by id or alias, a slash in the name included', async () => {
+    const dataDir = tempDir()
+    const models = path.join(dataDir, 'slash-models.yaml')
+    fs.writeFileSync(models, 'models:\n  - id: m1\n    aliases: [org/m-one]\n    model: org/m1\n')
+    const { t } = await boot({}, { modelsPath: models }, dataDir)
+    const byAlias = await t.client.models.retrieve('org/m-one')
+    expect(byAlias).toMatchObject({ id: 'm1', object: 'model', aliases: ['org/m-one'] })
+    expect((await t.client.models.retrieve('m1')).id).toBe('m1')
+    const missing = (await t.client.models.retrieve('nope/nothing').catch((e: unknown) => e)) as InstanceType<typeof OpenAI.NotFoundError>
+    expect(missing).toBeInstanceOf(OpenAI.NotFoundError)
+  })
+
   it('answers an unknown model with 404 model_not_found and a missing model with 400', async () => {
     const { t, fake } = await boot()
     const e = (await chat(t, 'gpt-4o', 'x').catch((err: unknown) => err)) as InstanceType<typeof OpenAI.NotFoundError>

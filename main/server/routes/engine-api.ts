@@ -48,7 +48,8 @@ export function engineRouter(deps: EngineApiDeps): Router<AppState> {
     ctx.body = { object: 'list', data: registry().models.map((m) => modelObject(m.id)) }
   })
 
-  router.get('/v1/models/:id', (ctx) => {
+  // Model names may hold a slash (an alias like openai/gpt-oss-20b), which the SDK sends as it is.
+  router.get('/v1/models/*id', (ctx) => {
     const model = modelObject(ctx.params.id)
     if (!model) throw notFound(`The model '${ctx.params.id}' does not exist.`, 'model')
     ctx.body = model
