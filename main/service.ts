@@ -1,4 +1,6 @@
 import http from 'node:http'
+import os from 'node:os'
+import { shareableBaseUrl } from './config/share-links'
 import type { AddressInfo } from 'node:net'
 import type net from 'node:net'
 import fs from 'node:fs'
@@ -218,6 +220,7 @@ export class Service {
         regenerateApiKey: () => this.regenerateApiKey(),
         locked: () => this.lockedSettings(),
         listening: () => ({ host: this.settings.host, port: this.port }),
+        shareUrl: () => shareableBaseUrl(this.url, this.settings.host, os.networkInterfaces()),
       },
       gpu: this.gpu,
       thermal: this.thermal,

@@ -124,9 +124,13 @@ export function forgetStoredKey(): void {
   }
 }
 
-/** A link that opens this dashboard with the key (taken out of the address bar on arrival). */
-export function dashboardLink(key: string): string {
-  return `${location.origin}/#key=${encodeURIComponent(key)}`
+/**
+ * A link that opens this dashboard with the key (taken out of the address bar on arrival), at the address another
+ * machine would use (`shareUrl` from the service: its LAN address when it serves the LAN), else this page's.
+ */
+export function dashboardLink(key: string, shareUrl?: string | null): string {
+  const base = (shareUrl || location.origin).replace(/\/+$/, '')
+  return `${base}/#key=${encodeURIComponent(key)}`
 }
 
 // ---- HTTP -----------------------------------------------------------------------------------------------

@@ -128,6 +128,8 @@ export interface SettingsView {
   api_key: string
   api_key_origin: string
   listening: { host: string; port: number }
+  /** The base URL another machine would use (the LAN address when the service serves the LAN). */
+  share_url?: string
   restart_required: boolean
   /** Field -> the environment variable that sets it (and so makes it read-only here). */
   locked: Partial<Record<SettingsField, string>>

@@ -20,6 +20,7 @@ describe('settings API', () => {
     const before = (await (await t.api('/api/settings')).json()) as Record<string, unknown>
     expect(before).toMatchObject({ lan: true, host: '0.0.0.0', thermal_pause_c: 83, thermal_resume_c: 75, chunk_size: 5000, start_at_login: true })
     expect(before.api_key).toBe(t.apiKey)
+    expect(before.share_url).toBe(t.url) // it listens on loopback only: that is the address to share
 
     const res = await put({ thermal_pause_c: 80, thermal_resume_c: 70, chunk_size: 1000, start_at_login: false })
     expect(res.status).toBe(200)

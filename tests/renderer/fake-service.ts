@@ -118,6 +118,7 @@ export const settings = (over: Partial<SettingsView> = {}): SettingsView => ({
   api_key: 'k',
   api_key_origin: '/data/api-key',
   listening: { host: '0.0.0.0', port: 4080 },
+  share_url: 'http://192.168.1.20:4080',
   restart_required: false,
   locked: {},
   ...over,

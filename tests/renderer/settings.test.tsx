@@ -54,7 +54,8 @@ describe('the settings', () => {
     expect(key.value).toBe('k')
 
     fireEvent.click(screen.getByRole('button', { name: 'Copy dashboard link' }))
-    await waitFor(() => expect(writeText).toHaveBeenCalledWith(`${location.origin}/#key=k`))
+    // The link another machine can open: the service's LAN address, not this page's (loopback in the window).
+    await waitFor(() => expect(writeText).toHaveBeenCalledWith('http://192.168.1.20:4080/#key=k'))
 
     fireEvent.click(screen.getByRole('button', { name: 'Regenerate key…' }))
     fireEvent.click(screen.getByRole('button', { name: 'Regenerate now' }))

@@ -16,6 +16,8 @@ export interface SettingsControl {
   regenerateApiKey: () => string
   locked: () => Partial<Record<keyof Settings, string>>
   listening: () => { host: string; port: number }
+  /** The base URL another machine would use (the LAN address when the service listens on all of them). */
+  shareUrl: () => string
 }
 
 /** The dashboard's names for the settings it may change, and the settings behind them. */
@@ -47,6 +49,7 @@ export function settingsRouter(c: SettingsControl, maxJsonBodyBytes: number): Ro
       api_key: c.apiKey(),
       api_key_origin: c.apiKeyOrigin(),
       listening,
+      share_url: c.shareUrl(),
       // Port and LAN take effect when the service starts again.
       restart_required: saved.port !== listening.port && saved.port !== 0 ? true : saved.host !== c.settings().host,
       locked: Object.fromEntries(

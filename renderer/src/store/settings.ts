@@ -81,7 +81,7 @@ export const useSettingsStore = create<SettingsState>()((set) => ({
     const key = useAuthStore.getState().key ?? useSettingsStore.getState().settings?.api_key
     if (!key) return
     try {
-      await api.copyText(what === 'key' ? key : api.dashboardLink(key))
+      await api.copyText(what === 'key' ? key : api.dashboardLink(key, useSettingsStore.getState().settings?.share_url))
       set({ copied: what, keyError: null })
       setTimeout(() => {
         if (useSettingsStore.getState().copied === what) set({ copied: null })

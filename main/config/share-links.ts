@@ -1,4 +1,5 @@
-// The addresses the tray copies. Pure: the network interfaces are handed in (os.networkInterfaces() in tray.ts).
+// The addresses to give to others (the tray's copies, the dashboard's link). Pure: the network interfaces are
+// handed in (os.networkInterfaces()).
 import type { NetworkInterfaceInfo } from 'node:os'
 
 const WILDCARDS = new Set(['0.0.0.0', '::', ''])
