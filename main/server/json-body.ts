@@ -5,14 +5,14 @@ import { ApiError, badRequest } from '../api-error'
  * Reads a JSON object body up to `limit` bytes. An empty body counts as `{}` (SDK v4 sends
  * `content-type: application/json` with nothing after it).
  */
-export async function readJsonBody(ctx: Context, limit: number): Promise<Record<string, unknown>> {
+export async function readJsonBody(ctx: Context, limit: number, limitName?: string): Promise<Record<string, unknown>> {
   const declared = Number(ctx.get('content-length') || 0)
-  if (declared > limit) throw tooLarge(limit)
+  if (declared > limit) throw tooLarge(limit, limitName)
   const chunks: Buffer[] = []
   let size = 0
   for await (const chunk of ctx.req as AsyncIterable<Buffer>) {
     size += chunk.length
-    if (size > limit) throw tooLarge(limit)
+    if (size > limit) throw tooLarge(limit, limitName)
     chunks.push(chunk)
   }
   const text = Buffer.concat(chunks, size).toString('utf8').trim()
@@ -33,6 +33,6 @@ export async function readJsonBody(ctx: Context, limit: number): Promise<Record<
   return parsed as Record<string, unknown>
 }
 
-function tooLarge(limit: number): ApiError {
-  return new ApiError(413, `The request body is larger than ${limit} bytes.`, { code: 'request_too_large' })
+function tooLarge(limit: number, limitName?: string): ApiError {
+  return new ApiError(413, `The request body is larger than ${limit} bytes${limitName ? ` (${limitName})` : ''}.`, { code: 'request_too_large' })
 }

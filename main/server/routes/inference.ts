@@ -6,6 +6,7 @@ import { describeType } from '../../api-params'
 import type { Settings } from '../../config/settings'
 import type { Engine, EngineTicket } from '../../engine/engine'
 import type { ProxyStats } from '../../engine/proxy-stats'
+import { readJsonBody } from '../json-body'
 import type { AppState } from '../middleware'
 
 export const INFERENCE_PATHS = ['/v1/chat/completions', '/v1/completions', '/v1/embeddings'] as const
@@ -23,7 +24,7 @@ export function inferenceRouter(deps: { settings: Settings; engine: Engine; stat
   const router = new Router<AppState>()
   for (const path of INFERENCE_PATHS) {
     router.post(path, async (ctx) => {
-      const body = await readObject(ctx, settings.maxInferenceBodyBytes)
+      const body = await readJsonBody(ctx, settings.maxInferenceBodyBytes, 'VBS_MAX_INFERENCE_BODY_BYTES')
       if (body.model === undefined || body.model === null || body.model === '') {
         throw badRequest("Missing required parameter: 'model'.", 'missing_required_parameter', 'model')
       }
@@ -116,26 +117,4 @@ function forward(ctx: Context, ticket: EngineTicket, path: string, payload: Buff
     })
     upstream.end(payload)
   })
-}
-
-async function readObject(ctx: Context, limit: number): Promise<Record<string, unknown>> {
-  const chunks: Buffer[] = []
-  let size = 0
-  for await (const chunk of ctx.req as AsyncIterable<Buffer>) {
-    size += chunk.length
-    if (size > limit) {
-      throw new ApiError(413, `The request body is larger than ${limit} bytes (VBS_MAX_INFERENCE_BODY_BYTES).`, { code: 'request_too_large' })
-    }
-    chunks.push(chunk)
-  }
-  let parsed: unknown
-  try {
-    parsed = JSON.parse(Buffer.concat(chunks, size).toString('utf8'))
-  } catch {
-    throw badRequest('We could not parse the JSON body of your request. The body must be a JSON object.', 'invalid_json', null)
-  }
-  if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) {
-    throw badRequest('The body of your request must be a JSON object.', 'invalid_json', null)
-  }
-  return parsed as Record<string, unknown>
 }
