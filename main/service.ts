@@ -57,6 +57,7 @@ export class Service {
   readonly scheduler: Scheduler
   readonly gpu: GpuTelemetry
   readonly thermal: ThermalGuard
+  private thermalCheckedAt = 0
   private registry: ModelRegistry
   private registryError: string | null = null
   private server: http.Server | null = null
@@ -135,7 +136,7 @@ export class Service {
       settings: s,
       log: this.log.child({ part: 'scheduler' }),
       events: this.events,
-      thermal: () => this.checkThermal(this.gpu.reading()),
+      thermal: () => this.thermalVerdict(),
       validation: (id) => this.batches.validation(id),
     })
   }
@@ -270,6 +271,19 @@ export class Service {
   private onGpuSample(sample: GpuSample): void {
     this.events.emit('gpu.sample', sample)
     this.checkThermal({ temperatureC: sample.temperatureC, at: sample.at })
+  }
+
+  /**
+   * The guard's verdict for the scheduler, asked before every batch request. Samples feed the guard as they
+   * arrive; the clock only matters for noticing readings that stopped, so that is checked once a second.
+   */
+  private thermalVerdict(): { paused: boolean; reason: string | null } {
+    const now = Date.now()
+    if (now - this.thermalCheckedAt >= 1000) {
+      this.thermalCheckedAt = now
+      return this.checkThermal(this.gpu.reading(now))
+    }
+    return { paused: this.thermal.paused, reason: this.thermal.reason }
   }
 
   /** Feeds the thermal guard; a change (paused or resumed) is logged and announced. */
