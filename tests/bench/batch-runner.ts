@@ -44,6 +44,7 @@ import OpenAI from 'openai'
 import { commandLine, findListeningProcess, processTree, readStatusKb, resetPeakRss, RssSampler } from './proc-memory'
 import { serveArgs } from '../helpers/serve-command'
 import { delay, Tail, within } from './bench-util'
+import type { BatchProgress } from '../../main/batch/progress'
 
 const ROOT = path.resolve(__dirname, '..', '..')
 const FAKE_VLLM = path.join(ROOT, 'tests', 'fixtures', 'fake-vllm')
@@ -458,16 +459,7 @@ async function stopService(service: Service, signal: NodeJS.Signals = 'SIGTERM')
 // The API
 // ---------------------------------------------------------------------------------------------------
 
-interface ProgressView {
-  chunk: number
-  chunks: number
-  completed: number
-  failed: number
-  total: number
-  requestsPerSecond: number
-  waiting: string | null
-  updatedAt: number
-}
+type ProgressView = Pick<BatchProgress, 'chunk' | 'chunks' | 'completed' | 'failed' | 'total' | 'requestsPerSecond' | 'waiting' | 'updatedAt'>
 
 interface JobView {
   id: string
