@@ -1,6 +1,6 @@
 import { EventEmitter } from 'node:events'
 import type { BatchObject, BatchStatus } from './batch/batch-types'
-import type { EngineState, EngineStatus } from './engine/engine-types'
+import type { DownloadProgress, EngineState, EngineStatus } from './engine/engine-types'
 import type { BatchProgress } from './batch/progress'
 import type { GpuSample, GpuStatus } from './gpu/telemetry'
 import type { ThermalDecision } from './gpu/thermal-guard'
@@ -11,6 +11,7 @@ export interface ServiceEventMap {
   'file.created': { id: string; purpose: string; bytes: number }
   'file.deleted': { id: string }
   'engine.state': { from: EngineState; status: EngineStatus }
+  'model.download': DownloadProgress
   'batch.progress': { id: string; progress: BatchProgress }
   'gpu.sample': GpuSample
   'gpu.status': GpuStatus

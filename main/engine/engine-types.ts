@@ -29,3 +29,19 @@ export class EngineError extends Error {
     this.name = 'EngineError'
   }
 }
+
+/** A model file being fetched into `<data>/models/` (an `hf:` model the first time it is needed). */
+export interface DownloadProgress {
+  /** Registry id of the model. */
+  model: string
+  /** Where the file goes once complete. */
+  file: string
+  url: string
+  receivedBytes: number
+  /** From the server's Content-Length / Content-Range; null while unknown. */
+  totalBytes: number | null
+  bytesPerSecond: number
+  etaSeconds: number | null
+  state: 'downloading' | 'done' | 'failed'
+  error: string | null
+}
