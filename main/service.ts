@@ -4,6 +4,7 @@ import { shareableBaseUrl } from './config/share-links'
 import type { AddressInfo } from 'node:net'
 import type net from 'node:net'
 import fs from 'node:fs'
+import path from 'node:path'
 import type { Logger } from 'pino'
 import { loadApiKey, writeNewApiKey } from './config/api-key'
 import { lockedByEnvironment, readSettingsFile, updateSettingsFile } from './config/settings-file'
@@ -17,6 +18,11 @@ import { openStore, type Store } from './store'
 import { FileStorage } from './store/file-storage'
 import { Engine } from './engine/engine'
 import { EngineSupervisor } from './engine/supervisor'
+import { EngineLog } from './engine/engine-log'
+import { LlamaLauncher } from './engine/llama-launcher'
+import { ModelDownloads } from './engine/model-download'
+import { RemoteEngine } from './engine/remote-engine'
+import { VllmLauncher } from './engine/vllm-launcher'
 import { ProxyStats } from './engine/proxy-stats'
 import { NvidiaSmi } from './gpu/nvidia-smi'
 import { Scheduler } from './batch/scheduler'
@@ -52,6 +58,9 @@ export class Service {
   readonly files: FileStorage
   readonly batches: BatchService
   readonly supervisor: EngineSupervisor
+  readonly remote: RemoteEngine
+  readonly downloads: ModelDownloads
+  readonly engineLog: EngineLog
   readonly engine: Engine
   readonly stats = new ProxyStats()
   readonly scheduler: Scheduler
@@ -88,8 +97,20 @@ export class Service {
       log: this.log,
     })
     const s = this.settings
+    const env = options.env ?? process.env
+    const engineLogger = this.log.child({ part: 'engine' })
+    this.engineLog = new EngineLog(path.join(s.dataDir, 'logs', 'engine.log'), s.engineLogMaxBytes, s.engineLogFiles)
+    this.downloads = new ModelDownloads({
+      dir: path.join(s.dataDir, 'models'),
+      endpoint: s.hfEndpoint,
+      token: env.HF_TOKEN || undefined,
+      log: engineLogger,
+      events: this.events,
+    })
     this.supervisor = new EngineSupervisor({
-      bin: s.vllmBin,
+      launchers: [new VllmLauncher(s.vllmBin, env), new LlamaLauncher(this.downloads, env)],
+      downloads: this.downloads,
+      engineLog: this.engineLog,
       dataDir: s.dataDir,
       port: s.enginePort,
       healthPollMs: s.engineHealthPollMs,
@@ -100,15 +121,22 @@ export class Service {
       restartLimit: s.engineRestartLimit,
       restartWindowMs: s.engineRestartWindowMs,
       restartBackoffMs: s.engineRestartBackoffMs,
-      logMaxBytes: s.engineLogMaxBytes,
-      logFiles: s.engineLogFiles,
-      env: options.env ?? process.env,
-      gpu: new NvidiaSmi('nvidia-smi', 5000, options.env ?? process.env),
-      log: this.log.child({ part: 'engine' }),
+      gpu: new NvidiaSmi('nvidia-smi', 5000, env),
+      log: engineLogger,
+      events: this.events,
+    })
+    this.remote = new RemoteEngine({
+      env,
+      probeTimeoutMs: 5000,
+      probeIntervalMs: s.remoteProbeMs,
+      backoffBaseMs: Math.min(1000, s.remoteBackoffMaxMs),
+      backoffMaxMs: s.remoteBackoffMaxMs,
+      engineLog: this.engineLog,
+      log: engineLogger,
       events: this.events,
     })
     this.engine = new Engine(
-      this.supervisor,
+      [this.supervisor, this.remote],
       () => this.registry,
       {
         waitMs: s.engineWaitMs,
@@ -117,7 +145,7 @@ export class Service {
         idleUnloadMs: s.idleUnloadMinutes * 60_000,
         retryAfterSeconds: s.retryAfterSeconds,
       },
-      this.log.child({ part: 'engine' }),
+      engineLogger,
     )
     this.thermal = new ThermalGuard({ pauseC: s.thermalPauseC, resumeC: s.thermalResumeC })
     this.gpu = new GpuTelemetry({
@@ -189,11 +217,16 @@ export class Service {
     this.files.sweepExpired()
     this.batches.recover()
     await this.supervisor.endLeftover()
-    try {
-      this.supervisor.locateBinary()
-    } catch (err) {
-      this.supervisor.markUnavailable(err as EngineError)
-      this.log.warn((err as Error).message)
+    // Where the default model cannot run (vLLM not installed), the status says so at once, unless another
+    // engine stands in for it (the registry's embedded default).
+    const preferred = this.registry.defaultModel === null ? undefined : this.registry.resolve(this.registry.defaultModel)
+    if (preferred?.engine === 'vllm') {
+      try {
+        this.supervisor.check(preferred)
+      } catch (err) {
+        this.log.warn((err as Error).message)
+        if (this.engine.defaultModel() === preferred.id) this.supervisor.markUnavailable(err as EngineError)
+      }
     }
     this.watchRegistry()
     await this.gpu.start()
@@ -339,7 +372,7 @@ export class Service {
     await this.scheduler.stop()
     await this.gpu.stop()
     await this.engine.shutdown()
-    this.supervisor.engineLog.close()
+    this.engineLog.close()
     this.log.info('service stopped')
     this.store.close()
     await new Promise<void>((resolve) => this.log.flush(() => resolve()))

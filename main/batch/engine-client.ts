@@ -1,4 +1,5 @@
-import http from 'node:http'
+import type { EngineTarget } from '../engine/engine-backend'
+import { upstreamRequest } from '../engine/upstream'
 
 /** What became of one request sent to the engine. */
 export type EngineOutcome =
@@ -8,11 +9,8 @@ export type EngineOutcome =
   /** Worth another attempt: connection refused or reset, a timeout, 408, 429 or 5xx. */
   | { kind: 'transient'; status: number | null; body: string | null; reason: string }
 
-/** Keep-alive connections to the engine, shared by every batch request. */
-const agent = new http.Agent({ keepAlive: true, maxSockets: 1024, keepAliveMsecs: 10_000 })
-
 /** POSTs one request body to the engine and classifies the answer. Never throws. */
-export function sendToEngine(baseUrl: string, path: string, payload: Buffer, timeoutMs: number, signal?: AbortSignal): Promise<EngineOutcome> {
+export function sendToEngine(target: EngineTarget, path: string, payload: Buffer, timeoutMs: number, signal?: AbortSignal): Promise<EngineOutcome> {
   return new Promise((resolve) => {
     let settled = false
     const done = (o: EngineOutcome): void => {
@@ -20,9 +18,9 @@ export function sendToEngine(baseUrl: string, path: string, payload: Buffer, tim
       settled = true
       resolve(o)
     }
-    const req = http.request(
-      `${baseUrl}${path}`,
-      { method: 'POST', agent, headers: { 'content-type': 'application/json', 'content-length': payload.length }, timeout: timeoutMs, signal },
+    const req = upstreamRequest(
+      target.url(path),
+      { method: 'POST', headers: { ...target.headers, 'content-type': 'application/json', 'content-length': payload.length }, timeout: timeoutMs, signal },
       (res) => {
         const chunks: Buffer[] = []
         res.on('data', (c: Buffer) => chunks.push(c))

@@ -5,6 +5,7 @@ import type { Store } from '../store'
 import type { BatchRow } from '../store/batches-repo'
 import type { RequestResult, Usage } from '../store/results-repo'
 import { errorMessageOf } from '../store/results-repo'
+import type { EngineTarget } from '../engine/engine-backend'
 import { sendToEngine } from './engine-client'
 import { RateMeter, type BatchProgress } from './progress'
 
@@ -31,10 +32,12 @@ export interface RunDeps {
   inputPath: string
   log: Logger
   /**
-   * Resolves with the engine's base URL once requests may be sent (engine ready, GPU cool, not paused), or
-   * null if the run was told to stop while waiting. Reports why it waits through the callback.
+   * Resolves with where to send once requests may be sent (engine ready, GPU cool, not paused), or null if
+   * the run was told to stop while waiting. Reports why it waits through the callback.
    */
-  gate: (waiting: (reason: string | null) => void, stop: AbortSignal) => Promise<string | null>
+  gate: (waiting: (reason: string | null) => void, stop: AbortSignal) => Promise<EngineTarget | null>
+  /** A request could not reach the engine at all (connection refused, reset, timeout). */
+  unreachable: (reason: string) => void
   onProgress: (progress: BatchProgress) => void
 }
 
@@ -75,7 +78,6 @@ export class BatchRun {
   constructor(
     private readonly deps: RunDeps,
     private readonly batch: BatchRow,
-    private readonly servedModel: string,
     private readonly o: RunOptions,
   ) {
     this.seq = deps.store.results.seqOf(batch.id)
@@ -149,21 +151,22 @@ export class BatchRun {
       if (this.end) return
       const item = await queue.next()
       if (!item || this.end) return
-      const base = await this.deps.gate((reason) => this.setWaiting(reason), this.stopSignal.signal)
-      if (base === null || this.end) return
+      const target = await this.deps.gate((reason) => this.setWaiting(reason), this.stopSignal.signal)
+      if (target === null || this.end) return
       if (Date.now() / 1000 >= this.batch.expires_at) {
         this.stop('expire')
         return
       }
       item.startedAt ||= Date.now()
-      const payload = this.payload(item)
+      const payload = this.payload(item, target)
       if (payload === null) {
         // Validation checked this line; only a changed input file could get here.
         committer.add(this.failure(item, null, null, 'invalid_request', `line ${item.line} is no longer valid JSON`))
         continue
       }
-      const outcome = await sendToEngine(base, this.endpoint, payload, this.o.requestTimeoutMs, this.abandon.signal)
+      const outcome = await sendToEngine(target, this.endpoint, payload, this.o.requestTimeoutMs, this.abandon.signal)
       item.attempts += 1
+      if (outcome.kind === 'transient' && outcome.status === null && !this.abandon.signal.aborted) this.deps.unreachable(outcome.reason)
       if (outcome.kind === 'ok') {
         committer.add({
           line: item.line,
@@ -198,7 +201,7 @@ export class BatchRun {
     }
   }
 
-  private payload(item: Item): Buffer | null {
+  private payload(item: Item, target: EngineTarget): Buffer | null {
     let request: { body?: Record<string, unknown> }
     try {
       request = JSON.parse(item.raw.toString('utf8')) as { body?: Record<string, unknown> }
@@ -206,8 +209,8 @@ export class BatchRun {
       return null
     }
     const body = request.body ?? {}
-    body.model = this.servedModel
-    body.priority = this.o.priority
+    body.model = target.served
+    if (target.priority) body.priority = this.o.priority
     return Buffer.from(JSON.stringify(body))
   }
 

@@ -2,6 +2,7 @@ import type { Logger } from 'pino'
 import type { ModelRegistry } from '../config/models'
 import type { Settings } from '../config/settings'
 import type { Engine, EngineLease } from '../engine/engine'
+import type { EngineTarget } from '../engine/engine-backend'
 import type { ServiceEvents } from '../events'
 import type { Store } from '../store'
 import type { FileStorage } from '../store/file-storage'
@@ -159,7 +160,7 @@ export class Scheduler {
     this.current = { id: row.id, run: null }
     let lease: EngineLease | null = null
     try {
-      if (engine.supervisor.currentState !== 'ready' || engine.supervisor.model !== entry.id) {
+      if (!engine.runs(entry.id)) {
         this.hold(row.id, `waiting for engine: loading ${entry.id}`)
       }
       try {
@@ -172,7 +173,7 @@ export class Scheduler {
       }
       const fresh = this.d.store.batches.get(row.id)!
       if (fresh.status !== 'in_progress') return // cancelled while the model loaded: settleEnds ends it
-      const run = this.makeRun(fresh, entry.id, entry.max_num_seqs)
+      const run = this.makeRun(fresh, entry.id, engine.capabilities(entry.id).batchConcurrency)
       this.current.run = run
       const untilExpiry = Math.max(0, fresh.expires_at * 1000 - Date.now())
       const expiry = setTimeout(() => run.stop('expire'), Math.min(untilExpiry, 2 ** 31 - 1))
@@ -192,23 +193,23 @@ export class Scheduler {
     }
   }
 
-  private makeRun(row: BatchRow, served: string, maxNumSeqs: number | undefined): BatchRun {
+  private makeRun(row: BatchRow, model: string, defaultConcurrency: number): BatchRun {
     const s = this.d.settings
     return new BatchRun(
       {
         store: this.d.store,
         inputPath: this.d.files.pathOf(row.input_file_id),
         log: this.d.log,
-        gate: (waiting, stop) => this.gate(served, waiting, stop),
+        gate: (waiting, stop) => this.gate(model, waiting, stop),
+        unreachable: (reason) => this.d.engine.suspect(model, reason),
         onProgress: (progress) => {
           this.progress.set(row.id, progress)
           this.d.events.emit('batch.progress', { id: row.id, progress })
         },
       },
       row,
-      served,
       {
-        concurrency: s.batchConcurrency || maxNumSeqs || 64,
+        concurrency: s.batchConcurrency || defaultConcurrency,
         chunkSize: s.chunkSize,
         maxAttempts: s.maxAttempts,
         retryBaseMs: s.retryBaseMs,
@@ -222,16 +223,17 @@ export class Scheduler {
     )
   }
 
-  /** Resolves with the engine's URL once a request may go out; until then says why it waits. */
-  private async gate(model: string, waiting: (reason: string | null) => void, stop: AbortSignal): Promise<string | null> {
+  /** Resolves with where to send once a request may go out; until then says why it waits. */
+  private async gate(model: string, waiting: (reason: string | null) => void, stop: AbortSignal): Promise<EngineTarget | null> {
     for (;;) {
       this.beat = Date.now()
       const blocked = this.blockedReason(model)
-      if (blocked === null) {
+      const target = blocked === null ? this.d.engine.target() : null
+      if (target) {
         waiting(null)
-        return this.d.engine.supervisor.baseUrl
+        return target
       }
-      waiting(blocked)
+      waiting(blocked ?? 'waiting for engine')
       if (stop.aborted) return null
       await new Promise<void>((resolve) => {
         const onStop = (): void => {
@@ -253,11 +255,7 @@ export class Scheduler {
     if (this.manualPause) return `paused: ${this.manualPause}`
     const thermal = this.d.thermal()
     if (thermal.paused) return thermal.reason ?? 'paused: GPU too hot'
-    const sup = this.d.engine.supervisor
-    if (sup.currentState === 'ready' && sup.model === model) return null
-    if (sup.currentState === 'starting') return `waiting for engine: ${sup.model === model ? 'loading' : 'switching to'} ${model}`
-    const failure = sup.lastFailure()
-    return `waiting for engine: ${failure ? failure.error.message.split('\n')[0] : sup.currentState}`
+    return this.d.engine.blockedReason(model)
   }
 
   private describe(batchId: string): string {

@@ -4,12 +4,22 @@ import Ajv, { type ErrorObject } from 'ajv'
 import { LineCounter, parseDocument, isNode } from 'yaml'
 import { appRoot } from './app-paths'
 
-/** One model of the registry: what clients call it and what vLLM loads. */
+/** Which engine runs a model: the supervised `vllm serve`, our llama.cpp child, or an OpenAI-compatible URL. */
+export type EngineKind = 'vllm' | 'llama.cpp' | 'remote'
+export const ENGINE_KINDS: readonly EngineKind[] = ['vllm', 'llama.cpp', 'remote']
+
+/** One model of the registry: what clients call it and what the engine loads. */
 export interface ModelEntry {
-  /** The name clients send as `model` (and vLLM's --served-model-name). */
+  /** The name clients send as `model` (and the engine's served name). */
   id: string
   aliases: string[]
-  /** A Hugging Face id or a local path, handed to `vllm serve`. */
+  /** Which engine runs it (`vllm` when the file does not say). */
+  engine: EngineKind
+  /**
+   * vllm: a Hugging Face id or a local path, handed to `vllm serve`. llama.cpp: a GGUF file (absolute, or
+   * relative to models.yaml) or `hf:<user>/<repo>/<file>.gguf`, downloaded into `<data>/models/`. Unused by
+   * remote models.
+   */
   model: string
   description?: string
   max_model_len?: number
@@ -22,12 +32,38 @@ export interface ModelEntry {
   load_timeout_s?: number
   /** Estimated GPU memory the model needs, in GiB. */
   vram_gb?: number
+  /** llama.cpp: the context window in tokens, shared by the parallel sequences. */
+  context_size?: number
+  /** llama.cpp: requests served at once (context sequences); more wait, lower `priority` first. */
+  parallel?: number
+  /** llama.cpp: layers offloaded to the GPU: `auto`, 0 (CPU only) or a number. */
+  gpu_layers?: 'auto' | number
+  /** llama.cpp: CPU threads (default: the cores the service leaves free). */
+  threads?: number
+  /** remote: the server's OpenAI base URL, as the SDKs take it (`https://host/v1`). */
+  base_url?: string
+  /** remote: the name of the environment variable that holds its API key (the key itself is never in the file). */
+  api_key_env?: string
+  /** remote: the model name the server knows (default: the id). */
+  served_model?: string
+  /** remote: requests in flight at once for a batch. */
+  max_concurrency?: number
 }
 
 export interface ModelsFile {
   default?: string
-  models: ModelEntry[]
+  /** The default where vLLM is not installed (a model another engine runs). */
+  embedded_default?: string
+  models: (Omit<ModelEntry, 'engine' | 'aliases' | 'model'> & { engine?: EngineKind; aliases?: string[]; model?: string })[]
 }
+
+/** The fields each kind of engine takes, besides id, aliases, engine, description and load_timeout_s. */
+const KIND_FIELDS: Record<EngineKind, readonly string[]> = {
+  vllm: ['model', 'max_model_len', 'gpu_memory_utilization', 'quantization', 'dtype', 'max_num_seqs', 'extra_args', 'env', 'vram_gb'],
+  'llama.cpp': ['model', 'context_size', 'parallel', 'gpu_layers', 'threads', 'env', 'vram_gb'],
+  remote: ['base_url', 'api_key_env', 'served_model', 'max_concurrency'],
+}
+const COMMON_FIELDS = ['id', 'aliases', 'engine', 'description', 'load_timeout_s']
 
 const NAME = '^[A-Za-z0-9][A-Za-z0-9._:/@+-]{0,127}$'
 
@@ -37,15 +73,21 @@ export const modelsSchema = {
   required: ['models'],
   properties: {
     default: { type: 'string', pattern: NAME },
+    embedded_default: { type: 'string', pattern: NAME },
     models: {
       type: 'array',
       minItems: 1,
       items: {
         type: 'object',
         additionalProperties: false,
-        required: ['id', 'model'],
+        required: ['id'],
+        // A remote model names its server; the others name what the engine loads.
+        if: { properties: { engine: { const: 'remote' } }, required: ['engine'] },
+        then: { required: ['base_url'] },
+        else: { required: ['model'] },
         properties: {
           id: { type: 'string', pattern: NAME },
+          engine: { enum: ENGINE_KINDS },
           aliases: { type: 'array', items: { type: 'string', pattern: NAME }, uniqueItems: true },
           model: { type: 'string', minLength: 1 },
           description: { type: 'string' },
@@ -58,13 +100,21 @@ export const modelsSchema = {
           env: { type: 'object', additionalProperties: { type: 'string' } },
           load_timeout_s: { type: 'integer', minimum: 1 },
           vram_gb: { type: 'number', exclusiveMinimum: 0 },
+          context_size: { type: 'integer', minimum: 64 },
+          parallel: { type: 'integer', minimum: 1, maximum: 256 },
+          gpu_layers: { anyOf: [{ const: 'auto' }, { type: 'integer', minimum: 0 }] },
+          threads: { type: 'integer', minimum: 1, maximum: 1024 },
+          base_url: { type: 'string', pattern: '^https?://[^\\s/?#]+(/[^\\s?#]*)?$' },
+          api_key_env: { type: 'string', pattern: '^[A-Za-z_][A-Za-z0-9_]*$' },
+          served_model: { type: 'string', minLength: 1 },
+          max_concurrency: { type: 'integer', minimum: 1, maximum: 4096 },
         },
       },
     },
   },
 } as const
 
-const ajv = new Ajv({ allErrors: true, strict: true })
+const ajv = new Ajv({ allErrors: true, strict: true, strictRequired: false })
 const validateModels = ajv.compile<ModelsFile>(modelsSchema)
 
 export class ModelsFileError extends Error {
@@ -79,15 +129,29 @@ export class ModelsFileError extends Error {
 
 export class ModelRegistry {
   readonly models: readonly ModelEntry[]
+  /** The model started when none is named (`default`, else the first). */
   readonly defaultModel: string | null
+  /** The default where vLLM is not installed: `embedded_default`, else the first llama.cpp model. */
+  readonly embeddedDefault: string | null
   private readonly byName = new Map<string, ModelEntry>()
 
-  constructor(file: ModelsFile) {
-    this.models = file.models.map((m) => ({ ...m, aliases: m.aliases ?? [] }))
+  /** `baseDir` resolves relative GGUF paths (the folder of models.yaml). */
+  constructor(file: ModelsFile, baseDir = process.cwd()) {
+    this.models = file.models.map((m) => {
+      const engine = m.engine ?? 'vllm'
+      let model = m.model ?? ''
+      if (engine === 'llama.cpp' && !model.startsWith('hf:') && !path.isAbsolute(model)) model = path.resolve(baseDir, model)
+      return { ...m, engine, model, aliases: m.aliases ?? [] }
+    })
     for (const m of this.models) {
       for (const name of [m.id, ...m.aliases]) this.byName.set(name, m)
     }
-    this.defaultModel = file.default ?? this.models[0]?.id ?? null
+    this.defaultModel = this.idOf(file.default) ?? this.models[0]?.id ?? null
+    this.embeddedDefault = this.idOf(file.embedded_default) ?? this.models.find((m) => m.engine === 'llama.cpp')?.id ?? null
+  }
+
+  private idOf(name: string | undefined): string | null {
+    return name === undefined ? null : (this.byName.get(name)?.id ?? null)
   }
 
   /** The entry a client's `model` names, by id or alias. */
@@ -114,7 +178,8 @@ export function parseModels(text: string, file = 'models.yaml'): ModelRegistry {
   }
   const data: unknown = doc.toJS()
   if (!validateModels(data)) {
-    const problems = (validateModels.errors ?? []).map((e) => describe(e, doc, lineOf))
+    // An if/then error only repeats the `required` error that comes with it.
+    const problems = (validateModels.errors ?? []).filter((e) => e.keyword !== 'if').map((e) => describe(e, doc, lineOf))
     throw new ModelsFileError(file, [...new Set(problems)])
   }
   const problems: string[] = []
@@ -132,14 +197,30 @@ export function parseModels(text: string, file = 'models.yaml'): ModelRegistry {
       else seen.set(name, where)
     }
   })
-  if (data.default !== undefined && !seen.has(data.default)) {
-    const node = doc.get('default', true)
-    problems.push(
-      `${lineOf(isNode(node) ? node.range?.[0] : undefined)}default: "${data.default}" is not the id or alias of any model`,
-    )
+  data.models.forEach((m, i) => {
+    const kind = m.engine ?? 'vllm'
+    const at = (field?: string): string => {
+      const node = doc.getIn(field ? ['models', i, field] : ['models', i], true)
+      return lineOf(isNode(node) ? node.range?.[0] : undefined)
+    }
+    for (const field of Object.keys(m)) {
+      if (!COMMON_FIELDS.includes(field) && !KIND_FIELDS[kind].includes(field)) {
+        problems.push(`${at(field)}models[${i}].${field} is not a field of engine ${kind} (it takes ${KIND_FIELDS[kind].join(', ')})`)
+      }
+    }
+    if (kind === 'llama.cpp' && m.model !== undefined && m.model.startsWith('hf:') && !/^hf:[^/\s]+\/[^/\s]+\/\S+\.gguf$/i.test(m.model)) {
+      problems.push(`${at('model')}models[${i}].model must be a GGUF path or hf:<user>/<repo>/<file>.gguf`)
+    }
+  })
+  for (const key of ['default', 'embedded_default'] as const) {
+    const value = data[key]
+    if (value !== undefined && !seen.has(value)) {
+      const node = doc.get(key, true)
+      problems.push(`${lineOf(isNode(node) ? node.range?.[0] : undefined)}${key}: "${value}" is not the id or alias of any model`)
+    }
   }
   if (problems.length > 0) throw new ModelsFileError(file, problems)
-  return new ModelRegistry(data)
+  return new ModelRegistry(data, path.dirname(path.resolve(file)))
 }
 
 function describe(

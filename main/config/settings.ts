@@ -46,6 +46,12 @@ export interface Settings {
   idleUnloadMinutes: number
   engineLogMaxBytes: number
   engineLogFiles: number
+  /** Where `hf:` model files are downloaded from (Hugging Face, or a mirror). */
+  hfEndpoint: string
+  /** How often a ready remote engine is probed (GET /v1/models). */
+  remoteProbeMs: number
+  /** Longest wait between probes of a remote engine that is down (the wait doubles from 1 s up to this). */
+  remoteBackoffMaxMs: number
   /** Largest body of a real-time request (chat with images can be large). */
   maxInferenceBodyBytes: number
   /** vLLM priority of interactive requests (lower runs first); batch requests use batchPriority. */
@@ -53,7 +59,7 @@ export interface Settings {
   batchPriority: number
   /** Requests per chunk read from the input file. */
   chunkSize: number
-  /** Requests in flight per batch; 0 = the model's max_num_seqs, else 64. */
+  /** Requests in flight per batch; 0 = the engine's own (vLLM's max_num_seqs, twice llama.cpp's parallel, a remote's max_concurrency). */
   batchConcurrency: number
   maxAttempts: number
   retryBaseMs: number
@@ -124,6 +130,9 @@ export function defaultSettings(dataDir: string): Settings {
     idleUnloadMinutes: 0,
     engineLogMaxBytes: 10 * MiB,
     engineLogFiles: 3,
+    hfEndpoint: 'https://huggingface.co',
+    remoteProbeMs: 10_000,
+    remoteBackoffMaxMs: 30_000,
     maxInferenceBodyBytes: 32 * MiB,
     interactivePriority: 0,
     batchPriority: 10,
@@ -174,6 +183,9 @@ const ENV_NAMES: Record<Exclude<keyof Settings, 'dataDir'>, string> = {
   idleUnloadMinutes: 'VBS_IDLE_UNLOAD_MINUTES',
   engineLogMaxBytes: 'VBS_ENGINE_LOG_MAX_BYTES',
   engineLogFiles: 'VBS_ENGINE_LOG_FILES',
+  hfEndpoint: 'VBS_HF_ENDPOINT',
+  remoteProbeMs: 'VBS_REMOTE_PROBE_MS',
+  remoteBackoffMaxMs: 'VBS_REMOTE_BACKOFF_MAX_MS',
   maxInferenceBodyBytes: 'VBS_MAX_INFERENCE_BODY_BYTES',
   interactivePriority: 'VBS_INTERACTIVE_PRIORITY',
   batchPriority: 'VBS_BATCH_PRIORITY',
@@ -218,6 +230,8 @@ const MINIMUM: Record<NumericKey, number> = {
   idleUnloadMinutes: 0,
   engineLogMaxBytes: 64 * 1024,
   engineLogFiles: 1,
+  remoteProbeMs: 50,
+  remoteBackoffMaxMs: 10,
   maxInferenceBodyBytes: 1024,
   interactivePriority: -1_000_000,
   batchPriority: -1_000_000,

@@ -1,7 +1,7 @@
 import type { Logger } from 'pino'
 import { ApiError } from '../api-error'
 import type { ModelEntry, ModelRegistry } from '../config/models'
-import type { EngineSupervisor } from './supervisor'
+import type { EngineBackend, EngineCapabilities, EngineTarget } from './engine-backend'
 import { EngineError, type EngineStatus } from './engine-types'
 
 export interface EngineOptions {
@@ -24,7 +24,8 @@ export interface EngineLease {
 
 /** Handed to a request that may use the engine; release() when its response is done. */
 export interface EngineTicket {
-  baseUrl: string
+  target: EngineTarget
+  /** The registry id of the model. */
   model: string
   release(): void
 }
@@ -36,9 +37,10 @@ interface LeaseHolder {
 }
 
 /**
- * The engine as the rest of the service sees it: `acquire(model)` makes the model run (one load however many
- * requests wait for it, queued in arrival order) and counts the request in flight; models change only
- * between batch jobs, and a swap lets the old model's requests finish first.
+ * The engine as the rest of the service sees it, whatever kind runs the model (vLLM, llama.cpp, remote):
+ * `acquire(model)` makes the model run (one load however many requests wait for it, queued in arrival order)
+ * and counts the request in flight; models change only between batch jobs, and a swap lets the old model's
+ * requests finish first, also when it changes the kind of engine.
  */
 export class Engine {
   private queue: Promise<void> = Promise.resolve()
@@ -48,13 +50,16 @@ export class Engine {
   private leases: LeaseHolder[] = []
   private lastUsed = Date.now()
   private idleTimer: NodeJS.Timeout | null = null
+  /** The backend that runs (or last ran) a model; the others are stopped. */
+  private active: EngineBackend
 
   constructor(
-    readonly supervisor: EngineSupervisor,
+    private readonly backends: readonly EngineBackend[],
     private readonly registry: () => ModelRegistry,
     private readonly o: EngineOptions,
     private readonly log: Logger,
   ) {
+    this.active = backends[0]
     if (o.idleUnloadMs > 0) {
       this.idleTimer = setInterval(() => this.unloadIfIdle(), Math.min(30_000, o.idleUnloadMs))
       this.idleTimer.unref()
@@ -62,7 +67,56 @@ export class Engine {
   }
 
   status(): EngineStatus & { inFlight: number; leasedBy: string | null } {
-    return { ...this.supervisor.status(), inFlight: this.inFlight, leasedBy: this.leases[0]?.describe() ?? null }
+    return { ...this.active.status(), inFlight: this.inFlight, leasedBy: this.leases[0]?.describe() ?? null }
+  }
+
+  /** Whether `model` (a registry id) is loaded and serving. */
+  runs(model: string): boolean {
+    return this.active.currentState === 'ready' && this.active.model === model
+  }
+
+  /** Where requests for the running model go, or null when nothing serves. */
+  target(): EngineTarget | null {
+    return this.active.target()
+  }
+
+  capabilities(model: string): EngineCapabilities {
+    const entry = this.entryFor(model)
+    return this.backendFor(entry).capabilities(entry)
+  }
+
+  /** Why a batch request for `model` cannot go out now (the engine loads, restarts or failed), or null. */
+  blockedReason(model: string): string | null {
+    const b = this.active
+    if (b.currentState === 'ready' && b.model === model) return null
+    if (b.currentState === 'starting') {
+      const detail = b.model === model ? (b.status().lastError ?? `loading ${model}`) : `switching to ${model}`
+      return `waiting for engine: ${detail.split('\n')[0]}`
+    }
+    const failure = b.lastFailure()
+    return `waiting for engine: ${failure ? failure.error.message.split('\n')[0] : b.currentState}`
+  }
+
+  /** A request could not connect to the engine of `model`: its backend checks at once (a remote goes on hold). */
+  suspect(model: string, reason: string): void {
+    if (this.active.model === model) this.active.suspect(reason)
+  }
+
+  /**
+   * The model started when none is named: models.yaml's default, or, where that one cannot run here (vLLM not
+   * installed), its embedded default (a llama.cpp model), so a fresh machine runs batches out of the box.
+   */
+  defaultModel(): string | null {
+    const registry = this.registry()
+    const id = registry.defaultModel
+    const entry = id === null ? undefined : registry.resolve(id)
+    if (!entry) return registry.embeddedDefault
+    try {
+      this.backendFor(entry).check(entry)
+      return entry.id
+    } catch {
+      return registry.embeddedDefault ?? entry.id
+    }
   }
 
   /** Makes `model` (a registry id) run and counts one request in flight on it. Throws ApiError 503 otherwise. */
@@ -71,17 +125,19 @@ export class Engine {
     const lease = this.leases[0]
     if (lease && lease.model !== entry.id) throw this.busy(lease)
     if (!this.runs(entry.id)) {
-      this.checkCooldown(entry.id)
+      this.checkCooldown(entry)
       await this.bounded(this.load(entry), entry.id, signal)
       const after = this.leases[0]
       if (after && after.model !== entry.id) throw this.busy(after)
     }
     if (!this.runs(entry.id)) return this.acquire(model, signal) // another swap got in first: queue again
+    const target = this.active.target()
+    if (!target) return this.acquire(model, signal)
     this.inFlight += 1
     this.lastUsed = Date.now()
     let released = false
     return {
-      baseUrl: this.supervisor.baseUrl!,
+      target,
       model: entry.id,
       release: () => {
         if (released) return
@@ -114,20 +170,27 @@ export class Engine {
 
   /** Throws the ApiError an explicit start of `model` would meet at once (unknown model, GPU leased, no vLLM). */
   checkStartable(model?: string): void {
-    const entry = this.entryFor(model ?? this.registry().defaultModel ?? '')
+    const entry = this.entryFor(model ?? this.defaultModel() ?? '')
     const lease = this.leases[0]
     if (lease && lease.model !== entry.id) throw this.busy(lease)
+    this.checkRunnable(entry)
+  }
+
+  /** Throws the 503 for an entry whose engine cannot run here at all (vLLM not installed, a key not set). */
+  private checkRunnable(entry: ModelEntry): void {
+    const backend = this.backendFor(entry)
     try {
-      this.supervisor.locateBinary()
+      backend.check(entry)
     } catch (err) {
-      this.supervisor.markUnavailable(err as EngineError)
-      throw unavailable(err as EngineError, this.o.retryAfterSeconds)
+      if (!(err instanceof EngineError)) throw err
+      if (backend === this.active) backend.markUnavailable(err)
+      throw unavailable(err, this.o.retryAfterSeconds)
     }
   }
 
   /** Explicit start (tray, API): tries again even after a recent failure (no cooldown check). */
   async start(model?: string): Promise<void> {
-    const entry = this.entryFor(model ?? this.registry().defaultModel ?? '')
+    const entry = this.entryFor(model ?? this.defaultModel() ?? '')
     const lease = this.leases[0]
     if (lease && lease.model !== entry.id) throw this.busy(lease)
     await this.load(entry)
@@ -141,17 +204,21 @@ export class Engine {
         code: 'model_busy',
       })
     }
-    await this.enqueue(() => this.supervisor.stop())
+    await this.enqueue(() => this.active.stop())
   }
 
   /** Stops the engine for good (service shutdown), whatever holds it. */
   async shutdown(): Promise<void> {
     if (this.idleTimer) clearInterval(this.idleTimer)
-    await this.enqueue(() => this.supervisor.stop('service stopping'))
+    await this.enqueue(async () => {
+      for (const b of this.backends) await b.stop('service stopping')
+    })
   }
 
-  private runs(model: string): boolean {
-    return this.supervisor.currentState === 'ready' && this.supervisor.model === model
+  private backendFor(entry: ModelEntry): EngineBackend {
+    const backend = this.backends.find((b) => b.handles(entry.engine))
+    if (!backend) throw new Error(`no engine runs ${entry.engine} models`)
+    return backend
   }
 
   /** One load per model at a time, queued behind other engine operations in arrival order. */
@@ -160,16 +227,18 @@ export class Engine {
     if (pending) return pending
     const run = this.enqueue(async () => {
       if (this.runs(entry.id)) return
-      const state = this.supervisor.currentState
-      if (state === 'starting' && this.supervisor.model === entry.id) {
-        await this.supervisor.whenSettled()
+      const backend = this.backendFor(entry)
+      const current = this.active
+      if (current === backend && current.currentState === 'starting' && current.model === entry.id) {
+        await current.whenSettled()
         if (this.runs(entry.id)) return
       }
-      if (state !== 'stopped' && state !== 'failed') {
+      if (current.currentState !== 'stopped' && current.currentState !== 'failed') {
         await this.drain()
-        await this.supervisor.stop(`switching to ${entry.id}`)
+        await current.stop(`switching to ${entry.id}`)
       }
-      await this.supervisor.start(entry)
+      this.active = backend
+      await backend.start(entry)
     }).finally(() => this.loads.delete(entry.id))
     this.loads.set(entry.id, run)
     return run
@@ -228,17 +297,19 @@ export class Engine {
     }
   }
 
-  private checkCooldown(model: string): void {
+  private checkCooldown(entry: ModelEntry): void {
     // vLLM missing is checked afresh every time: installing it must not wait out a cooldown.
-    try {
-      this.supervisor.locateBinary()
-    } catch (err) {
-      this.supervisor.markUnavailable(err as EngineError)
-      throw unavailable(err as EngineError, this.o.retryAfterSeconds)
-    }
+    this.checkRunnable(entry)
+    const model = entry.id
     // A model that just failed to load is not loaded again by every request that follows; one that crashed
-    // over and over stays down until someone starts it on purpose.
-    const failed = this.supervisor.lastFailure()
+    // over and over stays down until someone starts it on purpose. A remote that is down right now answers
+    // at once too, rather than keeping the client waiting.
+    const backend = this.backendFor(entry)
+    const outage = backend.status().lastError
+    if (backend === this.active && backend.currentState === 'starting' && backend.model === model && outage && !backend.capabilities(entry).supervised) {
+      throw unavailable(new EngineError(outage, 'unreachable'), this.o.retryAfterSeconds)
+    }
+    const failed = backend.lastFailure()
     if (!failed || failed.model !== model) return
     if (failed.error.kind === 'crashed' || Date.now() - failed.at < this.o.failCooldownMs) {
       throw unavailable(failed.error, this.o.retryAfterSeconds)
@@ -265,12 +336,12 @@ export class Engine {
 
   private unloadIfIdle(): void {
     if (this.o.idleUnloadMs <= 0 || this.inFlight > 0 || this.leases.length > 0) return
-    if (this.supervisor.currentState !== 'ready') return
+    if (this.active.currentState !== 'ready') return
     if (Date.now() - this.lastUsed < this.o.idleUnloadMs) return
-    this.log.info({ model: this.supervisor.model }, 'unloading the model: idle')
+    this.log.info({ model: this.active.model }, 'unloading the model: idle')
     void this.enqueue(async () => {
       if (this.inFlight === 0 && this.leases.length === 0 && Date.now() - this.lastUsed >= this.o.idleUnloadMs) {
-        await this.supervisor.stop('idle')
+        await this.active.stop('idle')
       }
     }).catch((err: unknown) => this.log.error({ err }, 'idle unload failed'))
   }

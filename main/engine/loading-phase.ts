@@ -1,5 +1,6 @@
 /** The stages of a vLLM start-up, in order, as the window shows them. */
 export type LoadingPhase =
+  | 'downloading model'
   | 'starting process'
   | 'loading weights'
   | 'compiling'
@@ -9,15 +10,17 @@ export type LoadingPhase =
   | 'ready'
 
 const MARKERS: [RegExp, LoadingPhase][] = [
-  [/Application startup complete/, 'ready'],
+  [/Application startup complete|^llama\.cpp: server ready on /, 'ready'],
+  [/^llama\.cpp: model loaded in /, 'starting API server'],
   [/Starting vLLM API server|init engine \(profile, create kv cache, warmup model\) took/, 'starting API server'],
   [/Capturing CUDA graph/i, 'capturing CUDA graphs'],
   [/Available KV cache memory|GPU KV cache size|Maximum concurrency for/, 'allocating KV cache'],
   [/torch\.compile|Compiling a graph|Dynamo bytecode transform/, 'compiling'],
-  [/Loading safetensors checkpoint shards|Loading weights took|Model loading took|Starting to load model/, 'loading weights'],
+  [/Loading safetensors checkpoint shards|Loading weights took|Model loading took|Starting to load model|^llama\.cpp: loading model /, 'loading weights'],
 ]
 
 const ORDER: LoadingPhase[] = [
+  'downloading model',
   'starting process',
   'loading weights',
   'compiling',

@@ -4,19 +4,22 @@ import http from 'node:http'
 import net from 'node:net'
 import path from 'node:path'
 import type { Logger } from 'pino'
-import type { ModelEntry } from '../config/models'
+import type { EngineKind, ModelEntry } from '../config/models'
 import type { ServiceEvents } from '../events'
 import type { GpuProbe } from '../gpu/nvidia-smi'
-import { EngineLog } from './engine-log'
-import { EngineError, type EngineState, type EngineStatus } from './engine-types'
-import { findExecutable } from './find-executable'
+import type { EngineBackend, EngineCapabilities, EngineTarget } from './engine-backend'
+import type { EngineLog } from './engine-log'
+import { ENGINE_TRANSITIONS as NEXT, EngineError, type DownloadProgress, type EngineState, type EngineStatus } from './engine-types'
 import { nextPhase, type LoadingPhase } from './loading-phase'
 import { groupAlive, groupMembers, hasProc, readStat, signalGroup } from './process-group'
-import { vllmArgv, vllmEnv } from './vllm-argv'
+import type { ProcessLauncher } from './process-launcher'
 
 export interface SupervisorOptions {
-  /** VBS_VLLM_BIN: a command on PATH or a path. */
-  bin: string
+  /** One per supervised kind (vLLM, llama.cpp); the first is the one the status names before any start. */
+  launchers: ProcessLauncher[]
+  /** Progress of model files fetched before a start. */
+  downloads: { progress(modelId: string): DownloadProgress | null }
+  engineLog: EngineLog
   dataDir: string
   /** Fixed engine port, or 0 for a free one per launch. */
   port: number
@@ -29,9 +32,6 @@ export interface SupervisorOptions {
   restartLimit: number
   restartWindowMs: number
   restartBackoffMs: number
-  logMaxBytes: number
-  logFiles: number
-  env: NodeJS.ProcessEnv
   gpu: GpuProbe
   log: Logger
   events: ServiceEvents
@@ -47,25 +47,16 @@ interface PidRecord {
   bin: string
 }
 
-/** What may follow each state. */
-const NEXT: Record<EngineState, readonly EngineState[]> = {
-  stopped: ['starting', 'failed'],
-  starting: ['ready', 'failed', 'stopping', 'starting'],
-  ready: ['stopping', 'starting', 'failed', 'sleeping'],
-  sleeping: ['ready', 'stopping', 'starting', 'failed'],
-  stopping: ['stopped'],
-  failed: ['starting', 'stopping', 'stopped', 'failed'],
-}
-
 const MiB_SLACK_AFTER_STOP = 512
 
 /**
- * Runs `vllm serve` the way a careful person would: one engine at a time, in its own process group,
+ * Runs an engine process (`vllm serve`, or our llama.cpp child) the way a careful person would: one engine at a time, in its own process group,
  * readiness by /health, every wait bounded, no process left behind, and every transition logged and
  * announced. Crashes of a ready engine are restarted with backoff, a bounded number of times.
  */
-export class EngineSupervisor {
+export class EngineSupervisor implements EngineBackend {
   readonly engineLog: EngineLog
+  private launcher: ProcessLauncher
   private state: EngineState = 'stopped'
   private entry: ModelEntry | null = null
   private child: ChildProcess | null = null
@@ -85,16 +76,53 @@ export class EngineSupervisor {
   /** The start in progress (a launch or a restart): ensure() callers wait on it. */
   private starting: Promise<void> | null = null
   private usedBeforeStartMiB: number | null = null
+  /** Ends a download or wait of the start under way when the engine is stopped. */
+  private launchAbort: AbortController | null = null
   private readonly pidFile: string
 
   constructor(private readonly o: SupervisorOptions) {
-    this.engineLog = new EngineLog(path.join(o.dataDir, 'logs', 'engine.log'), o.logMaxBytes, o.logFiles)
+    this.engineLog = o.engineLog
+    this.launcher = o.launchers[0]
     this.pidFile = path.join(o.dataDir, 'engine.pid')
+  }
+
+  handles(kind: EngineKind): boolean {
+    return this.o.launchers.some((l) => l.kind === kind)
+  }
+
+  private launcherFor(entry: ModelEntry): ProcessLauncher {
+    const launcher = this.o.launchers.find((l) => l.kind === entry.engine)
+    if (!launcher) throw new Error(`no supervised engine runs ${entry.engine} models`)
+    return launcher
+  }
+
+  check(entry: ModelEntry): void {
+    this.launcherFor(entry).check(entry)
+  }
+
+  capabilities(entry: ModelEntry): EngineCapabilities {
+    return { embeddings: true, priority: true, batchConcurrency: this.launcherFor(entry).batchConcurrency(entry), supervised: true }
+  }
+
+  target(): EngineTarget | null {
+    if (this.state !== 'ready' || this.port === null || !this.entry) return null
+    const base = `http://127.0.0.1:${this.port}`
+    return { url: (p) => `${base}${p}`, headers: {}, served: this.entry.id, priority: true }
+  }
+
+  /** A connection to a process engine failed: its exit event or the /health monitor decides; nothing to do. */
+  suspect(): void {}
+
+  /** The engine's own metric series to pass on in /metrics (`vllm:`, `llamacpp:`). */
+  get metricsPrefix(): string {
+    return this.launcher.metricsPrefix
   }
 
   status(): EngineStatus {
     const now = Date.now()
+    const model = this.entry?.id ?? null
     return {
+      kind: this.launcher.kind,
       state: this.state,
       model: this.entry?.id ?? null,
       pid: this.child?.pid ?? null,
@@ -106,6 +134,8 @@ export class EngineSupervisor {
       lastError: this.lastError,
       restarts: this.crashTimes.length,
       logTail: this.engineLog.lines(50),
+      download: model !== null && this.phase === 'downloading model' ? this.o.downloads.progress(model) : null,
+      remoteUrl: null,
     }
   }
 
@@ -124,17 +154,6 @@ export class EngineSupervisor {
   /** The last failure, while the engine is still in `failed`. */
   lastFailure(): { model: string; at: number; error: EngineError } | null {
     return this.state === 'failed' ? this.failure : null
-  }
-
-  /** Where the engine binary is, or an EngineError naming where we looked and what to do. */
-  locateBinary(): string {
-    const { found, lookedIn } = findExecutable(this.o.bin, this.o.env.PATH ?? process.env.PATH ?? '')
-    if (found) return found
-    const where = this.o.bin.includes('/') ? this.o.bin : `'${this.o.bin}' on PATH (${lookedIn.map(path.dirname).join(':')})`
-    throw new EngineError(
-      `vLLM not found (looked for ${where}): install it with \`pip install vllm\` or set VBS_VLLM_BIN`,
-      'not_found',
-    )
   }
 
   /** Notes, in the status, that the engine cannot run at all (vLLM missing). */
@@ -164,6 +183,7 @@ export class EngineSupervisor {
 
   /** Stops the engine: SIGTERM to its group, a grace period, SIGKILL, then waits for the GPU to free up. */
   async stop(reason = 'stop requested'): Promise<void> {
+    this.launchAbort?.abort()
     this.cancelRestart()
     this.stopMonitor()
     if (this.state === 'stopped' || this.state === 'stopping') return this.whenStopped()
@@ -206,9 +226,10 @@ export class EngineSupervisor {
   }
 
   private async launch(entry: ModelEntry): Promise<void> {
-    let bin: string
+    const launcher = this.launcherFor(entry)
+    this.launcher = launcher
     try {
-      bin = this.locateBinary()
+      launcher.check(entry)
     } catch (err) {
       this.entry = entry
       this.fail((err as EngineError).message, 'not_found')
@@ -229,19 +250,44 @@ export class EngineSupervisor {
       }
     }
     const port = this.o.port || (await freePort())
-    const plan = { host: '127.0.0.1', port, sleepMode: false }
-    const argv = vllmArgv(entry, plan)
     this.entry = entry
     this.port = port
     this.phase = 'starting process'
     this.startedAt = Date.now()
     this.readyAt = null
     this.transition('starting')
+    const abort = new AbortController()
+    this.launchAbort = abort
+    let command: Awaited<ReturnType<ProcessLauncher['prepare']>>
+    try {
+      command = await launcher.prepare(entry, {
+        host: '127.0.0.1',
+        port,
+        signal: abort.signal,
+        downloading: () => {
+          this.phase = 'downloading model'
+          this.engineLog.note(`downloading the model file of ${entry.id} (${entry.model})`)
+          this.announce()
+        },
+      })
+    } catch (err) {
+      if (this.state !== 'starting') throw new EngineError(`start of ${entry.id} was interrupted (${this.state})`, 'stopped')
+      const e = err instanceof EngineError ? err : new EngineError((err as Error).message, 'start_failed')
+      this.fail(e.message, e.kind)
+      throw e
+    } finally {
+      if (this.launchAbort === abort) this.launchAbort = null
+    }
+    if (this.state !== 'starting') throw new EngineError(`start of ${entry.id} was interrupted (${this.state})`, 'stopped')
+    const { bin, argv } = command
+    this.phase = 'starting process'
+    this.startedAt = Date.now()
     this.engineLog.note(`launching ${bin} ${argv.join(' ')}`)
 
     const child = spawn(bin, argv, {
-      detached: true, // its own process group: one signal reaches vLLM and its EngineCore
-      env: vllmEnv(entry, plan, this.o.env),
+      detached: true, // its own process group: one signal reaches the engine and its children (vLLM's EngineCore)
+      env: command.env,
+      cwd: command.cwd,
       stdio: ['ignore', 'pipe', 'pipe'],
     })
     this.child = child
@@ -286,7 +332,7 @@ export class EngineSupervisor {
     for (;;) {
       if (this.state !== 'starting') throw new EngineError(`start of ${entry.id} was interrupted (${this.state})`, 'stopped')
       if (exitInfo !== null) {
-        const message = `vLLM exited while loading ${entry.id} (${exitInfo}). Last lines of its log:\n${this.engineLog.lines(15).join('\n')}`
+        const message = `${launcher.label} exited while loading ${entry.id} (${exitInfo}). Last lines of its log:\n${this.engineLog.lines(15).join('\n')}`
         if (this.pgid !== null) await this.endGroup(this.pgid, 0)
         this.fail(message, 'start_failed')
         throw new EngineError(message, 'start_failed')
@@ -321,7 +367,7 @@ export class EngineSupervisor {
   private onExit(child: ChildProcess, exitInfo: string): void {
     if (child !== this.child) return
     if (this.state !== 'ready' && this.state !== 'sleeping') return
-    void this.recoverFromCrash(`vLLM exited unexpectedly (${exitInfo})`)
+    void this.recoverFromCrash(`${this.launcher.label} exited unexpectedly (${exitInfo})`)
   }
 
   private async recoverFromCrash(reason: string): Promise<void> {
@@ -415,7 +461,7 @@ export class EngineSupervisor {
         failures = ok ? 0 : failures + 1
         if (failures >= 3 && this.state === 'ready') {
           failures = 0
-          void this.recoverFromCrash('vLLM stopped answering /health')
+          void this.recoverFromCrash(`${this.launcher.label} stopped answering /health`)
         }
       })
     }, interval)

@@ -4,12 +4,12 @@
  */
 import type { BatchErrorEntry, BatchObject, BatchStatus } from '../../main/batch/batch-types'
 import type { BatchProgress } from '../../main/batch/progress'
-import type { EngineState, EngineStatus } from '../../main/engine/engine-types'
+import type { DownloadProgress, EngineKind, EngineState, EngineStatus } from '../../main/engine/engine-types'
 import type { GpuInfo, GpuSample, GpuStatus } from '../../main/gpu/telemetry'
 import type { ThermalDecision } from '../../main/gpu/thermal-guard'
 import type { ServiceEventMap } from '../../main/events'
 
-export type { BatchErrorEntry, BatchObject, BatchProgress, BatchStatus, EngineState, EngineStatus, GpuInfo, GpuSample, GpuStatus, ThermalDecision }
+export type { BatchErrorEntry, BatchObject, BatchProgress, BatchStatus, DownloadProgress, EngineKind, EngineState, EngineStatus, GpuInfo, GpuSample, GpuStatus, ThermalDecision }
 
 /** OpenAI's error envelope, which every failing route answers with. */
 export interface ErrorEnvelope {
@@ -51,6 +51,8 @@ export interface EngineView extends EngineStatus {
 /** One entry of `GET /v1/models`. */
 export interface ModelInfo {
   id: string
+  /** Which engine runs it: vllm, llama.cpp or remote. */
+  engine: EngineKind
   loaded: boolean
   aliases: string[]
   max_model_len: number | null

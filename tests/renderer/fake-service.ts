@@ -36,6 +36,7 @@ export const health = (): Health => ({
 })
 
 export const engine = (over: Partial<EngineView> = {}): EngineView => ({
+  kind: 'vllm',
   state: 'ready',
   model: 'gemma-3-12b',
   pid: 4242,
@@ -47,13 +48,15 @@ export const engine = (over: Partial<EngineView> = {}): EngineView => ({
   lastError: null,
   restarts: 0,
   logTail: ['INFO: Application startup complete.'],
+  download: null,
+  remoteUrl: null,
   registry: { path: '/data/models.yaml', error: null },
   ...over,
 })
 
 export const models = (): ModelInfo[] => [
-  { id: 'gemma-3-12b', loaded: true, aliases: ['gemma'], max_model_len: 8192, description: 'Gemma 3 12B Instruct (INT4)' },
-  { id: 'llama-3.1-8b', loaded: false, aliases: [], max_model_len: 16384, description: 'Llama 3.1 8B (FP8)' },
+  { id: 'gemma-3-12b', engine: 'vllm', loaded: true, aliases: ['gemma'], max_model_len: 8192, description: 'Gemma 3 12B Instruct (INT4)' },
+  { id: 'llama-3.1-8b', engine: 'vllm', loaded: false, aliases: [], max_model_len: 16384, description: 'Llama 3.1 8B (FP8)' },
 ]
 
 export const gpu = (over: Partial<GpuView> = {}): GpuView => {

@@ -11,6 +11,7 @@ import { tempDir } from '../helpers/service'
 const entry: ModelEntry = {
   id: 'gemma-3-12b',
   aliases: ['gemma3'],
+  engine: 'vllm',
   model: 'RedHatAI/gemma-3-12b-it-quantized.w4a16',
   max_model_len: 8192,
   gpu_memory_utilization: 0.88,
@@ -38,7 +39,7 @@ describe('vllm argv', () => {
   })
 
   it('keeps shell text inert: a value with ; or $() stays one argument', () => {
-    const argv = vllmArgv({ id: 'x', aliases: [], model: 'org/m; rm -rf / $(reboot)' }, { host: '127.0.0.1', port: 1, sleepMode: true })
+    const argv = vllmArgv({ id: 'x', aliases: [], engine: 'vllm', model: 'org/m; rm -rf / $(reboot)' }, { host: '127.0.0.1', port: 1, sleepMode: true })
     expect(argv[1]).toBe('org/m; rm -rf / $(reboot)')
     expect(argv).toContain('--enable-sleep-mode')
   })

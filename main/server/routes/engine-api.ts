@@ -3,7 +3,7 @@ import Router from '@koa/router'
 import { badRequest, notFound } from '../../api-error'
 import type { ModelRegistry } from '../../config/models'
 import type { Engine } from '../../engine/engine'
-import type { EngineState } from '../../engine/engine-types'
+import type { EngineKind, EngineState } from '../../engine/engine-types'
 import type { ProxyStats } from '../../engine/proxy-stats'
 import type { Store } from '../../store'
 import type { BatchStatus } from '../../batch/batch-types'
@@ -37,8 +37,9 @@ export function engineRouter(deps: EngineApiDeps): Router<AppState> {
       object: 'model',
       created: Math.floor(deps.startedAt / 1000),
       owned_by: 'vllm-batch-server',
+      engine: m.engine,
       loaded: status.state === 'ready' && status.model === m.id,
-      max_model_len: m.max_model_len ?? null,
+      max_model_len: m.max_model_len ?? m.context_size ?? null,
       aliases: m.aliases,
       description: m.description ?? null,
     }
@@ -104,8 +105,9 @@ export function engineRouter(deps: EngineApiDeps): Router<AppState> {
     gauge('vbs_queued_requests', 'Requests waiting in active batches.', [['', deps.store.batches.queuedRequests()]])
     lines.push('# HELP vbs_realtime_requests_total Real-time API requests by endpoint and status.', '# TYPE vbs_realtime_requests_total counter')
     for (const [path, code, n] of deps.stats.counts()) lines.push(`vbs_realtime_requests_total{endpoint="${path}",code="${code}"} ${n}`)
-    if (status.state === 'ready' && status.port !== null) {
-      const scraped = await scrape(status.port)
+    const prefix = METRIC_PREFIX[status.kind]
+    if (status.state === 'ready' && status.port !== null && prefix) {
+      const scraped = await scrape(status.port, prefix)
       if (scraped) lines.push(scraped.trimEnd())
     }
     ctx.type = 'text/plain; version=0.0.4; charset=utf-8'
@@ -115,8 +117,11 @@ export function engineRouter(deps: EngineApiDeps): Router<AppState> {
   return router
 }
 
-/** The engine's own vLLM series from its /metrics (null when it does not answer within a second). */
-function scrape(port: number): Promise<string | null> {
+/** The series of each supervised engine's own /metrics that /metrics passes on. */
+const METRIC_PREFIX: Record<EngineKind, string | null> = { vllm: 'vllm:', 'llama.cpp': 'llamacpp:', remote: null }
+
+/** The engine's own series from its /metrics (null when it does not answer within a second). */
+function scrape(port: number, prefix: string): Promise<string | null> {
   return new Promise((resolve) => {
     const req = http.get({ host: '127.0.0.1', port, path: '/metrics', timeout: 1000, agent: false }, (res) => {
       if (res.statusCode !== 200) {
@@ -132,7 +137,7 @@ function scrape(port: number): Promise<string | null> {
         resolve(
           text
             .split('\n')
-            .filter((l) => /^(# (HELP|TYPE) )?vllm:/.test(l))
+            .filter((l) => l.startsWith(prefix) || ((l.startsWith('# HELP ') || l.startsWith('# TYPE ')) && l.slice(7).startsWith(prefix)))
             .join('\n'),
         ),
       )

@@ -1,4 +1,3 @@
-import http from 'node:http'
 import Router from '@koa/router'
 import type { Context } from 'koa'
 import { ApiError, badRequest } from '../../api-error'
@@ -6,13 +5,11 @@ import { describeType } from '../../api-params'
 import type { Settings } from '../../config/settings'
 import type { Engine, EngineTicket } from '../../engine/engine'
 import type { ProxyStats } from '../../engine/proxy-stats'
+import { upstreamRequest } from '../../engine/upstream'
 import { readJsonBody } from '../json-body'
 import type { AppState } from '../middleware'
 
 export const INFERENCE_PATHS = ['/v1/chat/completions', '/v1/completions', '/v1/embeddings'] as const
-
-/** Connections to the engine are kept open between requests: the proxy must add next to nothing. */
-const engineAgent = new http.Agent({ keepAlive: true, maxSockets: 512, keepAliveMsecs: 10_000 })
 
 /**
  * The real-time OpenAI API, proxied to the engine: every field passed through (vLLM's extras too), an alias
@@ -39,8 +36,8 @@ export function inferenceRouter(deps: { settings: Settings; engine: Engine; stat
       ctx.req.once('close', onClose)
       ctx.res.once('close', onClose)
       const ticket = await engine.acquire(body.model, gone.signal)
-      body.model = ticket.model
-      body.priority = settings.interactivePriority
+      body.model = ticket.target.served
+      if (ticket.target.priority) body.priority = settings.interactivePriority
       try {
         await forward(ctx, ticket, path, Buffer.from(JSON.stringify(body)), gone.signal, settings.retryAfterSeconds)
         stats.record(path, ctx.status)
@@ -57,12 +54,12 @@ export function inferenceRouter(deps: { settings: Settings; engine: Engine; stat
 /** Sends the request to the engine and hands its response to Koa as a stream; the ticket is released when it ends. */
 function forward(ctx: Context, ticket: EngineTicket, path: string, payload: Buffer, gone: AbortSignal, retryAfterSeconds: number): Promise<void> {
   return new Promise((resolve, reject) => {
-    const upstream = http.request(
-      `${ticket.baseUrl}${path}`,
+    const upstream = upstreamRequest(
+      ticket.target.url(path),
       {
         method: 'POST',
-        agent: engineAgent,
         headers: {
+          ...ticket.target.headers,
           'content-type': 'application/json',
           'content-length': payload.length,
           accept: ctx.get('accept') || '*/*',

@@ -1,0 +1,54 @@
+import type { ModelEntry } from '../config/models'
+import type { EngineError, EngineKind, EngineState, EngineStatus } from './engine-types'
+
+/** Where requests for the running model go, and how. */
+export interface EngineTarget {
+  /** The full URL of an OpenAI path such as `/v1/chat/completions`. */
+  url(path: string): string
+  /** Headers every request carries (a remote engine's key; nothing for our own children). */
+  headers: Readonly<Record<string, string>>
+  /** The name the engine knows the model by: what the request body's `model` becomes. */
+  served: string
+  /** Whether the engine orders its queue by the body's `priority` (interactive before batch). */
+  priority: boolean
+}
+
+/** What a kind of engine can do for a model. */
+export interface EngineCapabilities {
+  embeddings: boolean
+  priority: boolean
+  /** Requests a batch keeps in flight by default (VBS_BATCH_CONCURRENCY overrides it). */
+  batchConcurrency: number
+  /** Whether the service starts and supervises a process for it (false: a URL that is only probed). */
+  supervised: boolean
+}
+
+/**
+ * One kind of engine, as the Engine facade drives it: a small state machine (stopped, starting, ready,
+ * stopping, failed) with a start that resolves once the model serves, a stop, a status and a target for
+ * requests. The process kinds (vLLM, llama.cpp) share the supervisor; remote servers are probed.
+ */
+export interface EngineBackend {
+  readonly currentState: EngineState
+  /** Registry id of the model running, loading or last failed. */
+  readonly model: string | null
+  /** Whether this backend runs models of that kind. */
+  handles(kind: EngineKind): boolean
+  status(): EngineStatus
+  /** Where requests go while `ready`, else null. */
+  target(): EngineTarget | null
+  capabilities(entry: ModelEntry): EngineCapabilities
+  /** Throws the EngineError that would stop `entry` from starting at all (vLLM not installed, a key missing). */
+  check(entry: ModelEntry): void
+  /** Notes in the status that the engine cannot run (see check()). */
+  markUnavailable(err: EngineError): void
+  /** Starts `entry` and resolves once it serves; rejects with an EngineError otherwise. */
+  start(entry: ModelEntry): Promise<void>
+  stop(reason?: string): Promise<void>
+  /** Resolves when a start or restart under way is done. */
+  whenSettled(): Promise<void>
+  /** The last failure while the backend is `failed`. */
+  lastFailure(): { model: string; at: number; error: EngineError } | null
+  /** A request to the running model could not connect: the backend checks at once rather than at its next poll. */
+  suspect(reason: string): void
+}

@@ -1,0 +1,38 @@
+import type { EngineKind, ModelEntry } from '../config/models'
+
+/** What the supervisor hands a launcher for one start. */
+export interface LaunchContext {
+  host: string
+  port: number
+  /** Aborted when the start is stopped (a download under way ends, and resumes next time). */
+  signal: AbortSignal
+  /** Called when a model file must be fetched before the process can start (the status says so). */
+  downloading: () => void
+}
+
+/** The process to run: an argv array (never shell text), its environment, and whether it uses the GPU. */
+export interface LaunchCommand {
+  bin: string
+  argv: string[]
+  env: NodeJS.ProcessEnv
+  /** Working directory (default: the service's). */
+  cwd?: string
+}
+
+/**
+ * How one kind of supervised engine is started: vLLM's `vllm serve`, or our llama.cpp child. The supervisor
+ * does the rest the same for both (process group, engine.log, readiness by /health, restarts, pidfile).
+ */
+export interface ProcessLauncher {
+  readonly kind: Exclude<EngineKind, 'remote'>
+  /** How the engine is named in messages ("vLLM exited while loading ..."). */
+  readonly label: string
+  /** Throws an EngineError ('not_found') naming where it looked and what to do, when the engine cannot run here. */
+  check(entry: ModelEntry): void
+  /** Everything a start needs first (a model download), then the command. Rejects with an EngineError. */
+  prepare(entry: ModelEntry, ctx: LaunchContext): Promise<LaunchCommand>
+  /** Requests a batch keeps in flight by default. */
+  batchConcurrency(entry: ModelEntry): number
+  /** The metric series of the engine's /metrics that /metrics passes on (`vllm:`, `llamacpp:`). */
+  readonly metricsPrefix: string
+}
