@@ -1,6 +1,6 @@
 // The tray's picture, tooltip and menu as pure functions of a snapshot of the service. No Electron here (tray.ts
 // maps the result onto Electron's Tray and Menu), so every decision is unit-tested under plain Node.
-import type { EngineState } from '../engine/engine-types'
+import type { EngineKind, EngineState } from '../engine/engine-types'
 
 /** What the tray shows; one icon each in resources/tray/. */
 export type TrayState = 'idle' | 'loading' | 'busy' | 'hot' | 'error'
@@ -10,6 +10,8 @@ export const TRAY_STATES: readonly TrayState[] = ['idle', 'loading', 'busy', 'ho
 /** Everything the tray needs to know about the service at one moment. */
 export interface TraySnapshot {
   engine: {
+    /** Which kind of engine runs the model (vLLM, llama.cpp, remote). */
+    kind: EngineKind
     state: EngineState
     /** The model running, loading or last failed. */
     model: string | null
@@ -20,8 +22,12 @@ export interface TraySnapshot {
     inFlight: number
     /** Who holds the engine on its model (a running batch), or null. */
     leasedBy: string | null
+    /** The model file being downloaded before the start, or null. */
+    download: { receivedBytes: number; totalBytes: number | null; etaSeconds: number | null } | null
   }
   models: readonly string[]
+  /** The engine kind of each model id. */
+  kinds: Readonly<Record<string, EngineKind>>
   defaultModel: string | null
   /** The batch the scheduler is running, with its progress if it has any yet. */
   batch: { id: string; done: number; total: number; waiting: string | null } | null
@@ -82,6 +88,7 @@ function engineText(s: TraySnapshot): string {
     case 'ready':
       return model ?? 'engine ready'
     case 'starting':
+      if (s.engine.download) return `${model ?? 'model'} downloading ${downloadText(s.engine.download)}`
       return model ? `${model} loading…` : 'engine loading…'
     case 'stopping':
       return model ? `${model} stopping…` : 'engine stopping…'
@@ -92,6 +99,19 @@ function engineText(s: TraySnapshot): string {
     case 'stopped':
       return 'engine stopped'
   }
+}
+
+/** How engines are named to people. */
+export const KIND_LABEL: Record<EngineKind, string> = { vllm: 'vLLM', 'llama.cpp': 'llama.cpp', remote: 'remote' }
+
+const MB = 1024 * 1024
+
+/** "42% of 491 MB, 3 min left", or "120 MB" while the size is unknown. */
+function downloadText(d: NonNullable<TraySnapshot['engine']['download']>): string {
+  if (d.totalBytes === null || d.totalBytes <= 0) return `${count(d.receivedBytes / MB)} MB`
+  const pct = Math.floor((100 * d.receivedBytes) / d.totalBytes)
+  const eta = d.etaSeconds === null ? '' : d.etaSeconds < 90 ? `, ${Math.max(1, Math.round(d.etaSeconds))} s left` : `, ${Math.round(d.etaSeconds / 60)} min left`
+  return `${pct}% of ${count(d.totalBytes / MB)} MB${eta}`
 }
 
 function batchText(s: TraySnapshot): string | null {
@@ -133,9 +153,10 @@ export function statusLine(s: TraySnapshot): string {
   const engine = (() => {
     switch (s.engine.state) {
       case 'ready':
-        return `Ready: ${s.engine.model ?? 'engine'}`
+        return `Ready: ${s.engine.model ?? 'engine'} (${KIND_LABEL[s.engine.kind]})`
       case 'starting':
-        return `Loading ${s.engine.model ?? 'engine'}${s.engine.phase ? ` (${s.engine.phase})` : ''}`
+        if (s.engine.download) return `Downloading ${s.engine.model ?? 'the model'}: ${downloadText(s.engine.download)}`
+        return `Loading ${s.engine.model ?? 'engine'} (${KIND_LABEL[s.engine.kind]}${s.engine.phase ? `, ${s.engine.phase}` : ''})`
       case 'stopping':
         return `Stopping ${s.engine.model ?? 'engine'}`
       case 'sleeping':
@@ -167,11 +188,13 @@ const truncate = (t: string, n: number): string => (t.length <= n ? t : `${t.sli
 
 /** A model's line in the Model submenu. */
 function modelLabel(s: TraySnapshot, id: string): string {
-  if (s.engine.model !== id) return id
-  if (s.engine.state === 'starting') return `${id} (loading…)`
-  if (s.engine.state === 'stopping') return `${id} (stopping…)`
-  if (s.engine.state === 'failed') return `${id} (failed)`
-  return id
+  const kind = s.kinds[id]
+  const name = kind ? `${id} · ${KIND_LABEL[kind]}` : id
+  if (s.engine.model !== id) return name
+  if (s.engine.state === 'starting') return `${name} (loading…)`
+  if (s.engine.state === 'stopping') return `${name} (stopping…)`
+  if (s.engine.state === 'failed') return `${name} (failed)`
+  return name
 }
 
 /** The tray menu, top to bottom. */

@@ -1,13 +1,16 @@
 // Reads the tray's snapshot off the service. Pure (no Electron): the Service satisfies TraySource structurally,
 // and a test hands in a plain object.
+import type { EngineKind } from '../engine/engine-types'
 import type { TraySnapshot } from './tray-menu'
 
 /** The parts of the service the tray reads. */
 export interface TraySource {
   engine: {
     status(): TraySnapshot['engine']
+    /** The model a start without a name runs (the registry's default, or its embedded one without vLLM). */
+    defaultModel(): string | null
   }
-  models: { readonly models: readonly { id: string }[]; readonly defaultModel: string | null }
+  models: { readonly models: readonly { id: string; engine: EngineKind }[] }
   scheduler: {
     readonly paused: boolean
     readonly runningBatch: string | null
@@ -29,15 +32,18 @@ export function traySnapshot(source: TraySource, now = Date.now()): TraySnapshot
   const progress = running ? source.scheduler.progressOf(running) : null
   return {
     engine: {
+      kind: e.kind,
       state: e.state,
       model: e.model,
       phase: e.phase,
       lastError: e.lastError,
       inFlight: e.inFlight,
       leasedBy: e.leasedBy,
+      download: e.download ? { receivedBytes: e.download.receivedBytes, totalBytes: e.download.totalBytes, etaSeconds: e.download.etaSeconds } : null,
     },
     models: source.models.models.map((m) => m.id),
-    defaultModel: source.models.defaultModel,
+    kinds: Object.fromEntries(source.models.models.map((m) => [m.id, m.engine])),
+    defaultModel: source.engine.defaultModel(),
     batch: running
       ? {
           id: running,

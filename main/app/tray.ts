@@ -28,6 +28,7 @@ const POLL_MS = 5000
 /** The service events that can change what the tray shows. */
 const EVENTS: readonly (keyof ServiceEventMap)[] = [
   'engine.state',
+  'model.download',
   'batch.status',
   'batch.progress',
   'gpu.sample',

@@ -18,8 +18,9 @@ import { GPU_SAMPLE_STALE_MS, traySnapshot, type TraySource } from '../../main/a
 
 function snapshot(patch: Partial<TraySnapshot> = {}, engine: Partial<TraySnapshot['engine']> = {}): TraySnapshot {
   return {
-    engine: { state: 'stopped', model: null, phase: null, lastError: null, inFlight: 0, leasedBy: null, ...engine },
+    engine: { kind: 'vllm', state: 'stopped', model: null, phase: null, lastError: null, inFlight: 0, leasedBy: null, download: null, ...engine },
     models: ['gemma-3-12b', 'qwen3-8b', 'llama-3.1-8b'],
+    kinds: {},
     defaultModel: 'gemma-3-12b',
     batch: null,
     batchesPaused: false,
@@ -144,10 +145,11 @@ describe('trayTooltip', () => {
 
 describe('status and batch lines', () => {
   it('status: engine and GPU', () => {
-    expect(statusLine(snapshot({}, { state: 'ready', model: 'gemma-3-12b' }))).toBe('Ready: gemma-3-12b · GPU 64 °C')
+    expect(statusLine(snapshot({}, { state: 'ready', model: 'gemma-3-12b' }))).toBe('Ready: gemma-3-12b (vLLM) · GPU 64 °C')
     expect(statusLine(snapshot({ gpuTemperatureC: null }, { state: 'starting', model: 'gemma-3-12b', phase: 'loading weights' }))).toBe(
-      'Loading gemma-3-12b (loading weights)',
+      'Loading gemma-3-12b (vLLM, loading weights)',
     )
+    expect(statusLine(snapshot({ gpuTemperatureC: null }, { kind: 'llama.cpp', state: 'ready', model: 'qwen' }))).toBe('Ready: qwen (llama.cpp)')
     expect(statusLine(snapshot({ gpuTemperatureC: null }))).toBe('Engine stopped')
     expect(statusLine(snapshot({ gpuTemperatureC: null }, { state: 'failed', lastError: 'vLLM not found: install it' }))).toBe(
       'Engine failed: vLLM not found: install it',
@@ -186,7 +188,7 @@ describe('trayMenuTemplate', () => {
       '-',
       'quit',
     ])
-    expect(get(items, 'status', 'label').label).toBe('Ready: gemma-3-12b · GPU 64 °C')
+    expect(get(items, 'status', 'label').label).toBe('Ready: gemma-3-12b (vLLM) · GPU 64 °C')
   })
 
   it('offers Start engine (with the default model) when stopped or failed, Stop engine when up', () => {
@@ -229,6 +231,21 @@ describe('trayMenuTemplate', () => {
     ])
     get(items, 'model:llama-3.1-8b', 'radio').click()
     expect(a.loadModel).toHaveBeenCalledWith('llama-3.1-8b')
+  })
+
+  it('names the engine of each model in the model menu', () => {
+    const s = snapshot({ kinds: { 'gemma-3-12b': 'vllm', 'qwen3-8b': 'llama.cpp', 'llama-3.1-8b': 'remote' } }, { state: 'ready', model: 'qwen3-8b', kind: 'llama.cpp' })
+    const menu = get(trayMenuTemplate(s, actions()), 'models', 'submenu')
+    expect(menu.items.map((i) => (i.kind === 'radio' ? i.label : null))).toEqual(['gemma-3-12b · vLLM', 'qwen3-8b · llama.cpp', 'llama-3.1-8b · remote'])
+  })
+
+  it('shows a model download with its progress in the tooltip and the status line', () => {
+    const MB = 1024 * 1024
+    const s = snapshot({}, { kind: 'llama.cpp', state: 'starting', model: 'qwen', phase: 'downloading model', download: { receivedBytes: 123 * MB, totalBytes: 491 * MB, etaSeconds: 200 } })
+    expect(trayTooltip(s)).toBe('GPU 64 °C · qwen downloading 25% of 491 MB, 3 min left')
+    expect(statusLine({ ...s, gpuTemperatureC: null })).toBe('Downloading qwen: 25% of 491 MB, 3 min left')
+    const unknown = snapshot({ gpuTemperatureC: null }, { state: 'starting', model: 'qwen', download: { receivedBytes: 40 * MB, totalBytes: null, etaSeconds: null } })
+    expect(trayTooltip(unknown)).toBe('qwen downloading 40 MB')
   })
 
   it('marks a model that is loading (checked) or failed (not checked); none checked when stopped', () => {
@@ -325,9 +342,10 @@ describe('traySnapshot', () => {
   function source(over: Partial<TraySource> = {}): TraySource {
     return {
       engine: {
-        status: () => ({ state: 'ready', model: 'gemma-3-12b', phase: null, lastError: null, inFlight: 1, leasedBy: 'batch batch_abc' }),
+        status: () => ({ kind: 'vllm', state: 'ready', model: 'gemma-3-12b', phase: null, lastError: null, inFlight: 1, leasedBy: 'batch batch_abc', download: null }),
+        defaultModel: () => 'qwen3-8b',
       },
-      models: { models: [{ id: 'gemma-3-12b' }, { id: 'qwen3-8b' }], defaultModel: 'qwen3-8b' },
+      models: { models: [{ id: 'gemma-3-12b', engine: 'vllm' }, { id: 'qwen3-8b', engine: 'llama.cpp' }] },
       scheduler: {
         paused: false,
         runningBatch: 'batch_abc',
@@ -343,8 +361,9 @@ describe('traySnapshot', () => {
 
   it('reads engine, models, the running batch (completed + failed), thermal, GPU and start at login', () => {
     expect(traySnapshot(source(), 1_000_500)).toEqual({
-      engine: { state: 'ready', model: 'gemma-3-12b', phase: null, lastError: null, inFlight: 1, leasedBy: 'batch batch_abc' },
+      engine: { kind: 'vllm', state: 'ready', model: 'gemma-3-12b', phase: null, lastError: null, inFlight: 1, leasedBy: 'batch batch_abc', download: null },
       models: ['gemma-3-12b', 'qwen3-8b'],
+      kinds: { 'gemma-3-12b': 'vllm', 'qwen3-8b': 'llama.cpp' },
       defaultModel: 'qwen3-8b',
       batch: { id: 'batch_abc', done: 12_340, total: 50_000, waiting: null },
       batchesPaused: false,
