@@ -51,6 +51,9 @@ export function applyEvent(name: string, data: unknown): void {
       useEngineStore.getState().applyStatus(d.status)
       return
     }
+    case 'model.download':
+      useEngineStore.getState().applyDownload(data as EventMap['model.download'])
+      return
     case 'gpu.sample':
       useGpuStore.getState().addSample(data as EventMap['gpu.sample'])
       return

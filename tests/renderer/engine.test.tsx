@@ -62,4 +62,43 @@ describe('the engine section', () => {
     service.push('engine.state', { from: 'starting', status: engine({ state: 'ready' }) })
     await waitFor(() => expect(screen.getByTestId('engine-state').textContent).toBe('ready'))
   })
+
+  test('the kind of engine is shown, for the current model and every model in the list', async () => {
+    startWithService((s) => {
+      s.on('GET', '/api/engine', () => json(engine({ kind: 'remote', model: 'elsewhere', pid: null, port: null, remoteUrl: 'https://llm.example.org/v1' })))
+      s.on('GET', '/v1/models', () =>
+        json({ object: 'list', data: [
+          { id: 'elsewhere', engine: 'remote', loaded: true, aliases: [], max_model_len: null, description: null },
+          { id: 'qwen2.5-0.5b-instruct', engine: 'llama.cpp', loaded: false, aliases: [], max_model_len: 4096, description: null },
+        ] }),
+      )
+    })
+    expect((await screen.findByTestId('engine-kind')).textContent).toBe('remote server at https://llm.example.org/v1')
+    const select = await screen.findByRole('combobox')
+    await waitFor(() => expect(within(select).getAllByRole('option')).toHaveLength(2))
+    expect(within(select).getAllByRole('option').map((o) => o.textContent)).toEqual([
+      'elsewhere · remote server (loaded)',
+      'qwen2.5-0.5b-instruct · llama.cpp · 4,096 tokens',
+    ])
+  })
+
+  test('a model download shows its progress, live from model.download events', async () => {
+    const MB = 1024 * 1024
+    const progress = (received: number) => ({
+      model: 'qwen2.5-0.5b-instruct', file: '/data/models/q.gguf', url: 'https://huggingface.co/x', receivedBytes: received * MB,
+      totalBytes: 400 * MB, bytesPerSecond: 20 * MB, etaSeconds: (400 - received) / 20, state: 'downloading' as const, error: null,
+    })
+    const { service } = startWithService((s) =>
+      s.on('GET', '/api/engine', () => json(engine({ kind: 'llama.cpp', state: 'starting', model: 'qwen2.5-0.5b-instruct', phase: 'downloading model', pid: null, port: null, uptimeS: null, download: progress(100) }))),
+    )
+    const box = await screen.findByTestId('engine-download')
+    expect(box.textContent).toContain('104.9 MB of 419.4 MB')
+    expect(box.textContent).toContain('(25%)')
+    await waitFor(() => expect(service.openStreams).toBe(1))
+    service.push('model.download', progress(300))
+    await waitFor(() => expect(screen.getByTestId('engine-download').textContent).toContain('(75%)'))
+    expect(screen.getByTestId('engine-kind').textContent).toBe('llama.cpp')
+    service.push('model.download', { ...progress(400), state: 'done', etaSeconds: 0 })
+    await waitFor(() => expect(screen.queryByTestId('engine-download')).toBeNull())
+  })
 })

@@ -93,7 +93,7 @@ export function statusRouters(d: StatusDeps): { open: Router<AppState>; authed: 
     const send = (event: string, data: unknown): void => {
       stream.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`)
     }
-    const names: (keyof ServiceEventMap)[] = ['batch.status', 'batch.progress', 'engine.state', 'gpu.sample', 'gpu.status', 'thermal', 'file.created', 'file.deleted', 'settings.changed']
+    const names: (keyof ServiceEventMap)[] = ['batch.status', 'batch.progress', 'engine.state', 'model.download', 'gpu.sample', 'gpu.status', 'thermal', 'file.created', 'file.deleted', 'settings.changed']
     const offs = names.map((name) => d.events.on(name, (payload) => send(name, payload)))
     const keepalive = setInterval(() => stream.write(': keepalive\n\n'), SSE_KEEPALIVE_MS)
     const close = (): void => {

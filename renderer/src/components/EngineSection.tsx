@@ -1,7 +1,10 @@
 import { useState } from 'react'
-import { formatCount, formatDuration } from '../format'
+import { formatBytes, formatCount, formatDuration } from '../format'
 import { useEngineStore } from '../store/engine'
-import type { EngineState } from '../types'
+import type { EngineKind, EngineState } from '../types'
+
+/** How engines are named to people. */
+export const KIND_LABEL: Record<EngineKind, string> = { vllm: 'vLLM', 'llama.cpp': 'llama.cpp', remote: 'remote server' }
 
 const STATE_TONE: Record<EngineState, string> = {
   stopped: '',
@@ -18,6 +21,18 @@ export function engineAdvice(error: string): { title: string; hint: string } {
     return {
       title: 'vLLM is not installed where the service looks for it',
       hint: 'Install it on this machine with `pip install vllm` (in the environment the service runs in), or set VBS_VLLM_BIN to the vllm executable and restart the service. Then press Start.',
+    }
+  }
+  if (/could not download|To install it by hand/i.test(error)) {
+    return {
+      title: 'The model file could not be downloaded',
+      hint: 'Check the network (or the hf: reference in models.yaml), then press Start: the download resumes where it stopped. Without a network, put the file where the message says and press Start.',
+    }
+  }
+  if (/is not answering|refused the API key|api_key_env|environment variable/i.test(error)) {
+    return {
+      title: 'The remote server cannot be used',
+      hint: "Batches for it wait and continue once it answers. Check that the server runs and its base_url in models.yaml; a key is read from the variable named by api_key_env when the service starts.",
     }
   }
   if (/free|does not fit|cannot fit|out of memory|OOM/i.test(error)) {
@@ -62,7 +77,26 @@ function RegistryError(): React.JSX.Element | null {
   )
 }
 
+function Download(): React.JSX.Element | null {
+  const d = useEngineStore((s) => s.status?.download ?? null)
+  if (!d || d.state !== 'downloading') return null
+  const fraction = d.totalBytes ? d.receivedBytes / d.totalBytes : null
+  return (
+    <div className="download" data-testid="engine-download">
+      <progress max={1} value={fraction ?? undefined} aria-label="Model download" />
+      <p className="muted small">
+        Downloading the model file: {formatBytes(d.receivedBytes)}
+        {d.totalBytes ? ` of ${formatBytes(d.totalBytes)} (${Math.floor((fraction ?? 0) * 100)}%)` : ''}
+        {d.bytesPerSecond > 0 ? ` · ${formatBytes(d.bytesPerSecond)}/s` : ''}
+        {d.etaSeconds !== null ? ` · ${formatDuration(d.etaSeconds)} left` : ''}
+      </p>
+    </div>
+  )
+}
+
 function Facts(): React.JSX.Element | null {
+  const kind = useEngineStore((s) => s.status?.kind ?? null)
+  const remoteUrl = useEngineStore((s) => s.status?.remoteUrl ?? null)
   const model = useEngineStore((s) => s.status?.model ?? null)
   const state = useEngineStore((s) => s.status?.state)
   const phase = useEngineStore((s) => s.status?.phase ?? null)
@@ -75,6 +109,15 @@ function Facts(): React.JSX.Element | null {
     <dl className="facts">
       <dt>Current model</dt>
       <dd data-testid="engine-model">{model ?? 'none'}</dd>
+      {kind && (
+        <>
+          <dt>Engine</dt>
+          <dd data-testid="engine-kind">
+            {KIND_LABEL[kind]}
+            {remoteUrl ? ` at ${remoteUrl}` : ''}
+          </dd>
+        </>
+      )}
       {state === 'starting' && (
         <>
           <dt>Loading</dt>
@@ -129,6 +172,7 @@ function Controls(): React.JSX.Element {
             {models.map((m) => (
               <option key={m.id} value={m.id}>
                 {m.id}
+                {` · ${KIND_LABEL[m.engine]}`}
                 {state === 'ready' && m.id === current ? ' (loaded)' : ''}
                 {m.max_model_len ? ` · ${formatCount(m.max_model_len)} tokens` : ''}
               </option>
@@ -203,6 +247,7 @@ export function EngineSection(): React.JSX.Element {
           <EngineError />
           <RegistryError />
           <Facts />
+          <Download />
           <Controls />
           <ActionError />
           <LogTail />

@@ -1,6 +1,6 @@
 import { create } from 'zustand'
 import * as api from '../api'
-import type { EngineStatus, EngineView, ModelInfo } from '../types'
+import type { DownloadProgress, EngineStatus, EngineView, ModelInfo } from '../types'
 
 type EngineAction = 'start' | 'stop' | 'switch'
 
@@ -17,6 +17,8 @@ interface EngineStoreState {
   refreshModels: () => Promise<void>
   /** An `engine.state` event: the new status (the registry's state is kept from the last full read). */
   applyStatus: (status: EngineStatus) => void
+  /** A `model.download` event: the progress of the model file the engine waits for. */
+  applyDownload: (progress: DownloadProgress) => void
   /** Starts the engine: the given model, else the last or default one. */
   start: (model?: string) => Promise<void>
   stop: () => Promise<void>
@@ -26,7 +28,7 @@ interface EngineStoreState {
 
 const message = (err: unknown): string => (err instanceof Error ? err.message : String(err))
 
-/** The vLLM engine: state, loading phase, log tail, the registry's models, and start/stop/switch. */
+/** The engine (vLLM, llama.cpp or remote): state, loading phase, download, log tail, the registry's models, and start/stop/switch. */
 export const useEngineStore = create<EngineStoreState>()((set, get) => {
   const act = async (action: EngineAction, run: () => Promise<EngineView>): Promise<void> => {
     set({ pending: action, actionError: null })
@@ -60,6 +62,11 @@ export const useEngineStore = create<EngineStoreState>()((set, get) => {
       }
     },
     applyStatus: (status) => set((s) => ({ status: { ...status, registry: s.status?.registry } })),
+    applyDownload: (progress) =>
+      set((s) => {
+        if (!s.status || s.status.model !== progress.model || s.status.state !== 'starting') return {}
+        return { status: { ...s.status, download: progress.state === 'done' ? null : progress } }
+      }),
     start: (model) => act('start', () => api.startEngine(model)),
     stop: () => act('stop', () => api.stopEngine()),
     switchTo: (model) => act('switch', () => api.switchModel(model)),
