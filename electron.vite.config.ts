@@ -9,7 +9,8 @@ export default defineConfig({
     build: {
       outDir: resolve(__dirname, 'out/main'),
       rolldownOptions: {
-        input: { index: resolve(__dirname, 'main/index.ts') },
+        // The llama.cpp engine runs as a child process of its own (a native crash must not take the app down).
+        input: { index: resolve(__dirname, 'main/index.ts'), 'llama-server': resolve(__dirname, 'main/engine/llama-server/main.ts') },
       },
     },
   },

@@ -241,6 +241,7 @@ export class Service {
       version: VERSION,
       startedAt: this.startedAt,
       engine: this.engine,
+      downloads: this.downloads,
       stats: this.stats,
       registry: () => this.registry,
       registryStatus: () => ({ path: this.modelsPath, error: this.registryError }),

@@ -248,7 +248,11 @@ function describe(
     field = field ? `${field}.${missing}` : missing
     message = 'is required'
   } else if (e.keyword === 'pattern') {
-    message = 'must be a name of letters, digits and . _ : / @ + - (at most 128 characters)'
+    message = field.endsWith('base_url')
+      ? 'must be an http:// or https:// URL: the server\'s OpenAI base URL, such as https://host/v1'
+      : field.endsWith('api_key_env')
+        ? 'must be the name of an environment variable (letters, digits, _) that holds the key, not the key itself'
+        : 'must be a name of letters, digits and . _ : / @ + - (at most 128 characters)'
   } else if (e.keyword === 'enum') {
     message = `must be one of ${(e.params as { allowedValues: unknown[] }).allowedValues.join(', ')}`
   }

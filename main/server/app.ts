@@ -19,6 +19,7 @@ import { settingsRouter, type SettingsControl } from './routes/settings-api'
 import { dashboardRouter } from './routes/dashboard'
 import { dashboardDir } from '../config/app-paths'
 import type { Engine } from '../engine/engine'
+import type { ModelDownloads } from '../engine/model-download'
 import type { ProxyStats } from '../engine/proxy-stats'
 import type { ModelRegistry } from '../config/models'
 
@@ -32,6 +33,7 @@ export interface AppDeps {
   version: string
   startedAt: number
   engine: Engine
+  downloads: ModelDownloads
   stats: ProxyStats
   registry: () => ModelRegistry
   registryStatus: () => { path: string; error: string | null }

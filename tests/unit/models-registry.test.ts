@@ -15,10 +15,15 @@ const problemsOf = (text: string): string[] => {
 }
 
 describe('models.yaml registry', () => {
-  it('loads the shipped registry: the six requested models, Gemma 3 12B first and default', () => {
+  it('loads the shipped registry: the six requested vLLM models, Gemma 3 12B first and default, and a small embedded default', () => {
     const registry = loadModels(path.join(ROOT, 'models.yaml'))
-    expect(registry.models.map((m) => m.id)).toEqual(['gemma-3-12b', 'gemma-3-4b', 'llama-3.1-8b', 'qwen-2.5-14b', 'mistral-7b', 'gpt-oss-20b'])
+    expect(registry.models.filter((m) => m.engine === 'vllm').map((m) => m.id)).toEqual(['gemma-3-12b', 'gemma-3-4b', 'llama-3.1-8b', 'qwen-2.5-14b', 'mistral-7b', 'gpt-oss-20b'])
+    expect(registry.models[0].id).toBe('gemma-3-12b')
     expect(registry.defaultModel).toBe('gemma-3-12b')
+    // Where vLLM is missing: one small Q4 GGUF for llama.cpp, fetched from Hugging Face when first needed.
+    const embedded = registry.resolve(registry.embeddedDefault!)!
+    expect(embedded).toMatchObject({ id: 'qwen2.5-0.5b-instruct', engine: 'llama.cpp' })
+    expect(embedded.model).toMatch(/^hf:[^/]+\/[^/]+\/.+q4_k_m\.gguf$/)
     expect(registry.resolve('gemma3')?.id).toBe('gemma-3-12b')
     expect(registry.resolve('nope')).toBeUndefined()
   })
@@ -26,7 +31,7 @@ describe('models.yaml registry', () => {
   it('ships entries sized for a 16 GB RTX 4080: each estimate is what vLLM will reserve, and all fit', () => {
     const registry = loadModels(path.join(ROOT, 'models.yaml'))
     const totalGiB = 16376 / 1024
-    for (const m of registry.models) {
+    for (const m of registry.models.filter((e) => e.engine === 'vllm')) {
       expect(m.vram_gb, m.id).toBeLessThan(totalGiB)
       expect(m.gpu_memory_utilization, m.id).toBeDefined()
       expect(Math.abs(m.vram_gb! - m.gpu_memory_utilization! * totalGiB), m.id).toBeLessThan(0.25)
@@ -70,5 +75,46 @@ describe('models.yaml registry', () => {
     expect(ensureModelsFile('', dataDir)).toBe(file)
     expect(loadModels(file).models[0].id).toBe('mine')
     expect(ensureModelsFile('/elsewhere/models.yaml', dataDir)).toBe('/elsewhere/models.yaml')
+  })
+
+  it('takes an engine per model, with the fields of that engine only, and names what is wrong', () => {
+    const r = parseModels(
+      [
+        'embedded_default: small',
+        'models:',
+        '  - id: big',
+        '    model: org/big',
+        '  - id: small',
+        '    engine: llama.cpp',
+        '    model: models/small.gguf',
+        '    parallel: 2',
+        '    gpu_layers: 0',
+        '  - id: far',
+        '    engine: remote',
+        '    base_url: https://llm.example.org/v1',
+        '    api_key_env: FAR_KEY',
+        '',
+      ].join('\n'),
+      '/srv/conf/models.yaml',
+    )
+    expect(r.resolve('big')).toMatchObject({ engine: 'vllm', model: 'org/big' })
+    // A relative GGUF path is read from the folder of models.yaml.
+    expect(r.resolve('small')).toMatchObject({ engine: 'llama.cpp', model: '/srv/conf/models/small.gguf', parallel: 2, gpu_layers: 0 })
+    expect(r.resolve('far')).toMatchObject({ engine: 'remote', base_url: 'https://llm.example.org/v1', api_key_env: 'FAR_KEY' })
+    expect(r.embeddedDefault).toBe('small')
+
+    expect(problemsOf('models:\n  - id: m\n    model: org/m\n    parallel: 4\n')).toEqual([
+      'line 4: models[0].parallel is not a field of engine vllm (it takes model, max_model_len, gpu_memory_utilization, quantization, dtype, max_num_seqs, extra_args, env, vram_gb)',
+    ])
+    expect(problemsOf('models:\n  - id: r\n    engine: remote\n')).toEqual(['line 2: models[0].base_url is required'])
+    expect(problemsOf('models:\n  - id: r\n    engine: remote\n    base_url: ftp://x/v1\n')[0]).toEqual('line 4: models[0].base_url must be an http:// or https:// URL: the server\'s OpenAI base URL, such as https://host/v1')
+    expect(problemsOf('models:\n  - id: r\n    engine: remote\n    base_url: http://x/v1\n    api_key_env: sk-123 secret\n')[0]).toMatch(/^line 5: models\[0\]\.api_key_env must be the name of an environment variable .* not the key itself$/)
+    expect(problemsOf('models:\n  - id: l\n    engine: llama.cpp\n    model: hf:only-a-repo\n')).toEqual([
+      'line 4: models[0].model must be a GGUF path or hf:<user>/<repo>/<file>.gguf',
+    ])
+    expect(problemsOf('models:\n  - id: l\n    engine: llama.cpp\n    model: a.gguf\n    gpu_layers: most\n')[0]).toMatch(/^line 5: models\[0\]\.gpu_layers/)
+    expect(problemsOf('models:\n  - id: l\n    engine: llama.cpp\n    model: a.gguf\n    parallel: 0\n')).toEqual(['line 5: models[0].parallel must be >= 1'])
+    expect(problemsOf('models:\n  - id: x\n    engine: ollama\n    model: a\n')[0]).toMatch(/^line 3: models\[0\]\.engine must be one of vllm, llama.cpp, remote/)
+    expect(problemsOf('embedded_default: nope\nmodels:\n  - id: m\n    model: a\n')).toEqual(['line 1: embedded_default: "nope" is not the id or alias of any model'])
   })
 })

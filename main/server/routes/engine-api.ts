@@ -3,6 +3,7 @@ import Router from '@koa/router'
 import { badRequest, notFound } from '../../api-error'
 import type { ModelRegistry } from '../../config/models'
 import type { Engine } from '../../engine/engine'
+import type { ModelDownloads } from '../../engine/model-download'
 import type { EngineKind, EngineState } from '../../engine/engine-types'
 import type { ProxyStats } from '../../engine/proxy-stats'
 import type { Store } from '../../store'
@@ -12,6 +13,7 @@ import type { AppState } from '../middleware'
 
 export interface EngineApiDeps {
   engine: Engine
+  downloads: ModelDownloads
   registry: () => ModelRegistry
   registryStatus: () => { path: string; error: string | null }
   stats: ProxyStats
@@ -42,6 +44,8 @@ export function engineRouter(deps: EngineApiDeps): Router<AppState> {
       max_model_len: m.max_model_len ?? m.context_size ?? null,
       aliases: m.aliases,
       description: m.description ?? null,
+      // An hf: GGUF is fetched when first needed: whether it is here yet.
+      downloaded: m.engine === 'llama.cpp' && m.model.startsWith('hf:') ? deps.downloads.isPresent(m.model) : null,
     }
   }
 
@@ -57,7 +61,20 @@ export function engineRouter(deps: EngineApiDeps): Router<AppState> {
   })
 
   router.get('/api/engine', (ctx) => {
-    ctx.body = { ...engine.status(), registry: deps.registryStatus() }
+    ctx.body = { ...engine.status(), defaultModel: engine.defaultModel(), downloads: deps.downloads.all(), registry: deps.registryStatus() }
+  })
+
+  // Fetches an hf: model's file ahead of its first use; GET /api/engine and model.download events follow it.
+  router.post('/api/models/*id/download', (ctx) => {
+    const m = registry().resolve(ctx.params.id)
+    if (!m) throw notFound(`The model '${ctx.params.id}' does not exist: it is not in models.yaml.`, 'model')
+    if (m.engine !== 'llama.cpp' || !m.model.startsWith('hf:')) {
+      throw badRequest(`The model '${m.id}' has no file to download: only llama.cpp models with an hf: reference are downloaded.`, 'invalid_value', 'model')
+    }
+    const present = deps.downloads.isPresent(m.model)
+    if (!present) void deps.downloads.ensure(m.id, m.model).catch(() => undefined) // the failure is in the progress
+    ctx.status = present ? 200 : 202
+    ctx.body = { model: m.id, file: deps.downloads.localPath(m.model), downloaded: present, progress: deps.downloads.progress(m.id) }
   })
 
   const modelParam = async (required: boolean, ctx: Parameters<Parameters<typeof router.post>[1]>[0]): Promise<string | undefined> => {
