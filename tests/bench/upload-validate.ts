@@ -18,6 +18,7 @@ import OpenAI from 'openai'
 import { commandLine, findListeningProcess, processTree, readStatusKb, resetPeakRss, RssSampler } from './proc-memory'
 import { serveArgs } from '../helpers/serve-command'
 import { delay, Tail, within } from './bench-util'
+import { prng } from '../helpers/prng'
 
 const DEFAULT_LINES = 200_000
 const MB = 1_000_000 // decimal megabytes, as the ~100 MB target is stated
@@ -61,17 +62,6 @@ function parseArgs(argv: readonly string[]): Options {
 // Input generation
 // ---------------------------------------------------------------------------------------------------
 
-/** A small seeded PRNG (mulberry32) so every run writes the same file. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
 
 const WORDS = (
   'the a of to and in is for on that with as by at from this be are was it an or which batch request model ' +

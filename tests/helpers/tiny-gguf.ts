@@ -1,6 +1,7 @@
 import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
+import { prng } from './prng'
 
 /**
  * Writes a tiny llama-architecture GGUF (v3, F32, seeded random weights) that llama.cpp loads in tens of
@@ -115,17 +116,6 @@ function buildVocab(target: number): Vocab {
   return { tokens, scores, types }
 }
 
-/** Deterministic PRNG (mulberry32) so a seed always gives the same weights. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0 || 0x9e3779b9
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
 
 class Writer {
   private chunks: Buffer[] = []

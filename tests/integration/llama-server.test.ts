@@ -1,9 +1,9 @@
-import { spawn, type ChildProcess } from 'node:child_process'
 import fs from 'node:fs'
 import path from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import OpenAI from 'openai'
 import type { LlamaModel } from 'node-llama-cpp'
+import { spawnReady, type ReadyChild } from '../helpers/spawn-ready'
 import { tinyGgufInTempDir, writeTinyGguf, type TinyGgufDir } from '../helpers/tiny-gguf'
 
 /**
@@ -16,41 +16,15 @@ const ROOT = path.resolve(__dirname, '..', '..')
 const ENTRY = 'main/engine/llama-server/main.ts'
 const READY = /^llama\.cpp: server ready on (http:\/\/\S+)$/m
 
-interface LlamaChild {
-  child: ChildProcess
-  output: () => string
-  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>
-  ready: Promise<string>
-}
+type LlamaChild = ReadyChild
 
 function spawnLlamaServer(args: string[]): LlamaChild {
-  const child = spawn(process.execPath, ['--import', 'tsx', ENTRY, ...args], {
-    cwd: ROOT,
-    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '' },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  })
-  let out = ''
-  child.stdout!.on('data', (d: Buffer) => (out += d.toString()))
-  child.stderr!.on('data', (d: Buffer) => (out += d.toString()))
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
-    child.once('exit', (code, signal) => resolve({ code, signal })),
+  return spawnReady(
+    process.execPath,
+    ['--import', 'tsx', ENTRY, ...args],
+    { cwd: ROOT, env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '' } },
+    { pattern: READY, what: 'llama-server', timeoutMs: 90_000 },
   )
-  const ready = new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`llama-server was not ready within 90 s:\n${out}`)), 90_000)
-    child.stdout!.on('data', () => {
-      const m = READY.exec(out)
-      if (m) {
-        clearTimeout(timer)
-        resolve(m[1])
-      }
-    })
-    void exited.then(({ code, signal }) => {
-      clearTimeout(timer)
-      reject(new Error(`llama-server exited (${code ?? signal}) before it was ready:\n${out}`))
-    })
-  })
-  ready.catch(() => undefined)
-  return { child, output: () => out, exited, ready }
 }
 
 const serverArgs = (model: string, name: string, extra: Record<string, string> = {}): string[] => {
