@@ -135,6 +135,7 @@ export class RemoteEngine implements EngineBackend {
     const epoch = ++this.epoch
     this.entry = entry
     this.misses = 0
+    this.lastError = null
     this.startedAt = Date.now()
     this.readyAt = null
     try {

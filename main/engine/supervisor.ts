@@ -168,6 +168,7 @@ export class EngineSupervisor implements EngineBackend {
       throw new Error(`cannot start ${entry.id}: the engine is ${this.state}`)
     }
     this.crashTimes = []
+    this.lastError = null // a new start: an earlier failure no longer describes what happens now
     this.starting = this.launch(entry)
     try {
       await this.starting
