@@ -3,6 +3,7 @@ import type { ModelRegistry } from '../config/models'
 import type { Settings } from '../config/settings'
 import type { Engine, EngineLease } from '../engine/engine'
 import type { EngineTarget } from '../engine/engine-backend'
+import type { DownloadProgress } from '../engine/engine-types'
 import type { ServiceEvents } from '../events'
 import type { Store } from '../store'
 import type { FileStorage } from '../store/file-storage'
@@ -163,6 +164,10 @@ export class Scheduler {
       if (!engine.runs(entry.id)) {
         this.hold(row.id, `waiting for engine: loading ${entry.id}`)
       }
+      // A model file fetched first (an hf: GGUF) can take minutes: the job says how far it is.
+      const stopWatching = this.d.events.on('model.download', (d) => {
+        if (d.model === entry.id && d.state === 'downloading') this.hold(row.id, `waiting for engine: downloading ${entry.id} (${downloadText(d)})`)
+      })
       try {
         lease = await engine.lease({ model: entry.id, describe: () => this.describe(row.id) })
       } catch (err) {
@@ -170,6 +175,8 @@ export class Scheduler {
         log.warn({ batch: row.id, err: (err as Error).message }, 'batch waits for the engine')
         await this.idle(IDLE_MS)
         return
+      } finally {
+        stopWatching()
       }
       const fresh = this.d.store.batches.get(row.id)!
       if (fresh.status !== 'in_progress') return // cancelled while the model loaded: settleEnds ends it
@@ -302,6 +309,12 @@ export class Scheduler {
       }
     })
   }
+}
+
+/** "12.0 of 491.4 MB, 42%": a download's progress in a job's hold. */
+function downloadText(d: DownloadProgress): string {
+  const mb = (n: number): string => (n / 1024 / 1024).toFixed(1)
+  return d.totalBytes ? `${mb(d.receivedBytes)} of ${mb(d.totalBytes)} MB, ${Math.floor((100 * d.receivedBytes) / d.totalBytes)}%` : `${mb(d.receivedBytes)} MB`
 }
 
 function emptyProgress(row: BatchRow | undefined): BatchProgress {

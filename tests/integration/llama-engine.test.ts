@@ -286,10 +286,9 @@ describe('engine: llama.cpp (our child process on a tiny GGUF)', () => {
     expect(after.request_counts!.completed - before).toBeLessThanOrEqual(3)
   })
 
-  it('downloads an hf: model when first needed, with progress in /api/engine, then serves it', async () => {
+  it('downloads an hf: model when a batch first needs it, with progress on the job and in /api/engine, then runs it', async () => {
     const t = await boot()
-    const res = await t.api('/api/engine/start', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ model: 'tiny-hub' }) })
-    expect(res.status).toBe(202)
+    const id = await submit(t, lines(20, 'tiny-hub'))
     const during = await eventually(async () => {
       const e = await engineOf(t)
       return e.phase === 'downloading model' && e.download && e.download.receivedBytes > 0 ? e : null
@@ -297,8 +296,13 @@ describe('engine: llama.cpp (our child process on a tiny GGUF)', () => {
     const size = fs.statSync(HUB_FILE).size
     expect(during.download).toMatchObject({ totalBytes: size, state: 'downloading' })
     expect(during.download!.receivedBytes).toBe(Math.floor(size / 2))
+    const job = (await (await t.api(`/api/batches/${id}`)).json()) as { status: string; status_detail: string }
+    expect(job.status).toBe('in_progress')
+    // Progress events come at most 4 a second, so the job may name an earlier point of the same download.
+    expect(job.status_detail).toMatch(/^waiting for engine: downloading tiny-hub \(0\.\d of 0\.\d MB, \d+%\)$/)
     hub.release()
-    await eventually(async () => (await engineOf(t)).state === 'ready', 'the downloaded model to serve')
+    const done = await waitForBatch(t.client, id, ['validating', 'in_progress', 'finalizing'], 120_000)
+    expect(done.request_counts).toMatchObject({ total: 20, completed: 20, failed: 0 })
     const stored = path.join(t.dataDir, 'models', 'test-org', 'tiny-repo', 'tiny-hub.gguf')
     expect(fs.readFileSync(stored).equals(fs.readFileSync(HUB_FILE))).toBe(true)
     const chat = await t.client.chat.completions.create({ model: 'tiny-hub', messages: hello, max_tokens: 4 })
