@@ -49,7 +49,8 @@
  * of the service, of the engine child (its main JS thread apart from its other threads) and of this process
  * in the direct runs are read from /proc over each measured window.
  *
- * `--repeat K` (default 1) runs each measured part K times per round, interleaved with its counterparts, and
+ * `--rounds R` (default 7) and `--repeat K` (default 3; about 12 minutes in all): three rounds of one cannot
+ * resolve a 10 % difference on a noisy 2-core VM. `--repeat K` runs each measured part K times per round, interleaved with its counterparts, and
  * keeps the median: on a shared VM the CPU's speed drifts by tens of percent over seconds, so neighbours in
  * time compare better than distant ones.
  * `--env NAME=VALUE` sets a variable for the service (e.g. VBS_BATCH_CONCURRENCY=4): for experiments.
@@ -123,7 +124,7 @@ interface Options {
 }
 
 function parseArgs(argv: readonly string[]): Options {
-  const o: Options = { parallel: 4, rounds: 3, repeat: 1, modelName: DEFAULT_PRESET, model: PRESETS[DEFAULT_PRESET], only: ['a', 'b', 'c'], env: {}, cpuProfDir: null, outputDir: null }
+  const o: Options = { parallel: 4, rounds: 7, repeat: 3, modelName: DEFAULT_PRESET, model: PRESETS[DEFAULT_PRESET], only: ['a', 'b', 'c'], env: {}, cpuProfDir: null, outputDir: null }
   const usage =
     'usage: npx tsx tests/bench/llama-throughput.ts [--parallel P] [--rounds R] [--repeat K] [--model tiny|small|medium|E,L,F] [--only a,b,c] [--env NAME=VALUE]... [--cpu-prof DIR] [--service-output DIR]'
   for (let i = 0; i < argv.length; i++) {
