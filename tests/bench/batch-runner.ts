@@ -43,7 +43,8 @@ import type { ReadableStream as WebReadableStream } from 'node:stream/web'
 import OpenAI from 'openai'
 import { commandLine, findListeningProcess, processTree, readStatusKb, resetPeakRss, RssSampler } from './proc-memory'
 import { serveArgs } from '../helpers/serve-command'
-import { delay, Tail, within } from './bench-util'
+import { delay, describeError, Tail, within } from './bench-util'
+import { summarizeProfiles } from './cpu-profiles'
 import type { BatchProgress } from '../../main/batch/progress'
 
 const ROOT = path.resolve(__dirname, '..', '..')
@@ -159,15 +160,6 @@ const f = (n: number | null, digits = 1): string => (n === null || !Number.isFin
 const int = (n: number): string => n.toLocaleString('en-US')
 const verdict = (ok: boolean): string => (ok ? 'PASS' : 'MISS')
 
-/** An error's message with its causes (the SDK's "Connection error." hides the reason in `cause`). */
-function describe(err: unknown): string {
-  const parts: string[] = []
-  for (let e: unknown = err, depth = 0; e !== undefined && e !== null && depth < 4; depth++) {
-    parts.push(e instanceof Error ? e.message : String(e))
-    e = e instanceof Error ? e.cause : undefined
-  }
-  return parts.join(' <- ')
-}
 
 // ---------------------------------------------------------------------------------------------------
 // Clean-up: everything started is registered at once, and ended whatever happens
@@ -1052,69 +1044,6 @@ async function benchResume(o: Options): Promise<void> {
 // CPU profiles (--cpu-prof)
 // ---------------------------------------------------------------------------------------------------
 
-interface ProfileNode {
-  id: number
-  callFrame: { functionName: string; url: string; lineNumber: number }
-  hitCount?: number
-}
-
-interface Profile {
-  nodes: ProfileNode[]
-  samples: number[]
-  timeDeltas: number[]
-  startTime: number
-  endTime: number
-}
-
-/** Self time by function (and by file) of every .cpuprofile in dir. */
-function summarizeProfiles(dir: string): void {
-  let names: string[]
-  try {
-    names = fs.readdirSync(dir).filter((n) => n.endsWith('.cpuprofile'))
-  } catch {
-    return
-  }
-  for (const name of names.sort()) {
-    const p = JSON.parse(fs.readFileSync(path.join(dir, name), 'utf8')) as Profile
-    const byNode = new Map<number, number>()
-    for (let i = 0; i < p.samples.length; i++) byNode.set(p.samples[i], (byNode.get(p.samples[i]) ?? 0) + (p.timeDeltas[i] ?? 0))
-    const byFn = new Map<string, number>()
-    const byFile = new Map<string, number>()
-    let total = 0
-    for (const node of p.nodes) {
-      const us = byNode.get(node.id) ?? 0
-      if (us === 0) continue
-      total += us
-      const url = node.callFrame.url.replace(`file://${ROOT}/`, '').replace(/^.*node_modules\//, 'node_modules/')
-      const key = `${node.callFrame.functionName || '(anonymous)'} ${url ? `${url}:${node.callFrame.lineNumber + 1}` : ''}`.trim()
-      byFn.set(key, (byFn.get(key) ?? 0) + us)
-      const fileKey = url ? url.replace(/^(node_modules\/(@[^/]+\/)?[^/]+).*$/, '$1') : node.callFrame.functionName
-      byFile.set(fileKey, (byFile.get(fileKey) ?? 0) + us)
-    }
-    const idle = byFn.get('(idle)') ?? 0
-    if (total > 0 && idle / total > 0.95) {
-      console.log('')
-      console.log(`#### CPU profile ${name}: ${f((100 * idle) / total, 1)} % idle (a helper thread, such as tsx's module loader): skipped`)
-      continue
-    }
-    const top = (m: Map<string, number>, n: number): string[] =>
-      [...m.entries()]
-        .sort((a, b) => b[1] - a[1])
-        .slice(0, n)
-        .map(([k, us]) => `| ${k.replace(/\|/g, '\\|')} | ${f(us / 1000, 0)} | ${f((100 * us) / total, 1)} |`)
-    console.log('')
-    console.log(`#### CPU profile ${name}: ${f(total / 1e6, 1)} s of samples over ${f((p.endTime - p.startTime) / 1e6, 1)} s`)
-    console.log('')
-    console.log('| function (self time) | ms | % |')
-    console.log('|---|--:|--:|')
-    console.log(top(byFn, 30).join('\n'))
-    console.log('')
-    console.log('| file / package (self time) | ms | % |')
-    console.log('|---|--:|--:|')
-    console.log(top(byFile, 20).join('\n'))
-  }
-}
-
 // ---------------------------------------------------------------------------------------------------
 // Main
 // ---------------------------------------------------------------------------------------------------
@@ -1151,7 +1080,7 @@ async function main(): Promise<void> {
     if (o.only.includes('c')) await benchResume(o)
   } catch (err) {
     const service = ctx.services[ctx.services.length - 1]
-    throw new Error(`while ${ctx.step}: ${describe(err)}${service ? `\nthe service's last output:\n${service.output.toString() || '(none)'}` : ''}`)
+    throw new Error(`while ${ctx.step}: ${describeError(err)}${service ? `\nthe service's last output:\n${service.output.toString() || '(none)'}` : ''}`)
   } finally {
     await cleanup()
   }

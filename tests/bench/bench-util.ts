@@ -24,3 +24,13 @@ export class Tail {
     return this.text.trim()
   }
 }
+
+/** An error's message with its causes (the SDK's "Connection error." hides the reason in `cause`). */
+export function describeError(err: unknown): string {
+  const parts: string[] = []
+  for (let e: unknown = err, depth = 0; e !== undefined && e !== null && depth < 4; depth++) {
+    parts.push(e instanceof Error ? e.message : String(e))
+    e = e instanceof Error ? e.cause : undefined
+  }
+  return parts.join(' <- ')
+}

@@ -74,7 +74,8 @@ import { serveArgs } from '../helpers/serve-command'
 import { TINY_GGUF_WORDS, writeTinyGguf, type TinyGgufOptions } from '../helpers/tiny-gguf'
 import { prng } from '../helpers/prng'
 import { spawnReady } from '../helpers/spawn-ready'
-import { delay, within } from './bench-util'
+import { delay, describeError, within } from './bench-util'
+import { summarizeProfiles } from './cpu-profiles'
 import { commandLine, processTree } from './proc-memory'
 
 type NodeLlamaCpp = typeof import('node-llama-cpp')
@@ -183,14 +184,6 @@ function parseArgs(argv: readonly string[]): Options {
 const f = (n: number | null | undefined, digits = 1): string => (n === null || n === undefined || !Number.isFinite(n) ? 'n/a' : n.toFixed(digits))
 const verdict = (ok: boolean): string => (ok ? 'PASS' : 'MISS')
 
-function describe(err: unknown): string {
-  const parts: string[] = []
-  for (let e: unknown = err, depth = 0; e !== undefined && e !== null && depth < 4; depth++) {
-    parts.push(e instanceof Error ? e.message : String(e))
-    e = e instanceof Error ? e.cause : undefined
-  }
-  return parts.join(' <- ')
-}
 
 function median(xs: readonly number[]): number {
   const s = [...xs].filter(Number.isFinite).sort((a, b) => a - b)
@@ -265,7 +258,7 @@ function tempDir(prefix: string): string {
 let cleaning: Promise<void> | null = null
 function cleanup(): Promise<void> {
   return (cleaning ??= (async () => {
-    for (const service of ctx.services.splice(0)) await stopService(service).catch((err: unknown) => console.error(`clean-up: ${describe(err)}`))
+    for (const service of ctx.services.splice(0)) await stopService(service).catch((err: unknown) => console.error(`clean-up: ${describeError(err)}`))
     if (ctx.direct) await ctx.direct.dispose().catch(() => undefined)
     ctx.direct = null
     for (const dir of ctx.temps.splice(0)) fs.rmSync(dir, { recursive: true, force: true })
@@ -1361,46 +1354,6 @@ function report(o: Options, sr: ServiceRound[], dr: DirectRound[]): void {
 // CPU profiles (--cpu-prof)
 // ---------------------------------------------------------------------------------------------------
 
-interface Profile {
-  nodes: { id: number; callFrame: { functionName: string; url: string; lineNumber: number } }[]
-  samples: number[]
-  timeDeltas: number[]
-  startTime: number
-  endTime: number
-}
-
-function summarizeProfiles(dir: string): void {
-  let names: string[]
-  try {
-    names = fs.readdirSync(dir).filter((n) => n.endsWith('.cpuprofile'))
-  } catch {
-    return
-  }
-  for (const name of names.sort()) {
-    const p = JSON.parse(fs.readFileSync(path.join(dir, name), 'utf8')) as Profile
-    const byNode = new Map<number, number>()
-    for (let i = 0; i < p.samples.length; i++) byNode.set(p.samples[i], (byNode.get(p.samples[i]) ?? 0) + (p.timeDeltas[i] ?? 0))
-    const byFn = new Map<string, number>()
-    let total = 0
-    for (const node of p.nodes) {
-      const us = byNode.get(node.id) ?? 0
-      if (us === 0) continue
-      total += us
-      const url = node.callFrame.url.replace(`file://${ROOT}/`, '').replace(/^.*node_modules\//, 'node_modules/')
-      const key = `${node.callFrame.functionName || '(anonymous)'} ${url ? `${url}:${node.callFrame.lineNumber + 1}` : ''}`.trim()
-      byFn.set(key, (byFn.get(key) ?? 0) + us)
-    }
-    const idle = byFn.get('(idle)') ?? 0
-    if (total > 0 && idle / total > 0.97) continue
-    console.log('')
-    console.log(`#### CPU profile ${name}: ${f(total / 1e6, 1)} s of samples, ${f((100 * idle) / total, 1)} % idle`)
-    console.log('')
-    console.log('| function (self time) | ms | % |')
-    console.log('|---|--:|--:|')
-    for (const [k, us] of [...byFn.entries()].sort((a, b) => b[1] - a[1]).slice(0, 25)) console.log(`| ${k.replace(/\|/g, '\\|')} | ${f(us / 1000, 0)} | ${f((100 * us) / total, 1)} |`)
-  }
-}
-
 // ---------------------------------------------------------------------------------------------------
 // Main
 // ---------------------------------------------------------------------------------------------------
@@ -1475,7 +1428,7 @@ async function main(): Promise<void> {
     }
   } catch (err) {
     const service = ctx.services[ctx.services.length - 1]
-    throw new Error(`while ${ctx.step}: ${describe(err)}${service ? `\nthe service's last output:\n${service.output().slice(-8192) || '(none)'}` : ''}`)
+    throw new Error(`while ${ctx.step}: ${describeError(err)}${service ? `\nthe service's last output:\n${service.output().slice(-8192) || '(none)'}` : ''}`)
   } finally {
     await cleanup()
   }

@@ -17,7 +17,7 @@ import { once } from 'node:events'
 import OpenAI from 'openai'
 import { commandLine, findListeningProcess, processTree, readStatusKb, resetPeakRss, RssSampler } from './proc-memory'
 import { serveArgs } from '../helpers/serve-command'
-import { delay, Tail, within } from './bench-util'
+import { delay, describeError, Tail, within } from './bench-util'
 import { prng } from '../helpers/prng'
 
 const DEFAULT_LINES = 200_000
@@ -443,15 +443,6 @@ function report(r: Result): void {
   )
 }
 
-/** An error's message with its causes (the SDK's "Connection error." hides the reason in `cause`). */
-function describe(err: unknown): string {
-  const parts: string[] = []
-  for (let e: unknown = err, depth = 0; e !== undefined && e !== null && depth < 4; depth++) {
-    parts.push(e instanceof Error ? e.message : String(e))
-    e = e instanceof Error ? e.cause : undefined
-  }
-  return parts.join(' <- ')
-}
 
 /** For an error report: whether the service is still up, and its last output if it is not. */
 function serviceState(services: readonly ServiceProcess[]): string {
@@ -489,7 +480,7 @@ async function main(): Promise<void> {
     result = await run(options, ctx)
   } catch (err) {
     // Described before the clean-up, which stops the service and forgets it.
-    throw new Error(`while ${ctx.step}: ${describe(err)}${serviceState(ctx.services)}`)
+    throw new Error(`while ${ctx.step}: ${describeError(err)}${serviceState(ctx.services)}`)
   } finally {
     await cleanup()
   }
