@@ -6,7 +6,7 @@ import { prng } from './prng'
 /**
  * Writes a tiny llama-architecture GGUF (v3, F32, seeded random weights) that llama.cpp loads in tens of
  * milliseconds. The text it generates is gibberish, but tokenization, sampling, batching, streaming and token
- * counts are real, which is what the engine's tests need. See docs in /work/shared/reference/llama-cpp.md.
+ * counts are real, which is what the engine's tests need. See ../shared/reference/llama-cpp.md beside the project.
  */
 
 export interface TinyGgufOptions {
