@@ -43,7 +43,7 @@ import type { ReadableStream as WebReadableStream } from 'node:stream/web'
 import OpenAI from 'openai'
 import { commandLine, findListeningProcess, processTree, readStatusKb, resetPeakRss, RssSampler } from './proc-memory'
 import { serveArgs } from '../helpers/serve-command'
-import { delay, describeError, Tail, within } from './bench-util'
+import { cleanUpOnSignals, delay, describeError, Tail, within } from './bench-util'
 import { summarizeProfiles } from './cpu-profiles'
 import type { BatchProgress } from '../../main/batch/progress'
 
@@ -1041,26 +1041,12 @@ async function benchResume(o: Options): Promise<void> {
 }
 
 // ---------------------------------------------------------------------------------------------------
-// CPU profiles (--cpu-prof)
-// ---------------------------------------------------------------------------------------------------
-
-// ---------------------------------------------------------------------------------------------------
 // Main
 // ---------------------------------------------------------------------------------------------------
 
 async function main(): Promise<void> {
   const o = parseArgs(process.argv.slice(2))
-  // `on`, not `once`: Ctrl-C reaches this process twice (from the terminal and relayed by the tsx CLI), and a
-  // second signal must not end it in the middle of the clean-up.
-  let signalled = false
-  const onSignal = (signal: NodeJS.Signals): void => {
-    if (signalled) return
-    signalled = true
-    console.error(`${signal}: cleaning up`)
-    void cleanup().finally(() => process.exit(130))
-  }
-  process.on('SIGINT', onSignal)
-  process.on('SIGTERM', onSignal)
+  cleanUpOnSignals(cleanup)
   if (o.cpuProfDir) fs.mkdirSync(o.cpuProfDir, { recursive: true })
 
   const cpus = os.cpus()

@@ -34,3 +34,20 @@ export function describeError(err: unknown): string {
   }
   return parts.join(' <- ')
 }
+
+/**
+ * Ctrl-C and SIGTERM run the clean-up once, then exit 130. `on`, not `once`: Ctrl-C reaches the script twice
+ * (from the terminal and relayed by the tsx CLI), and a second signal must not end it in the middle of the
+ * clean-up.
+ */
+export function cleanUpOnSignals(cleanup: () => Promise<unknown>): void {
+  let signalled = false
+  const onSignal = (signal: NodeJS.Signals): void => {
+    if (signalled) return
+    signalled = true
+    console.error(`${signal}: cleaning up`)
+    void cleanup().finally(() => process.exit(130))
+  }
+  process.on('SIGINT', onSignal)
+  process.on('SIGTERM', onSignal)
+}

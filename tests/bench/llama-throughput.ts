@@ -74,7 +74,7 @@ import { serveArgs } from '../helpers/serve-command'
 import { TINY_GGUF_WORDS, writeTinyGguf, type TinyGgufOptions } from '../helpers/tiny-gguf'
 import { prng } from '../helpers/prng'
 import { spawnReady } from '../helpers/spawn-ready'
-import { delay, describeError, within } from './bench-util'
+import { cleanUpOnSignals, delay, describeError, within } from './bench-util'
 import { summarizeProfiles } from './cpu-profiles'
 import { commandLine, processTree } from './proc-memory'
 
@@ -1351,24 +1351,12 @@ function report(o: Options, sr: ServiceRound[], dr: DirectRound[]): void {
 }
 
 // ---------------------------------------------------------------------------------------------------
-// CPU profiles (--cpu-prof)
-// ---------------------------------------------------------------------------------------------------
-
-// ---------------------------------------------------------------------------------------------------
 // Main
 // ---------------------------------------------------------------------------------------------------
 
 async function main(): Promise<void> {
   const o = parseArgs(process.argv.slice(2))
-  let signalled = false
-  const onSignal = (signal: NodeJS.Signals): void => {
-    if (signalled) return
-    signalled = true
-    console.error(`${signal}: cleaning up`)
-    void cleanup().finally(() => process.exit(130))
-  }
-  process.on('SIGINT', onSignal)
-  process.on('SIGTERM', onSignal)
+  cleanUpOnSignals(cleanup)
   if (o.cpuProfDir) fs.mkdirSync(o.cpuProfDir, { recursive: true })
   profiling = o.cpuProfDir !== null
 
