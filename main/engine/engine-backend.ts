@@ -19,8 +19,6 @@ export interface EngineCapabilities {
   priority: boolean
   /** Requests a batch keeps in flight by default (VBS_BATCH_CONCURRENCY overrides it). */
   batchConcurrency: number
-  /** Whether the service starts and supervises a process for it (false: a URL that is only probed). */
-  supervised: boolean
 }
 
 /**
@@ -32,6 +30,8 @@ export interface EngineBackend {
   readonly currentState: EngineState
   /** Registry id of the model running, loading or last failed. */
   readonly model: string | null
+  /** Why it is not serving (a failure, a restart, an outage), for the user; null when nothing is wrong. */
+  readonly lastError: string | null
   /** Whether this backend runs models of that kind. */
   handles(kind: EngineKind): boolean
   status(): EngineStatus
@@ -49,6 +49,8 @@ export interface EngineBackend {
   whenSettled(): Promise<void>
   /** The last failure while the backend is `failed`. */
   lastFailure(): { model: string; at: number; error: EngineError } | null
-  /** A request to the running model could not connect: the backend checks at once rather than at its next poll. */
+  /** Why requests must be refused at once right now (a remote that stopped answering), else null. */
+  outage(): string | null
+    /** A request to the running model could not connect: the backend checks at once rather than at its next poll. */
   suspect(reason: string): void
 }

@@ -90,7 +90,7 @@ export class Engine {
     const b = this.active
     if (b.currentState === 'ready' && b.model === model) return null
     if (b.currentState === 'starting') {
-      const detail = b.model === model ? (b.status().lastError ?? `loading ${model}`) : `switching to ${model}`
+      const detail = b.model === model ? (b.lastError ?? `loading ${model}`) : `switching to ${model}`
       return `waiting for engine: ${detail.split('\n')[0]}`
     }
     const failure = b.lastFailure()
@@ -305,10 +305,8 @@ export class Engine {
     // over and over stays down until someone starts it on purpose. A remote that is down right now answers
     // at once too, rather than keeping the client waiting.
     const backend = this.backendFor(entry)
-    const outage = backend.status().lastError
-    if (backend === this.active && backend.currentState === 'starting' && backend.model === model && outage && !backend.capabilities(entry).supervised) {
-      throw unavailable(new EngineError(outage, 'unreachable'), this.o.retryAfterSeconds)
-    }
+    const outage = backend === this.active && backend.model === model ? backend.outage() : null
+    if (outage) throw unavailable(new EngineError(outage, 'unreachable'), this.o.retryAfterSeconds)
     const failed = backend.lastFailure()
     if (!failed || failed.model !== model) return
     if (failed.error.kind === 'crashed' || Date.now() - failed.at < this.o.failCooldownMs) {

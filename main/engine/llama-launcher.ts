@@ -16,7 +16,6 @@ export interface ModelFiles {
 export class LlamaLauncher implements ProcessLauncher {
   readonly kind = 'llama.cpp' as const
   readonly label = 'llama.cpp'
-  readonly metricsPrefix = 'llamacpp:'
 
   constructor(
     private readonly files: ModelFiles,

@@ -33,6 +33,4 @@ export interface ProcessLauncher {
   prepare(entry: ModelEntry, ctx: LaunchContext): Promise<LaunchCommand>
   /** Requests a batch keeps in flight by default. */
   batchConcurrency(entry: ModelEntry): number
-  /** The metric series of the engine's /metrics that /metrics passes on (`vllm:`, `llamacpp:`). */
-  readonly metricsPrefix: string
 }

@@ -35,7 +35,7 @@ type ProbeResult = { ok: true } | { ok: false; reason: string; refused: boolean 
 export class RemoteEngine implements EngineBackend {
   private state: EngineState = 'stopped'
   private entry: ModelEntry | null = null
-  private lastError: string | null = null
+  private error: string | null = null
   private failure: { model: string; at: number; error: EngineError } | null = null
   private startedAt: number | null = null
   private readyAt: number | null = null
@@ -71,7 +71,7 @@ export class RemoteEngine implements EngineBackend {
       startedAt: this.startedAt,
       readyAt: this.readyAt,
       uptimeS: this.readyAt && this.state === 'ready' ? Math.round((Date.now() - this.readyAt) / 1000) : null,
-      lastError: this.lastError,
+      lastError: this.error,
       restarts: 0,
       logTail: this.o.engineLog.lines(50),
       download: null,
@@ -81,7 +81,7 @@ export class RemoteEngine implements EngineBackend {
 
   capabilities(entry: ModelEntry): EngineCapabilities {
     // Hosted APIs refuse unknown fields: vLLM's `priority` is not sent to a remote server.
-    return { embeddings: true, priority: false, batchConcurrency: entry.max_concurrency ?? DEFAULT_REMOTE_CONCURRENCY, supervised: false }
+    return { embeddings: true, priority: false, batchConcurrency: entry.max_concurrency ?? DEFAULT_REMOTE_CONCURRENCY }
   }
 
   target(): EngineTarget | null {
@@ -108,7 +108,7 @@ export class RemoteEngine implements EngineBackend {
   }
 
   markUnavailable(err: EngineError): void {
-    this.lastError = err.message
+    this.error = err.message
     if (this.state === 'stopped' || this.state === 'failed') this.transition('failed')
   }
 
@@ -135,7 +135,7 @@ export class RemoteEngine implements EngineBackend {
     const epoch = ++this.epoch
     this.entry = entry
     this.misses = 0
-    this.lastError = null
+    this.error = null
     this.startedAt = Date.now()
     this.readyAt = null
     try {
@@ -171,13 +171,22 @@ export class RemoteEngine implements EngineBackend {
     this.transition('stopped')
   }
 
-  suspect(reason: string): void {
+  get lastError(): string | null {
+    return this.error
+  }
+
+  /** While a remote that went down is probed again, requests are told at once rather than kept waiting. */
+  outage(): string | null {
+    return this.state === 'starting' ? this.error : null
+  }
+
+    suspect(reason: string): void {
     if (this.state === 'ready' && this.entry) this.down(this.entry, reason)
   }
 
   private up(entry: ModelEntry): void {
     this.misses = 0
-    this.lastError = null
+    this.error = null
     this.readyAt = Date.now()
     this.transition('ready')
     this.o.engineLog.note(`${entry.id} at ${entry.base_url} answers`)
@@ -188,11 +197,11 @@ export class RemoteEngine implements EngineBackend {
   private down(entry: ModelEntry, reason: string): void {
     this.misses += 1
     const wait = Math.min(this.o.backoffMaxMs, this.o.backoffBaseMs * 2 ** (this.misses - 1))
-    this.lastError = `${entry.id} at ${entry.base_url} is not answering (${reason}); probing again in ${Math.max(1, Math.round(wait / 1000))} s`
+    this.error = `${entry.id} at ${entry.base_url} is not answering (${reason}); probing again in ${Math.max(1, Math.round(wait / 1000))} s`
     this.readyAt = null
     if (this.state === 'ready') {
       this.o.log.warn({ model: entry.id, reason }, 'remote engine is not answering')
-      this.o.engineLog.note(this.lastError)
+      this.o.engineLog.note(this.error)
       this.transition('starting')
     } else {
       this.announce()
@@ -255,7 +264,7 @@ export class RemoteEngine implements EngineBackend {
   }
 
   private fail(error: EngineError): void {
-    this.lastError = error.message
+    this.error = error.message
     this.failure = { model: this.entry?.id ?? '', at: Date.now(), error }
     this.transition('failed')
   }
@@ -264,7 +273,7 @@ export class RemoteEngine implements EngineBackend {
     const from = this.state
     if (from !== to && !ENGINE_TRANSITIONS[from].includes(to)) throw new Error(`engine cannot go from ${from} to ${to}`)
     this.state = to
-    this.o.log.info({ from, to, model: this.entry?.id, error: to === 'failed' ? this.lastError : undefined }, `engine (remote): ${from} -> ${to}`)
+    this.o.log.info({ from, to, model: this.entry?.id, error: to === 'failed' ? this.error : undefined }, `engine (remote): ${from} -> ${to}`)
     this.announce(from)
   }
 

@@ -65,7 +65,7 @@ export class EngineSupervisor implements EngineBackend {
   private phase: LoadingPhase | null = null
   private startedAt: number | null = null
   private readyAt: number | null = null
-  private lastError: string | null = null
+  private error: string | null = null
   /** The last failure: which model, when, and why (requests consult it before loading again). */
   private failure: { model: string; at: number; error: EngineError } | null = null
   private crashTimes: number[] = []
@@ -101,7 +101,7 @@ export class EngineSupervisor implements EngineBackend {
   }
 
   capabilities(entry: ModelEntry): EngineCapabilities {
-    return { embeddings: true, priority: true, batchConcurrency: this.launcherFor(entry).batchConcurrency(entry), supervised: true }
+    return { embeddings: true, priority: true, batchConcurrency: this.launcherFor(entry).batchConcurrency(entry) }
   }
 
   target(): EngineTarget | null {
@@ -113,9 +113,13 @@ export class EngineSupervisor implements EngineBackend {
   /** A connection to a process engine failed: its exit event or the /health monitor decides; nothing to do. */
   suspect(): void {}
 
-  /** The engine's own metric series to pass on in /metrics (`vllm:`, `llamacpp:`). */
-  get metricsPrefix(): string {
-    return this.launcher.metricsPrefix
+  get lastError(): string | null {
+    return this.error
+  }
+
+  /** A process engine that is restarting is waited for, not refused. */
+  outage(): null {
+    return null
   }
 
   status(): EngineStatus {
@@ -131,7 +135,7 @@ export class EngineSupervisor implements EngineBackend {
       startedAt: this.startedAt,
       readyAt: this.readyAt,
       uptimeS: this.readyAt && (this.state === 'ready' || this.state === 'sleeping') ? Math.round((now - this.readyAt) / 1000) : null,
-      lastError: this.lastError,
+      lastError: this.error,
       restarts: this.crashTimes.length,
       logTail: this.engineLog.lines(50),
       download: model !== null && this.phase === 'downloading model' ? this.o.downloads.progress(model) : null,
@@ -158,7 +162,7 @@ export class EngineSupervisor implements EngineBackend {
 
   /** Notes, in the status, that the engine cannot run at all (vLLM missing). */
   markUnavailable(err: EngineError): void {
-    this.lastError = err.message
+    this.error = err.message
     if (this.state === 'stopped' || this.state === 'failed') this.transition('failed')
   }
 
@@ -168,7 +172,7 @@ export class EngineSupervisor implements EngineBackend {
       throw new Error(`cannot start ${entry.id}: the engine is ${this.state}`)
     }
     this.crashTimes = []
-    this.lastError = null // a new start: an earlier failure no longer describes what happens now
+    this.error = null // a new start: an earlier failure no longer describes what happens now
     this.starting = this.launch(entry)
     try {
       await this.starting
@@ -359,7 +363,7 @@ export class EngineSupervisor implements EngineBackend {
     }
     this.phase = 'ready'
     this.readyAt = Date.now()
-    this.lastError = null
+    this.error = null
     this.transition('ready')
     this.startMonitor()
   }
@@ -375,7 +379,7 @@ export class EngineSupervisor implements EngineBackend {
     const entry = this.entry!
     this.stopMonitor()
     // Leave `ready` at once: the exit event of the process ended below must not count as a second crash.
-    this.lastError = reason
+    this.error = reason
     this.phase = 'starting process'
     this.transition('starting')
     this.o.log.error({ model: entry.id, reason }, 'engine crashed')
@@ -396,7 +400,7 @@ export class EngineSupervisor implements EngineBackend {
       return
     }
     const backoff = this.o.restartBackoffMs * 2 ** (n - 1)
-    this.lastError = `${reason}; restarting in ${Math.round(backoff / 1000)} s (restart ${n} of ${this.o.restartLimit})`
+    this.error = `${reason}; restarting in ${Math.round(backoff / 1000)} s (restart ${n} of ${this.o.restartLimit})`
     this.announce()
     const attempt = new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => {
@@ -475,7 +479,7 @@ export class EngineSupervisor implements EngineBackend {
   }
 
   private fail(message: string, kind: EngineError['kind']): void {
-    this.lastError = message
+    this.error = message
     this.phase = null
     this.failure = { model: this.entry?.id ?? '', at: Date.now(), error: new EngineError(message, kind) }
     this.transition('failed')
@@ -498,7 +502,7 @@ export class EngineSupervisor implements EngineBackend {
     const from = this.state
     if (from !== to && !NEXT[from].includes(to)) throw new Error(`engine cannot go from ${from} to ${to}`)
     this.state = to
-    this.o.log.info({ from, to, model: this.entry?.id, error: to === 'failed' ? this.lastError : undefined }, `engine: ${from} -> ${to}`)
+    this.o.log.info({ from, to, model: this.entry?.id, error: to === 'failed' ? this.error : undefined }, `engine: ${from} -> ${to}`)
     this.announce(from)
   }
 

@@ -9,7 +9,6 @@ import { vllmArgv, vllmEnv } from './vllm-argv'
 export class VllmLauncher implements ProcessLauncher {
   readonly kind = 'vllm' as const
   readonly label = 'vLLM'
-  readonly metricsPrefix = 'vllm:'
 
   constructor(
     /** VBS_VLLM_BIN: a command on PATH or a path. */

@@ -95,9 +95,9 @@ describe('engine: remote (an OpenAI-compatible server elsewhere)', () => {
     const engine = (await (await t.api('/api/engine')).json()) as Record<string, unknown>
     expect(engine).toMatchObject({ kind: 'remote', state: 'ready', model: 'remote-a', pid: null })
     expect(String(engine.remoteUrl)).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/v1$/)
-    const models = (await (await t.api('/v1/models')).json()) as { data: { id: string; engine: string; loaded: boolean }[] }
-    expect(models.data.find((m) => m.id === 'remote-a')).toMatchObject({ engine: 'remote', loaded: true })
-    expect(models.data.find((m) => m.id === 'test-model-a')).toMatchObject({ engine: 'vllm', loaded: false })
+    const models = (await (await t.api('/v1/models')).json()) as { data: { id: string; engine: string; loaded: boolean; capabilities: unknown }[] }
+    expect(models.data.find((m) => m.id === 'remote-a')).toMatchObject({ engine: 'remote', loaded: true, capabilities: { embeddings: true, priority: false } })
+    expect(models.data.find((m) => m.id === 'test-model-a')).toMatchObject({ engine: 'vllm', loaded: false, capabilities: { embeddings: true, priority: true } })
 
     const file = await t.client.files.create({ file: new File([batchInput(60)], 'remote.jsonl'), purpose: 'batch' })
     const created = await t.client.batches.create({ input_file_id: file.id, endpoint: '/v1/chat/completions', completion_window: '24h' })

@@ -34,12 +34,14 @@ export function engineRouter(deps: EngineApiDeps): Router<AppState> {
     const m = registry().resolve(id)
     if (!m) return null
     const status = engine.status()
+    const caps = engine.capabilities(m.id)
     return {
       id: m.id,
       object: 'model',
       created: Math.floor(deps.startedAt / 1000),
       owned_by: 'vllm-batch-server',
       engine: m.engine,
+      capabilities: { embeddings: caps.embeddings, priority: caps.priority },
       loaded: status.state === 'ready' && status.model === m.id,
       max_model_len: m.max_model_len ?? m.context_size ?? null,
       aliases: m.aliases,
