@@ -178,7 +178,7 @@ export class Service {
   regenerateApiKey(): string {
     this.key = writeNewApiKey(this.settings.dataDir)
     this.log.warn('API key regenerated')
-    this.events.emit('settings.changed', { settings: { ...this.settings, apiKey: null } })
+    this.events.emit('settings.changed', { settings: { ...this.settings, apiKey: null, adminKey: null } })
     return this.key
   }
 
@@ -194,7 +194,7 @@ export class Service {
     this.settings.chunkSize = saved.chunkSize
     this.settings.startAtLogin = saved.startAtLogin
     this.log.info({ patch }, 'settings changed')
-    this.events.emit('settings.changed', { settings: { ...this.settings, apiKey: null } })
+    this.events.emit('settings.changed', { settings: { ...this.settings, apiKey: null, adminKey: null } })
     return saved
   }
 

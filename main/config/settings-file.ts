@@ -1,7 +1,7 @@
 import fs from 'node:fs'
 import { ENV_NAME_OF, settingsFilePath, settingsFrom, type Settings } from './settings'
 
-type FileKey = Exclude<keyof Settings, 'dataDir' | 'apiKey'>
+type FileKey = Exclude<keyof Settings, 'dataDir' | 'apiKey' | 'adminKey'>
 
 /** What settings.json holds (possibly nothing). */
 export function readSettingsFile(dataDir: string): Partial<Record<FileKey, unknown>> {
@@ -15,8 +15,8 @@ export function readSettingsFile(dataDir: string): Partial<Record<FileKey, unkno
 /** Settings whose environment variable is set: a change in settings.json would not take effect. */
 export function lockedByEnvironment(env: NodeJS.ProcessEnv): Partial<Record<FileKey, string>> {
   const out: Partial<Record<FileKey, string>> = {}
-  for (const [key, name] of Object.entries(ENV_NAME_OF) as [FileKey | 'apiKey', string][]) {
-    if (key !== 'apiKey' && env[name] !== undefined && env[name] !== '') out[key] = name
+  for (const [key, name] of Object.entries(ENV_NAME_OF) as [FileKey | 'apiKey' | 'adminKey', string][]) {
+    if (key !== 'apiKey' && key !== 'adminKey' && env[name] !== undefined && env[name] !== '') out[key] = name
   }
   return out
 }

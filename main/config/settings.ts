@@ -76,6 +76,31 @@ export interface Settings {
   thermalResumeC: number
   /** The desktop app starts when the user logs in (the Electron shell applies it). */
   startAtLogin: boolean
+  /** Uploads and result commits keep at least this much disk free in the data dir (MiB). */
+  minFreeMb: number
+  /** Most bytes all stored files (uploads and outputs) may take together; 0 = no quota. */
+  maxStoredBytes: number
+  /** Key that lets a LAN client change settings and the engine (admin actions); null = only loopback may. */
+  adminKey: string | null
+  /** Host headers accepted besides this machine's own names and addresses, comma-separated (DNS rebinding guard). */
+  allowedHosts: string
+  /** Open connections at most, in total and per client address. */
+  maxConnections: number
+  maxConnectionsPerClient: number
+  /** Longest a request may take to arrive whole (uploads are also held to uploadMinBytesPerSecond). */
+  requestTimeoutMs: number
+  /** Longest a client may take to send its request headers. */
+  headersTimeoutMs: number
+  /** An upload slower than this (averaged over several seconds) is cut off. */
+  uploadMinBytesPerSecond: number
+  /** Event streams (/api/events) open at once. */
+  maxEventStreams: number
+  /** Real-time requests whose body is parsed and waiting for the engine (a model load): at most this many, ... */
+  maxWaitingBodies: number
+  /** ... and at most this many bytes together. */
+  maxWaitingBodyBytes: number
+  /** Hosts vLLM may fetch image_url / video_url parts from, comma-separated; empty = none. */
+  allowedMediaDomains: string
 }
 
 type NumericKey = {
@@ -149,6 +174,19 @@ export function defaultSettings(dataDir: string): Settings {
     thermalPauseC: 83,
     thermalResumeC: 75,
     startAtLogin: true,
+    minFreeMb: 512,
+    maxStoredBytes: 0,
+    adminKey: null,
+    allowedHosts: '',
+    maxConnections: 1024,
+    maxConnectionsPerClient: 256,
+    requestTimeoutMs: 60 * 60_000,
+    headersTimeoutMs: 30_000,
+    uploadMinBytesPerSecond: 16 * 1024,
+    maxEventStreams: 32,
+    maxWaitingBodies: 64,
+    maxWaitingBodyBytes: 256 * MiB,
+    allowedMediaDomains: '',
   }
 }
 
@@ -202,6 +240,19 @@ const ENV_NAMES: Record<Exclude<keyof Settings, 'dataDir'>, string> = {
   thermalPauseC: 'VBS_THERMAL_PAUSE_C',
   thermalResumeC: 'VBS_THERMAL_RESUME_C',
   startAtLogin: 'VBS_START_AT_LOGIN',
+  minFreeMb: 'VBS_MIN_FREE_MB',
+  maxStoredBytes: 'VBS_MAX_STORED_BYTES',
+  adminKey: 'VBS_ADMIN_KEY',
+  allowedHosts: 'VBS_ALLOWED_HOSTS',
+  maxConnections: 'VBS_MAX_CONNECTIONS',
+  maxConnectionsPerClient: 'VBS_MAX_CONNECTIONS_PER_CLIENT',
+  requestTimeoutMs: 'VBS_REQUEST_TIMEOUT_MS',
+  headersTimeoutMs: 'VBS_HEADERS_TIMEOUT_MS',
+  uploadMinBytesPerSecond: 'VBS_UPLOAD_MIN_BYTES_PER_SECOND',
+  maxEventStreams: 'VBS_MAX_EVENT_STREAMS',
+  maxWaitingBodies: 'VBS_MAX_WAITING_BODIES',
+  maxWaitingBodyBytes: 'VBS_MAX_WAITING_BODY_BYTES',
+  allowedMediaDomains: 'VBS_ALLOWED_MEDIA_DOMAINS',
 }
 
 /** Lower bounds for the numeric settings (port 0 = any free port, used by tests). */
@@ -247,7 +298,30 @@ const MINIMUM: Record<NumericKey, number> = {
   gpuPollMs: 50,
   thermalPauseC: 1,
   thermalResumeC: 0,
+  minFreeMb: 0,
+  maxStoredBytes: 0,
+  maxConnections: 1,
+  maxConnectionsPerClient: 1,
+  requestTimeoutMs: 1000,
+  headersTimeoutMs: 1000,
+  uploadMinBytesPerSecond: 0,
+  maxEventStreams: 1,
+  maxWaitingBodies: 1,
+  maxWaitingBodyBytes: 1024,
 }
+
+/** Upper bounds where a larger value would harm the machine or make no sense. */
+const MAXIMUM: Partial<Record<NumericKey, number>> = {
+  port: 65535,
+  enginePort: 65535,
+  // Past this a GPU throttles itself or shuts down: the guard must act before.
+  thermalPauseC: 95,
+  thermalResumeC: 94,
+  chunkSize: 100_000,
+}
+
+/** Keys from the environment must be at least this long (a short key is guessable across the LAN). */
+export const MIN_KEY_LENGTH = 32
 
 export class SettingsError extends Error {
   constructor(message: string) {
@@ -293,7 +367,11 @@ export function settingsFrom(dataDir: string, fileContent: unknown, env: NodeJS.
   }
   for (const [key, name] of Object.entries(ENV_NAMES) as [keyof typeof ENV_NAMES, string][]) {
     const raw = env[name]
-    if (raw !== undefined && raw !== '') assign(settings, key, raw, name)
+    if (raw === undefined || raw === '') continue
+    if ((key === 'apiKey' || key === 'adminKey') && raw.trim().length < MIN_KEY_LENGTH) {
+      throw new SettingsError(`${name} is too short: a key must be at least ${MIN_KEY_LENGTH} characters (it has ${raw.trim().length})`)
+    }
+    assign(settings, key, key === 'apiKey' || key === 'adminKey' ? raw.trim() : raw, name)
   }
   for (const [key, value] of Object.entries(overrides) as [keyof Settings, unknown][]) {
     if (key !== 'dataDir' && value !== undefined) assign(settings, key, value, `option ${key}`)
@@ -316,7 +394,11 @@ function assign(settings: Settings, key: Exclude<keyof Settings, 'dataDir'>, val
     if (!ok || (n as number) < MINIMUM[numeric]) {
       throw new SettingsError(`${where} must be a ${fractional ? 'number' : 'whole number'} >= ${MINIMUM[numeric]}, got ${JSON.stringify(value)}`)
     }
-    if ((numeric === 'port' || numeric === 'enginePort') && n > 65535) throw new SettingsError(`${where} must be a port number 0-65535, got ${n}`)
+    // Port 0 means any free port (tests); below 1024 needs root and collides with system services.
+    if (numeric === 'port' && n !== 0 && ((n as number) < 1024 || (n as number) > 65535)) throw new SettingsError(`${where} must be a port number 1024-65535, got ${n}`)
+    if (numeric === 'enginePort' && (n as number) > 65535) throw new SettingsError(`${where} must be a port number 0-65535, got ${n}`)
+    const max = MAXIMUM[numeric]
+    if (max !== undefined && (n as number) > max) throw new SettingsError(`${where} must be at most ${max}, got ${n}`)
     settings[numeric] = n as number
     return
   }
@@ -329,8 +411,8 @@ function assign(settings: Settings, key: Exclude<keyof Settings, 'dataDir'>, val
   if (typeof value !== 'string') {
     throw new SettingsError(`${where} must be a string, got ${JSON.stringify(value)}`)
   }
-  if (key === 'apiKey') {
-    settings.apiKey = value
+  if (key === 'apiKey' || key === 'adminKey') {
+    settings[key] = value
     return
   }
   settings[key as StringKey] = value

@@ -46,6 +46,22 @@ describe('settings', () => {
     fs.writeFileSync(path.join(dataDir, 'settings.json'), JSON.stringify({ port: '4081x' }))
     expect(() => loadSettings({ VBS_DATA_DIR: dataDir })).toThrow(/"port" must be a whole number/)
   })
+
+  it('refuses values outside safe ranges: low ports, a GPU limit past 95 °C, huge chunks', () => {
+    const dataDir = tempDir()
+    expect(() => loadSettings({ VBS_DATA_DIR: dataDir, VBS_PORT: '80' })).toThrow(/VBS_PORT must be a port number 1024-65535, got 80/)
+    expect(loadSettings({ VBS_DATA_DIR: dataDir, VBS_PORT: '1024' }).port).toBe(1024)
+    expect(() => loadSettings({ VBS_DATA_DIR: dataDir, VBS_THERMAL_PAUSE_C: '110' })).toThrow(/VBS_THERMAL_PAUSE_C must be at most 95, got 110/)
+    expect(() => loadSettings({ VBS_DATA_DIR: dataDir, VBS_CHUNK_SIZE: '5000000' })).toThrow(/VBS_CHUNK_SIZE must be at most 100000/)
+  })
+
+  it('refuses keys from the environment shorter than 32 characters, naming the variable', () => {
+    const dataDir = tempDir()
+    expect(() => loadSettings({ VBS_DATA_DIR: dataDir, VBS_API_KEY: 'short-key' })).toThrow(/VBS_API_KEY is too short: a key must be at least 32 characters \(it has 9\)/)
+    expect(() => loadSettings({ VBS_DATA_DIR: dataDir, VBS_ADMIN_KEY: 'x'.repeat(31) })).toThrow(/VBS_ADMIN_KEY is too short/)
+    const long = 'k'.repeat(32)
+    expect(loadSettings({ VBS_DATA_DIR: dataDir, VBS_API_KEY: ` ${long}\n`, VBS_ADMIN_KEY: long })).toMatchObject({ apiKey: long, adminKey: long })
+  })
 })
 
 describe('API key', () => {
