@@ -4,6 +4,8 @@ import { Service } from './service'
 async function main(): Promise<void> {
   let service: Service
   try {
+    // Refuses, naming the file and what is wrong: a settings.json that does not parse, a database from a newer
+    // version (both left exactly as they are), a bad setting or models.yaml.
     service = new Service()
   } catch (err) {
     console.error(`vllm-batch-server: cannot start: ${(err as Error).message}`)
@@ -12,7 +14,12 @@ async function main(): Promise<void> {
   try {
     await service.start()
   } catch (err) {
-    console.error(`vllm-batch-server: cannot listen on ${service.settings.host}:${service.settings.port}: ${(err as Error).message}`)
+    const e = err as NodeJS.ErrnoException
+    console.error(
+      e.syscall === 'listen' || e.syscall === 'getaddrinfo'
+        ? `vllm-batch-server: cannot listen on ${service.settings.host}:${service.settings.port}: ${e.message}`
+        : `vllm-batch-server: cannot start: ${e.message}`,
+    )
     process.exit(1)
   }
   const { host, port } = service.settings

@@ -87,7 +87,10 @@ export class Service {
     this.modelsPath = ensureModelsFile(this.settings.modelsPath, this.settings.dataDir)
     this.registry = loadModels(this.modelsPath)
     this.store = openStore(this.settings.dataDir)
-    this.files = new FileStorage(this.settings.dataDir, this.store, this.events, this.log)
+    this.files = new FileStorage(this.settings.dataDir, this.store, this.events, this.log, {
+      minFreeBytes: this.settings.minFreeMb * 1024 * 1024,
+      maxStoredBytes: this.settings.maxStoredBytes,
+    })
     this.batches = new BatchService({
       store: this.store,
       settings: this.settings,
@@ -166,6 +169,7 @@ export class Service {
       events: this.events,
       thermal: () => this.thermalVerdict(),
       validation: (id) => this.batches.validation(id),
+      disk: this.files.disk,
     })
   }
 

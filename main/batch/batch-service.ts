@@ -4,16 +4,16 @@ import type { Settings } from '../config/settings'
 import type { ModelRegistry } from '../config/models'
 import type { ServiceEvents } from '../events'
 import { ApiError, badRequest, notFound } from '../api-error'
-import { checkExpiresAfter, checkMetadata, requireString } from '../api-params'
+import { checkExpiresAfter, checkMetadata, echo, requireString } from '../api-params'
 import type { Store } from '../store'
 import type { BatchRow } from '../store/batches-repo'
-import { BATCH_ID, newBatchId, nowSeconds } from '../store/ids'
+import { BATCH_ID, FILE_ID, newBatchId, nowSeconds } from '../store/ids'
 import type { RequestIndexRow } from '../store/requests-repo'
 import { toBatchObject } from './batch-object'
 import { BatchLifecycle } from './batch-state'
 import { BATCH_ENDPOINTS, type BatchObject } from './batch-types'
 import { readLines } from './jsonl-lines'
-import { JsonlValidator } from './validate-jsonl'
+import { clipMessage, JsonlValidator } from './validate-jsonl'
 import type { FileStorage } from '../store/file-storage'
 
 export interface CreateBatchParams {
@@ -27,6 +27,11 @@ export interface CreateBatchParams {
 const WINDOW_SECONDS: Record<string, number> = { '24h': 86_400 }
 /** Index rows written per transaction while validating. */
 const INDEX_SLICE = 5000
+/**
+ * A batch found validating at start whose validation had already started this many times without ending took
+ * the service down with it each time: it is failed instead of validated again (and again, at every start).
+ */
+const VALIDATION_CRASH_LIMIT = 2
 
 export interface BatchServiceDeps {
   store: Store
@@ -53,18 +58,19 @@ export class BatchService {
     const endpoint = requireString(params.endpoint, 'endpoint')
     if (!(BATCH_ENDPOINTS as readonly string[]).includes(endpoint)) {
       throw badRequest(
-        `Invalid endpoint '${endpoint}': this server runs batches for ${BATCH_ENDPOINTS.join(', ')}.`,
+        `Invalid endpoint ${echo(endpoint)}: this server runs batches for ${BATCH_ENDPOINTS.join(', ')}.`,
         'invalid_value',
         'endpoint',
       )
     }
     const window = requireString(params.completion_window, 'completion_window')
     if (!(window in WINDOW_SECONDS)) {
-      throw badRequest(`Invalid completion_window '${window}': the only supported value is '24h'.`, 'invalid_value', 'completion_window')
+      throw badRequest(`Invalid completion_window ${echo(window)}: the only supported value is '24h'.`, 'invalid_value', 'completion_window')
     }
     const metadata = checkMetadata(params.metadata)
     const outputExpiresAfter = checkExpiresAfter(params.output_expires_after, 'output_expires_after')
 
+    if (!FILE_ID.test(inputFileId)) throw notFound(`No such File object: ${echo(inputFileId)}`, 'input_file_id')
     const file = this.deps.files.getRow(inputFileId, 'input_file_id')
     if (file.purpose !== 'batch') {
       throw badRequest(
@@ -120,6 +126,7 @@ export class BatchService {
       output_expires_after: outputExpiresAfter,
       status_detail: null,
       progress: null,
+      validation_attempts: 0,
     }
     store.batches.insert(row)
     this.deps.log.info({ batch: row.id, file: file.id, endpoint }, `batch ${row.id} created`)
@@ -132,7 +139,7 @@ export class BatchService {
   }
 
   list(limit: number, after?: string): { data: BatchObject[]; hasMore: boolean } {
-    if (after !== undefined && !BATCH_ID.test(after)) throw notFound(`No such Batch object: ${after}`, 'after')
+    if (after !== undefined && !BATCH_ID.test(after)) throw notFound(`No such Batch object: ${echo(after)}`, 'after')
     const page = this.deps.store.batches.list(limit, after)
     if (!page) throw notFound(`No such Batch object: ${after}`, 'after')
     return { data: page.rows.map(toBatchObject), hasMore: page.hasMore }
@@ -152,12 +159,34 @@ export class BatchService {
     return this.lifecycle.transition(id, 'cancelling')
   }
 
-  /** Picks up what a previous run left unfinished: validations start again (the scheduler does the rest). */
+  /**
+   * Picks up what a previous run left unfinished: validations start again (the scheduler does the rest), one
+   * after the other, so that a file that takes the service down is the only one its next start counts against.
+   * A batch whose validation already started VALIDATION_CRASH_LIMIT times and never ended is failed instead.
+   */
   recover(): void {
-    const { store } = this.deps
+    const { store, log } = this.deps
+    let previous: Promise<void> | undefined
     for (const row of store.batches.byStatus('validating')) {
-      this.deps.log.info({ batch: row.id }, `batch ${row.id}: validating again after a restart`)
-      this.startValidation(row.id)
+      if (row.validation_attempts >= VALIDATION_CRASH_LIMIT) {
+        log.error({ batch: row.id, file: row.input_file_id, attempts: row.validation_attempts }, `batch ${row.id}: its validation stopped the service ${row.validation_attempts} times; failing it`)
+        store.requests.deleteForBatch(row.id)
+        this.lifecycle.transition(row.id, 'failed', {
+          errors: [
+            {
+              code: 'validation_crashed',
+              message:
+                `validating this file stopped the service twice; it is not validated again. ` +
+                `Check the file ${row.input_file_id} (very long or deeply nested lines) and the service log, then create a new batch.`,
+              param: null,
+              line: null,
+            },
+          ],
+        })
+        continue
+      }
+      log.info({ batch: row.id }, `batch ${row.id}: validating again after a restart`)
+      previous = this.startValidation(row.id, previous)
     }
   }
 
@@ -174,7 +203,7 @@ export class BatchService {
 
   private getRow(id: string): BatchRow {
     const row = BATCH_ID.test(id) ? this.deps.store.batches.get(id) : undefined
-    if (!row) throw notFound(`No such Batch object: ${id}`, 'id')
+    if (!row) throw notFound(`No such Batch object: ${BATCH_ID.test(id) ? id : echo(id)}`, 'id')
     return row
   }
 
@@ -185,20 +214,42 @@ export class BatchService {
     })
   }
 
-  private startValidation(id: string): void {
-    const run = this.validate(id)
+  /**
+   * Validates a batch, at once or once `after` has settled. The start is counted on the batch, committed before
+   * a line is read, and given back when a clean stop interrupts it: what stays counted are the runs that died.
+   */
+  private startValidation(id: string, after?: Promise<void>): Promise<void> {
+    const { store, log } = this.deps
+    let started = false
+    const begin = async (): Promise<void> => {
+      if (this.stopping) return // still validating: the next start takes it up
+      store.batches.countValidationAttempt(id, 1)
+      started = true
+      await this.validate(id)
+    }
+    const run = (after ? after.then(begin, begin) : begin())
       .catch((err: unknown) => {
-        this.deps.log.error({ batch: id, err }, `batch ${id}: validation stopped by an error`)
-        const row = this.deps.store.batches.get(id)
+        log.error({ batch: id, err }, `batch ${id}: validation stopped by an error`)
+        const row = store.batches.get(id)
         if (row?.status === 'validating' && !this.stopping) {
-          this.deps.store.requests.deleteForBatch(id)
+          store.requests.deleteForBatch(id)
           this.lifecycle.transition(id, 'failed', {
-            errors: [{ code: 'server_error', message: `validation failed: ${(err as Error).message}`, param: null, line: null }],
+            errors: [{ code: 'server_error', message: clipMessage(`validation failed: ${(err as Error).message}`), param: null, line: null }],
           })
         }
       })
-      .finally(() => this.validations.delete(id))
+      .catch((err: unknown) => log.error({ batch: id, err }, `batch ${id}: could not record that validation failed`))
+      .finally(() => {
+        this.validations.delete(id)
+        try {
+          // Ended without a verdict (the service is stopping): this run did not crash anything.
+          if (started && store.batches.get(id)?.status === 'validating') store.batches.countValidationAttempt(id, -1)
+        } catch (err) {
+          log.error({ batch: id, err }, `batch ${id}: could not record the end of its validation`)
+        }
+      })
     this.validations.set(id, run)
+    return run
   }
 
   /**

@@ -1,3 +1,4 @@
+import type { Database } from 'better-sqlite3'
 import type { Logger } from 'pino'
 import type { ServiceEvents } from '../events'
 import type { BatchesRepo, BatchPatch } from '../store/batches-repo'
@@ -10,7 +11,8 @@ const NEXT: Record<BatchStatus, readonly BatchStatus[]> = {
   validating: ['in_progress', 'failed', 'cancelling'],
   in_progress: ['finalizing', 'expired', 'cancelling', 'failed'],
   finalizing: ['completed', 'failed'],
-  cancelling: ['cancelled'],
+  // A cancel that arrives while an expiry drains its requests: the batch still ends as expired.
+  cancelling: ['cancelled', 'expired'],
   failed: [],
   completed: [],
   expired: [],
@@ -51,6 +53,14 @@ export class BatchLifecycle {
     this.log.info({ batch: id, from, to }, `batch ${id}: ${from} -> ${to}`)
     this.events.emit('batch.status', { batch, from, to })
     return batch
+  }
+
+  /**
+   * Runs `fn` in one SQLite transaction; the events of its transitions (and of files it registers) go out only
+   * once it has committed, and never when it rolls back.
+   */
+  atomically<T>(db: Database, fn: () => T): T {
+    return this.events.afterCommit(() => db.transaction(fn)())
   }
 
   static canMove(from: BatchStatus, to: BatchStatus): boolean {

@@ -64,8 +64,10 @@ export function outputLine(batchId: string, row: JoinedRow, outcome: FinalOutcom
     const error = { code: row.error_code ?? 'request_failed', message: row.error_message ?? 'The request failed.' }
     return { file: 'error', text: `${head}"response":null,"error":${JSON.stringify(error)}}` }
   }
-  if (outcome === 'completed') throw new Error(`request on line ${row.line} has not run; the batch cannot complete`)
-  return { file: 'error', text: `${head}"response":null,"error":${JSON.stringify(NEVER_RAN[outcome])}}` }
+  // Marked as never run by an earlier finalize of the same batch, or still pending now.
+  const neverRan = row.state === 'cancelled' || row.state === 'expired' ? row.state : outcome
+  if (neverRan === 'completed') throw new Error(`request on line ${row.line} has not run; the batch cannot complete`)
+  return { file: 'error', text: `${head}"response":null,"error":${JSON.stringify(NEVER_RAN[neverRan])}}` }
 }
 
 /** Writes lines to a file with backpressure; resolves with the count once the file is closed. */
@@ -116,27 +118,39 @@ export async function finalizeBatch(deps: FinalizeDeps, batchId: string, outcome
   }
 
   const expiresAfter = row.output_expires_after
+  // Files are moved into place inside the transaction but announced only once it has committed; if it rolls
+  // back (the batch moved meanwhile), they are removed again and nobody heard of them.
+  const registered: string[] = []
   const register = (w: LineWriter, kind: string): string | null => {
     if (w.count === 0) {
       fs.rmSync(w.path, { force: true })
       return null
     }
     const bytes = fs.statSync(w.path).size
-    return files.commit({ tempPath: w.path, filename: `${batchId}_${kind}.jsonl`, purpose: 'batch_output', bytes, lineCount: w.count, expiresAfter }).id
+    const id = files.commit({ tempPath: w.path, filename: `${batchId}_${kind}.jsonl`, purpose: 'batch_output', bytes, lineCount: w.count, expiresAfter }).id
+    registered.push(id)
+    return id
   }
   const final = outcome === 'completed' ? 'completed' : outcome
-  let batch: BatchObject | undefined
-  store.db.transaction(() => {
-    const outputFileId = register(output, 'output')
-    const errorFileId = register(errors, 'error')
-    batch = lifecycle.transition(batchId, final, {
-      output_file_id: outputFileId,
-      error_file_id: errorFileId,
-      completed: output.count,
-      failed: errors.count,
-      progress: null,
+  let batch: BatchObject
+  try {
+    batch = lifecycle.atomically(store.db, () => {
+      if (outcome !== 'completed') store.results.markNeverRan(seq, outcome, NEVER_RAN[outcome].code, NEVER_RAN[outcome].message)
+      const outputFileId = register(output, 'output')
+      const errorFileId = register(errors, 'error')
+      return lifecycle.transition(batchId, final, {
+        output_file_id: outputFileId,
+        error_file_id: errorFileId,
+        completed: output.count,
+        failed: errors.count,
+        progress: null,
+      })
     })
-  })()
+  } catch (err) {
+    for (const id of registered) fs.rmSync(files.pathOf(id), { force: true })
+    for (const w of [output, errors]) fs.rmSync(w.path, { force: true })
+    throw err
+  }
   deps.log.info({ batch: batchId, outcome, completed: output.count, failed: errors.count }, `batch ${batchId} ${final}`)
-  return batch!
+  return batch
 }

@@ -43,6 +43,14 @@ export interface RunDeps {
 
 export type RunEnd = 'done' | 'cancel' | 'expire' | 'shutdown'
 
+/** The batch's input file is gone from disk: the job can never run. */
+export class InputFileMissingError extends Error {
+  constructor(readonly path: string) {
+    super(`the input file is missing from the data dir (${path}); it was removed by hand or the disk lost it`)
+    this.name = 'InputFileMissingError'
+  }
+}
+
 interface Item {
   line: number
   customId: string
@@ -74,6 +82,8 @@ export class BatchRun {
   private lastPersist = 0
   private readonly seq: number
   private readonly endpoint: string
+  /** What stopped the run from inside (a commit that failed, a full disk): run() rejects with it. */
+  private fault: Error | null = null
 
   constructor(
     private readonly deps: RunDeps,
@@ -112,10 +122,16 @@ export class BatchRun {
     }
   }
 
+  /**
+   * Runs until every request has ended or the run is stopped. Rejects when something inside failed (a commit,
+   * the input file, the disk): what was not committed stays pending and runs again, nothing is half-written.
+   */
   async run(): Promise<RunEnd> {
     const { store } = this.deps
-    const fd = await fs.promises.open(this.deps.inputPath, 'r')
-    const committer = new Committer(store, this.seq, this.o, (results) => this.committed(results))
+    const fd = await fs.promises.open(this.deps.inputPath, 'r').catch((err: NodeJS.ErrnoException) => {
+      throw err.code === 'ENOENT' ? new InputFileMissingError(this.deps.inputPath) : err
+    })
+    const committer = new Committer(store, this.seq, this.o, (results) => this.committed(results), (err) => this.halt(err))
     let afterLine = 0
     try {
       while (!this.end) {
@@ -127,12 +143,22 @@ export class BatchRun {
         const items = await readItems(fd, rows)
         await this.runChunk(items, committer)
       }
+    } catch (err) {
+      this.halt(err as Error)
     } finally {
       committer.close()
       await fd.close()
     }
+    if (this.fault) throw this.fault
     this.report(true)
     return this.end ?? 'done'
+  }
+
+  /** Something failed inside the run: it stops at once (requests in flight are abandoned and run again later). */
+  private halt(err: Error): void {
+    this.fault ??= err
+    this.stop('shutdown')
+    this.abandon.abort()
   }
 
   private async runChunk(items: Item[], committer: Committer): Promise<void> {
@@ -147,6 +173,15 @@ export class BatchRun {
   }
 
   private async worker(queue: WorkQueue, committer: Committer): Promise<void> {
+    try {
+      await this.work(queue, committer)
+    } catch (err) {
+      // A worker never rejects: the chunk's other workers must stop too before the run ends.
+      this.halt(err as Error)
+    }
+  }
+
+  private async work(queue: WorkQueue, committer: Committer): Promise<void> {
     for (;;) {
       if (this.end) return
       const item = await queue.next()
@@ -352,7 +387,11 @@ class Committer {
     private readonly seq: number,
     private readonly o: RunOptions,
     private readonly onCommitted: (results: readonly RequestResult[]) => void,
+    /** A commit failed (it rolled back: its requests stay pending). Called once; later results are dropped. */
+    private readonly onFault: (err: Error) => void,
   ) {}
+
+  private failed = false
 
   add(result: RequestResult): void {
     this.results.push(result)
@@ -373,15 +412,21 @@ class Committer {
     this.timer ??= setTimeout(() => this.flush(), this.o.commitMs)
   }
 
+  /** Commits what is collected. Runs from a timer too, so it never throws: a failure goes to onFault. */
   private flush(): void {
     if (this.timer) clearTimeout(this.timer)
     this.timer = null
-    if (this.results.length === 0 && this.retried.length === 0) return
+    if (this.failed || (this.results.length === 0 && this.retried.length === 0)) return
     const results = this.results
     const retried = this.retried
     this.results = []
     this.retried = []
-    this.store.results.commit(this.seq, results, retried)
-    if (results.length > 0) this.onCommitted(results)
+    try {
+      this.store.results.commit(this.seq, results, retried)
+      if (results.length > 0) this.onCommitted(results)
+    } catch (err) {
+      this.failed = true
+      this.onFault(err as Error)
+    }
   }
 }

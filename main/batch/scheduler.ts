@@ -11,7 +11,17 @@ import type { BatchRow } from '../store/batches-repo'
 import type { BatchLifecycle } from './batch-state'
 import { finalizeBatch, type FinalOutcome } from './finalize'
 import type { BatchProgress } from './progress'
-import { BatchRun, type RunEnd } from './runner'
+import { BatchRun, InputFileMissingError, type RunEnd } from './runner'
+import { isNoSpace } from '../store/disk-space'
+
+/** What the scheduler needs to know of the data dir's disk. */
+export interface DiskState {
+  readonly full: { reason: string; since: number } | null
+  markFull(reason: string): void
+  /** Re-reads free space; true when there is room again. */
+  refresh(): boolean
+  freeBytes(): number
+}
 
 export interface SchedulerDeps {
   store: Store
@@ -26,12 +36,25 @@ export interface SchedulerDeps {
   thermal: () => { paused: boolean; reason: string | null }
   /** Resolves once a validation under way for the batch (if any) has ended. */
   validation: (batchId: string) => Promise<void>
+  /** The data dir's disk: a job whose commits fail for lack of space is held until there is room. */
+  disk: DiskState
 }
 
 /** How long the loop sleeps when there is nothing to do (it is woken at once by new work). */
 const IDLE_MS = 5000
 const GATE_POLL_MS = 100
 const EXPIRY_SWEEP_MS = 30_000
+/** While the disk is full, how often free space is looked at again. */
+const DISK_POLL_MS = 2000
+/** A job stopped by unexpected errors this many times in a row is failed rather than tried again. */
+const MAX_FAULTS = 3
+/** The wait before a job stopped by an error is tried again (doubling each time). */
+const FAULT_BACKOFF_MS = 5000
+const MAX_BACKOFF_MS = 10 * 60_000
+/** While the loop waits on something long (a model load, a job), it still shows it is alive this often. */
+const BEAT_MS = 5000
+/** A heartbeat older than this means the loop is stuck. */
+export const STALE_HEARTBEAT_MS = 60_000
 
 /**
  * Runs batch jobs one at a time on the GPU, oldest first: makes the engine run the job's model (models change
@@ -52,6 +75,10 @@ export class Scheduler {
   /** Batches being ended right now, so two paths never finalize one batch twice. */
   private readonly ending = new Set<string>()
   private sweepTimer: NodeJS.Timeout | null = null
+  /** Jobs stopped by errors: how often in a row, and not before when they are tried again. */
+  private readonly faults = new Map<string, { count: number; until: number }>()
+  private loopRunning = false
+  private lastLoopError: string | null = null
 
   constructor(private readonly d: SchedulerDeps) {
     this.unsubscribe = d.events.on('batch.status', ({ batch, to }) => {
@@ -66,7 +93,7 @@ export class Scheduler {
     // Queued jobs expire on time even while another job runs for hours.
     this.sweepTimer ??= setInterval(() => void this.settleEnds(), EXPIRY_SWEEP_MS)
     this.sweepTimer.unref()
-    this.loop ??= this.main().catch((err: unknown) => this.d.log.error({ err }, 'the batch scheduler stopped on an error'))
+    this.loop ??= this.main()
   }
 
   /** Stops the running job at a safe point (it resumes on the next start) and ends the loop. */
@@ -103,6 +130,16 @@ export class Scheduler {
     return Date.now() - this.beat
   }
 
+  /** Whether the loop runs and has shown it is alive lately: /health is degraded otherwise. */
+  get beating(): boolean {
+    return this.loopRunning && this.heartbeatAgeMs <= STALE_HEARTBEAT_MS
+  }
+
+  /** The last error the loop met outside any one job (it went on after it), or null. */
+  get loopError(): string | null {
+    return this.lastLoopError
+  }
+
   get runningBatch(): string | null {
     return this.current?.id ?? null
   }
@@ -114,22 +151,95 @@ export class Scheduler {
     else this.kicked = true
   }
 
+  /**
+   * The loop. Nothing ends it but stop(): an error in one job lands on that job (held or failed), an error
+   * outside any job (the store itself failing) is logged and the loop waits and goes on.
+   */
   private async main(): Promise<void> {
-    while (!this.stopped) {
-      this.beat = Date.now()
-      await this.settleEnds()
-      if (this.stopped) break
-      const next = this.d.store.batches.byStatus('in_progress')[0]
-      if (next && this.manualPause) {
-        this.hold(next.id, `paused: ${this.manualPause}`)
-        await this.idle(IDLE_MS)
-        continue
+    this.loopRunning = true
+    try {
+      while (!this.stopped) {
+        try {
+          await this.turn()
+        } catch (err) {
+          this.lastLoopError = (err as Error).message
+          this.d.log.error({ err }, 'the batch scheduler met an error; it goes on')
+          if (isNoSpace(err)) this.d.disk.markFull(`the database could not be written: ${(err as Error).message}`)
+          await this.idle(IDLE_MS).catch(() => undefined)
+        }
       }
-      if (!next) {
-        await this.idle(IDLE_MS)
-        continue
+    } finally {
+      this.loopRunning = false
+    }
+  }
+
+  private async turn(): Promise<void> {
+    this.beat = Date.now()
+    await this.settleEnds()
+    if (this.stopped) return
+    const jobs = this.d.store.batches.byStatus('in_progress')
+    if (jobs.length === 0) return this.idle(IDLE_MS)
+    if (this.manualPause) {
+      this.hold(jobs[0].id, `paused: ${this.manualPause}`)
+      return this.idle(IDLE_MS)
+    }
+    // A full disk holds every job: nothing could be committed. Work goes on by itself once there is room.
+    if (this.d.disk.full && !this.d.disk.refresh()) {
+      this.hold(jobs[0].id, this.diskHold())
+      return this.idle(DISK_POLL_MS)
+    }
+    const now = Date.now()
+    const next = jobs.find((j) => (this.faults.get(j.id)?.until ?? 0) <= now)
+    if (!next) {
+      const soonest = Math.min(...jobs.map((j) => this.faults.get(j.id)?.until ?? now))
+      return this.idle(Math.max(50, soonest - now))
+    }
+    await this.runJob(next)
+  }
+
+  private diskHold(): string {
+    const mb = Math.floor(this.d.disk.freeBytes() / 1024 / 1024)
+    return `held: the disk of the data dir is full (${mb} MB free); the job goes on by itself once space is freed`
+  }
+
+  /**
+   * An error stopped a job. No space: the job is held until there is room (that is no fault of the job). Its
+   * input gone: it fails. Anything else: held and tried again after a backoff, failed after MAX_FAULTS in a row.
+   */
+  private jobFault(batchId: string, err: unknown, stage: string): void {
+    const message = (err as Error)?.message ?? String(err)
+    const { log, store, lifecycle } = this.d
+    try {
+      if (isNoSpace(err)) {
+        log.warn({ batch: batchId, err: message }, `batch ${batchId} held: no space left to save results`)
+        this.d.disk.markFull(message)
+        // Not before the next look at the disk, even if it seems to have room (the database may be what is full).
+        this.faults.set(batchId, { count: this.faults.get(batchId)?.count ?? 0, until: Date.now() + DISK_POLL_MS })
+        this.hold(batchId, this.diskHold())
+        return
       }
-      await this.runJob(next)
+      const status = store.batches.get(batchId)?.status
+      const fault = { count: (this.faults.get(batchId)?.count ?? 0) + 1, until: 0 }
+      const canFail = status === 'in_progress' || status === 'finalizing'
+      if (canFail && (err instanceof InputFileMissingError || fault.count >= MAX_FAULTS)) {
+        this.faults.delete(batchId)
+        this.progress.delete(batchId)
+        const why = err instanceof InputFileMissingError ? message : `${stage} stopped on an error ${fault.count} times in a row; the last: ${message}`
+        log.error({ batch: batchId, err: message }, `batch ${batchId} failed: ${why}`)
+        lifecycle.transition(batchId, 'failed', {
+          errors: [{ code: err instanceof InputFileMissingError ? 'input_file_missing' : 'server_error', message: why, param: null, line: null }],
+          progress: null,
+        })
+        return
+      }
+      fault.until = Date.now() + Math.min(FAULT_BACKOFF_MS * 2 ** (fault.count - 1), MAX_BACKOFF_MS)
+      this.faults.set(batchId, fault)
+      log.error({ batch: batchId, err }, `batch ${batchId}: ${stage} stopped on an error (${fault.count} of ${MAX_FAULTS}); tried again later`)
+      this.hold(batchId, `held after an error (${fault.count} of ${MAX_FAULTS}; tried again in ${Math.round((fault.until - Date.now()) / 1000)} s): ${message}`)
+    } catch (inner) {
+      // The store itself fails (a full disk): the loop's own handler waits and goes on.
+      log.error({ batch: batchId, err: inner }, `batch ${batchId}: the error could not be recorded`)
+      throw inner
     }
   }
 
@@ -160,6 +270,11 @@ export class Scheduler {
     }
     this.current = { id: row.id, run: null }
     let lease: EngineLease | null = null
+    // A model load or a job takes minutes to hours: the loop is alive while it waits on them.
+    const ticker = setInterval(() => {
+      this.beat = Date.now()
+    }, BEAT_MS)
+    let faulted = false
     try {
       if (!engine.runs(entry.id)) {
         this.hold(row.id, `waiting for engine: loading ${entry.id}`)
@@ -191,12 +306,19 @@ export class Scheduler {
         clearTimeout(expiry)
       }
       if (end === 'shutdown') return
-      const outcome: FinalOutcome = end === 'done' ? 'completed' : end === 'cancel' ? 'cancelled' : 'expired'
+      this.faults.delete(row.id)
+      // A cancel that came once every request had ended still wins over completing.
+      const cancelled = end === 'cancel' || (end === 'done' && this.d.store.batches.get(row.id)?.status === 'cancelling')
+      const outcome: FinalOutcome = cancelled ? 'cancelled' : end === 'done' ? 'completed' : 'expired'
       await this.finish(row.id, outcome)
+    } catch (err) {
+      faulted = true
+      this.jobFault(row.id, err, 'running it')
     } finally {
+      clearInterval(ticker)
       lease?.release()
       this.current = null
-      this.progress.delete(row.id)
+      if (!faulted) this.progress.delete(row.id) // a held job keeps saying why
     }
   }
 
@@ -273,20 +395,30 @@ export class Scheduler {
     return `batch ${batchId} is running on ${row?.model ?? '?'} (${done.toLocaleString('en-US')} / ${total.toLocaleString('en-US')} done)`
   }
 
+  /**
+   * Says why a job waits: on the job's live progress at once, and on its row when the database can be written
+   * (with a full disk it may not be: the live progress still says so).
+   */
   private hold(batchId: string, reason: string): void {
-    this.d.store.batches.update(batchId, { status_detail: reason })
-    this.d.events.emit('batch.progress', { id: batchId, progress: { ...(this.progress.get(batchId) ?? emptyProgress(this.d.store.batches.get(batchId))), waiting: reason, updatedAt: Date.now() } })
+    const progress = { ...(this.progress.get(batchId) ?? emptyProgress(this.d.store.batches.get(batchId))), waiting: reason, updatedAt: Date.now() }
+    this.progress.set(batchId, progress)
+    this.d.events.emit('batch.progress', { id: batchId, progress })
+    try {
+      this.d.store.batches.update(batchId, { status_detail: reason })
+    } catch (err) {
+      if (!isNoSpace(err)) throw err
+    }
   }
 
   private async finish(batchId: string, outcome: FinalOutcome): Promise<void> {
     if (this.ending.has(batchId) || this.stopped) return
     this.ending.add(batchId)
     try {
+      if ((this.faults.get(batchId)?.until ?? 0) > Date.now()) return // tried again after its backoff
       await finalizeBatch({ store: this.d.store, files: this.d.files, lifecycle: this.d.lifecycle, log: this.d.log }, batchId, outcome)
+      this.faults.delete(batchId)
     } catch (err) {
-      this.d.log.error({ batch: batchId, err }, `batch ${batchId} could not be finalized`)
-      this.d.store.batches.update(batchId, { status_detail: `could not write the output files: ${(err as Error).message}` })
-      await this.idle(IDLE_MS)
+      this.jobFault(batchId, err, 'writing its output files')
     } finally {
       this.ending.delete(batchId)
     }

@@ -1,3 +1,4 @@
+import { echo } from '../api-params'
 import type { BatchErrorEntry } from './batch-types'
 
 /** What the validator needs to know about the batch and the registry. */
@@ -10,7 +11,21 @@ export interface ValidationRules {
   maxLineBytes: number
   /** How many line errors to keep; beyond it they are only counted. */
   maxReportedErrors: number
+  /** Most bytes the kept errors may take as JSON (default MAX_ERRORS_BYTES); beyond it they are only counted. */
+  maxErrorsBytes?: number
 }
+
+/** Longest custom_id, in characters. */
+export const MAX_CUSTOM_ID_CHARS = 512
+/** Longest message of one error entry; a longer one is cut. */
+export const MAX_ERROR_MESSAGE_CHARS = 500
+/**
+ * Most bytes a batch's `errors` take as JSON: the list is stored on the batch and sent with every retrieve and
+ * list of batches, so a file full of long errors must not make it megabytes.
+ */
+export const MAX_ERRORS_BYTES = 256 * 1024
+/** Room kept in MAX_ERRORS_BYTES for the entry that counts the errors not listed. */
+const UNLISTED_NOTE_BYTES = 512
 
 /** The field a request body must have, per endpoint, for the engine to accept it at all. */
 const REQUIRED_BODY_FIELD: Record<string, string> = {
@@ -21,6 +36,29 @@ const REQUIRED_BODY_FIELD: Record<string, string> = {
 
 const utf8 = new TextDecoder('utf-8', { fatal: true })
 const fmt = (n: number): string => n.toLocaleString('en-US')
+
+/** Characters (code points) of a string, without copying it. */
+function characters(s: string): number {
+  let n = 0
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i)
+    if (c >= 0xd800 && c <= 0xdbff && i + 1 < s.length) {
+      const d = s.charCodeAt(i + 1)
+      if (d >= 0xdc00 && d <= 0xdfff) i += 1
+    }
+    n += 1
+  }
+  return n
+}
+
+/** A message cut to `max` characters (never in the middle of a surrogate pair). */
+export function clipMessage(message: string, max = MAX_ERROR_MESSAGE_CHARS): string {
+  if (message.length <= max) return message
+  let end = max - 3
+  const c = message.charCodeAt(end - 1)
+  if (c >= 0xd800 && c <= 0xdbff) end -= 1
+  return `${message.slice(0, end)}...`
+}
 
 export interface LineVerdict {
   /** The request's custom_id when the line is a valid request within the limits. */
@@ -39,6 +77,10 @@ export class JsonlValidator {
   private requestCount = 0
   private nonBlankLines = 0
   private readonly errorList: BatchErrorEntry[] = []
+  /** Bytes of errorList as JSON, counting the brackets and commas. */
+  private errorBytes = 2
+  /** Set once an error did not fit in maxErrorsBytes: later ones are only counted, so the list stays the first ones. */
+  private errorsFull = false
   private errorCount = 0
   private limitReported = false
 
@@ -102,8 +144,20 @@ export class JsonlValidator {
       this.fail(line, 'invalid_type', 'custom_id', `${at}: custom_id must be a non-empty string`)
       return none
     }
+    if (customId.length > MAX_CUSTOM_ID_CHARS) {
+      const n = characters(customId)
+      if (n > MAX_CUSTOM_ID_CHARS) {
+        this.fail(
+          line,
+          'invalid_value',
+          'custom_id',
+          `${at}: custom_id is ${fmt(n)} characters long; at most ${MAX_CUSTOM_ID_CHARS} are allowed`,
+        )
+        return none
+      }
+    }
     if (req.method !== 'POST') {
-      this.fail(line, 'invalid_value', 'method', `${at}: method must be "POST", got ${JSON.stringify(req.method)}`)
+      this.fail(line, 'invalid_value', 'method', `${at}: method must be "POST", got ${echo(req.method)}`)
       return none
     }
     if (req.url !== this.rules.endpoint) {
@@ -111,7 +165,7 @@ export class JsonlValidator {
         line,
         'invalid_url',
         'url',
-        `${at}: url ${JSON.stringify(req.url)} differs from the batch's endpoint "${this.rules.endpoint}"`,
+        `${at}: url ${echo(req.url)} differs from the batch's endpoint "${this.rules.endpoint}"`,
       )
       return none
     }
@@ -135,7 +189,7 @@ export class JsonlValidator {
     }
     const model = this.rules.resolveModel(b.model)
     if (model === undefined) {
-      this.fail(line, 'model_not_found', 'body.model', `${at}: model '${b.model}' is not in models.yaml`)
+      this.fail(line, 'model_not_found', 'body.model', `${at}: model ${echo(b.model)} is not in models.yaml`)
       return none
     }
     if (this.model === null) {
@@ -146,7 +200,7 @@ export class JsonlValidator {
         line,
         'mismatched_model',
         'body.model',
-        `${at}: model '${b.model}' differs from '${this.model}' used from line ${this.modelLine}; a batch runs one model`,
+        `${at}: model ${echo(b.model)} differs from ${JSON.stringify(this.model)} used from line ${this.modelLine}; a batch runs one model`,
       )
       return none
     }
@@ -161,7 +215,7 @@ export class JsonlValidator {
         line,
         'duplicate_custom_id',
         'custom_id',
-        `${at}: custom_id '${customId}' already used on line ${first}`,
+        `${at}: custom_id ${echo(customId)} already used on line ${first}`,
       )
       return none
     }
@@ -183,7 +237,10 @@ export class JsonlValidator {
     return { customId }
   }
 
-  /** The file's errors after its last line, including those about the file as a whole. */
+  /**
+   * The file's errors after its last line, including those about the file as a whole. At most maxReportedErrors
+   * and maxErrorsBytes of them are listed, in line order; one last entry counts the rest.
+   */
   finish(): BatchErrorEntry[] {
     if (this.nonBlankLines === 0) {
       this.fail(null, 'empty_file', null, 'the input file holds no requests')
@@ -203,6 +260,14 @@ export class JsonlValidator {
 
   private fail(line: number | null, code: string, param: string | null, message: string): void {
     this.errorCount += 1
-    if (this.errorList.length < this.rules.maxReportedErrors) this.errorList.push({ code, message, param, line })
+    if (this.errorsFull || this.errorList.length >= this.rules.maxReportedErrors) return
+    const entry: BatchErrorEntry = { code, message: clipMessage(message), param, line }
+    const bytes = Buffer.byteLength(JSON.stringify(entry)) + (this.errorList.length > 0 ? 1 : 0)
+    if (this.errorBytes + bytes > (this.rules.maxErrorsBytes ?? MAX_ERRORS_BYTES) - UNLISTED_NOTE_BYTES) {
+      this.errorsFull = true
+      return
+    }
+    this.errorBytes += bytes
+    this.errorList.push(entry)
   }
 }

@@ -330,6 +330,17 @@ export class SettingsError extends Error {
   }
 }
 
+/** settings.json cannot be read or is not JSON: the file itself must be fixed (nothing writes over it). */
+export class SettingsFileError extends SettingsError {
+  constructor(
+    readonly file: string,
+    message: string,
+  ) {
+    super(message)
+    this.name = 'SettingsFileError'
+  }
+}
+
 export function settingsFilePath(dataDir: string): string {
   return path.join(dataDir, 'settings.json')
 }
@@ -340,16 +351,42 @@ export const ENV_NAME_OF = ENV_NAMES
 /** Reads settings for a data dir. Throws SettingsError naming the file or variable that is wrong. */
 export function loadSettings(env: NodeJS.ProcessEnv = process.env, overrides: Partial<Settings> = {}): Settings {
   const dataDir = path.resolve(overrides.dataDir ?? env.VBS_DATA_DIR ?? defaultDataDir(env))
-  const file = settingsFilePath(dataDir)
-  let parsed: unknown = {}
-  if (fs.existsSync(file)) {
-    try {
-      parsed = JSON.parse(fs.readFileSync(file, 'utf8'))
-    } catch (err) {
-      throw new SettingsError(`${file} is not valid JSON: ${(err as Error).message}`)
-    }
+  return settingsFrom(dataDir, readSettingsJson(settingsFilePath(dataDir)) ?? {}, env, overrides)
+}
+
+/**
+ * settings.json parsed, or undefined when there is none. A file that cannot be read or parsed throws
+ * SettingsFileError naming it and the parse error: it is never taken for "no settings", which the next save
+ * would write over the user's own (half-edited) file.
+ */
+export function readSettingsJson(file: string): unknown {
+  let text: string
+  try {
+    text = fs.readFileSync(file, 'utf8')
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined
+    throw new SettingsFileError(file, `cannot read ${file}: ${(err as Error).message}`)
   }
-  return settingsFrom(dataDir, parsed, env, overrides)
+  const json = text.replace(/^\uFEFF/, '') // a byte-order mark some editors write
+  try {
+    return JSON.parse(json)
+  } catch (err) {
+    const detail = (err as Error).message
+    const at = /at position (\d+)/.exec(detail)
+    // Node 20's V8 gives only the offset; later ones add the line themselves.
+    const where = at && !/\bline \d/.test(detail) ? ` (line ${lineColumn(json, Number(at[1]))})` : ''
+    throw new SettingsFileError(
+      file,
+      `${file} is not valid JSON: ${detail}${where}. Fix the file or remove it (the defaults then apply); it is left as it is.`,
+    )
+  }
+}
+
+/** "3, column 7" for a character offset in text. */
+function lineColumn(text: string, offset: number): string {
+  const before = text.slice(0, offset)
+  const line = before.split('\n').length
+  return `${line}, column ${offset - before.lastIndexOf('\n')}`
 }
 
 /** Settings from the file's content (already parsed), the environment and overrides, in that order of strength. */

@@ -10,6 +10,8 @@ export class EngineLog {
   private size = 0
   private readonly tail: string[] = []
   private partial = ''
+  /** Bytes that could not be written to the file since the last write that worked. */
+  private lost = 0
 
   constructor(
     readonly file: string,
@@ -51,7 +53,24 @@ export class EngineLog {
     this.fd = null
   }
 
+  /**
+   * Appends to the file. A write that fails (a full disk) loses the text on disk only: the engine's output is
+   * still read, kept in the tail and parsed; a line says how much was lost once writing works again.
+   */
   private append(text: string): void {
+    try {
+      if (this.lost > 0) {
+        const lost = this.lost
+        this.lost = 0
+        this.appendToFile(`[vllm-batch-server] ${new Date().toISOString()} ${lost} bytes of engine output were lost: the log could not be written\n`)
+      }
+      this.appendToFile(text)
+    } catch {
+      this.lost += Buffer.byteLength(text)
+    }
+  }
+
+  private appendToFile(text: string): void {
     if (this.fd === null) {
       this.fd = fs.openSync(this.file, 'a', 0o600)
       this.size = fs.fstatSync(this.fd).size

@@ -34,6 +34,8 @@ export interface BatchRow {
   status_detail: string | null
   /** JSON of BatchProgress while the batch runs. */
   progress: string | null
+  /** Starts of this batch's validation not ended by a verdict or a clean stop; read only while it validates (see BatchService.recover). */
+  validation_attempts: number
 }
 
 export type BatchPatch = Partial<Omit<BatchRow, 'id' | 'errors'>> & { errors?: BatchErrorEntry[] | null }
@@ -43,6 +45,7 @@ const COLUMNS: (keyof BatchRow)[] = [
   'error_file_id', 'created_at', 'in_progress_at', 'expires_at', 'finalizing_at', 'completed_at', 'failed_at',
   'expired_at', 'cancelling_at', 'cancelled_at', 'total', 'completed', 'failed', 'input_tokens', 'cached_tokens',
   'output_tokens', 'reasoning_tokens', 'metadata', 'output_expires_after', 'status_detail', 'progress',
+  'validation_attempts',
 ]
 const SELECT = `SELECT ${COLUMNS.join(', ')} FROM batches`
 const ACTIVE_LIST = ACTIVE_STATUSES.map((s) => `'${s}'`).join(', ')
@@ -55,6 +58,7 @@ export class BatchesRepo {
   private readonly activeForFileStmt: Statement<[string], { id: string; status: BatchStatus }>
   private readonly queuedStmt: Statement<[], { n: number | null }>
   private readonly byStatusStmt: Statement<[string], BatchRow>
+  private readonly attemptsStmt: Statement<[number, string]>
   private readonly updateStmts = new Map<string, Statement>()
 
   constructor(private readonly db: Database) {
@@ -74,6 +78,7 @@ export class BatchesRepo {
       FROM batches b LEFT JOIN files f ON f.id = b.input_file_id
       WHERE b.status IN (${ACTIVE_LIST})`)
     this.byStatusStmt = db.prepare(`${SELECT} WHERE status = ? ORDER BY seq`)
+    this.attemptsStmt = db.prepare('UPDATE batches SET validation_attempts = MAX(0, validation_attempts + ?) WHERE id = ?')
   }
 
   insert(row: BatchRow): void {
@@ -118,6 +123,11 @@ export class BatchesRepo {
       values[k] = k === 'errors' ? (v == null ? null : JSON.stringify(v)) : v
     }
     stmt.run(values)
+  }
+
+  /** Counts a validation as started (+1) or as ended without a verdict by a clean stop (-1); commits at once. */
+  countValidationAttempt(id: string, delta: 1 | -1): void {
+    this.attemptsStmt.run(delta, id)
   }
 
   countActive(): number {

@@ -13,16 +13,22 @@ export class DatabaseVersionError extends Error {
   }
 }
 
-/** Opens (creating if needed) the database in WAL mode and brings its schema up to date. */
+/**
+ * Opens (creating if needed) the database in WAL mode and brings its schema up to date. The schema version is
+ * read before anything that writes: a database from a newer version is refused exactly as it was found (still
+ * in its own journal mode, no -wal file), so that version can open it again.
+ */
 export function openDatabase(file: string, migrations: readonly Migration[] = allMigrations): Database {
   fs.mkdirSync(path.dirname(file), { recursive: true })
   const db = new BetterSqlite3(file)
   try {
+    // Connection settings only: neither writes to the file.
+    db.pragma('busy_timeout = 5000')
+    db.pragma('foreign_keys = ON')
+    checkVersion(db, file, migrations.length)
     db.pragma('journal_mode = WAL')
     // NORMAL is durable against a crash of the app under WAL (only a power cut can lose the last commits).
     db.pragma('synchronous = NORMAL')
-    db.pragma('foreign_keys = ON')
-    db.pragma('busy_timeout = 5000')
     migrate(db, file, migrations)
     return db
   } catch (err) {
@@ -31,13 +37,19 @@ export function openDatabase(file: string, migrations: readonly Migration[] = al
   }
 }
 
+/** Refuses a database whose schema is newer than this version knows; reading user_version writes nothing. */
+function checkVersion(db: Database, file: string, known: number): number {
+  const current = db.pragma('user_version', { simple: true }) as number
+  if (current > known) throw new DatabaseVersionError(file, current, known)
+  return current
+}
+
 /** Runs every pending migration, each in one transaction that also sets user_version. */
 export function migrate(db: Database, file: string, migrations: readonly Migration[]): void {
   migrations.forEach((m, i) => {
     if (m.version !== i + 1) throw new Error(`migration ${m.name} has version ${m.version}, expected ${i + 1}`)
   })
-  const current = db.pragma('user_version', { simple: true }) as number
-  if (current > migrations.length) throw new DatabaseVersionError(file, current, migrations.length)
+  const current = checkVersion(db, file, migrations.length)
   for (const m of migrations.slice(current)) {
     db.transaction(() => {
       m.up(db)

@@ -5,8 +5,34 @@ import type { Logger } from 'pino'
 import { ApiError, notFound } from '../api-error'
 import type { ServiceEvents } from '../events'
 import type { Store } from '.'
+import { DiskSpace, insufficientStorage, isNoSpace, megabytes, type StatFs } from './disk-space'
 import type { FileRow } from './files-repo'
 import { FILE_ID, newFileId, nowSeconds } from './ids'
+
+const MiB = 1024 * 1024
+
+export interface StorageLimits {
+  /** Uploads and commits leave at least this many bytes free on the data dir's disk (VBS_MIN_FREE_MB). */
+  minFreeBytes: number
+  /** Most bytes all stored files may take together; client uploads past it are refused, outputs never (0 = no quota). */
+  maxStoredBytes: number
+}
+
+/** The settings' defaults, for callers that pass no limits. */
+export const DEFAULT_STORAGE_LIMITS: StorageLimits = { minFreeBytes: 512 * MiB, maxStoredBytes: 0 }
+
+/** How much of a multipart body may be other than the file (boundaries, part headers, the purpose field). */
+const MULTIPART_OVERHEAD_BYTES = 64 * 1024
+/** While an upload streams in, free space is read again each time it has grown by this much. */
+const RECHECK_EVERY_BYTES = MiB
+
+/** Watches a client upload as it is written; throwing stops storing it (the rest of the body is read and dropped). */
+export interface UploadGuard {
+  /** The file has reached `bytes`. */
+  grew(bytes: number): void
+  /** Writing the temporary file failed: the error to answer with. */
+  writeFailed(err: unknown): unknown
+}
 
 export interface NewFile {
   /** A file written under tempDir(), moved into place by commit(). */
@@ -25,6 +51,8 @@ export interface NewFile {
  */
 export class FileStorage {
   readonly dir: string
+  /** Free space on the data dir's disk, and whether a write lately failed for lack of it (for the scheduler, /health). */
+  readonly disk: DiskSpace
   private readonly tmpDir: string
 
   constructor(
@@ -32,10 +60,84 @@ export class FileStorage {
     private readonly store: Store,
     private readonly events: ServiceEvents,
     private readonly log: Logger,
+    readonly limits: StorageLimits = DEFAULT_STORAGE_LIMITS,
+    statfs?: StatFs,
   ) {
     this.dir = path.join(dataDir, 'files')
     this.tmpDir = path.join(this.dir, '.tmp')
     fs.mkdirSync(this.tmpDir, { recursive: true })
+    this.disk = new DiskSpace(this.dir, limits.minFreeBytes, statfs)
+  }
+
+  /** Bytes of all stored files, uploads and outputs alike. */
+  storedBytes(): number {
+    return this.store.files.totalBytes()
+  }
+
+  /**
+   * Refuses a client upload before its body is read: 507 when the declared body does not fit above the free-space
+   * floor, 413 when the file would pass the quota. `declaredBytes` is the body's Content-Length (null when chunked).
+   */
+  admitUpload(declaredBytes: number | null): void {
+    // The body holds more than the file; only a body past the quota by more than any form around a file is refused.
+    if (declaredBytes !== null) this.ensureQuota(declaredBytes - MULTIPART_OVERHEAD_BYTES)
+    // A chunked body has no size to check, but a disk already below the floor refuses it as well.
+    this.disk.ensureRoom(declaredBytes ?? 0, 'the upload')
+  }
+
+  /** Stops an upload as it streams in once it would pass the quota, or the disk reaches the floor. */
+  uploadGuard(): UploadGuard {
+    const storedAtStart = this.storedBytes()
+    let nextCheck = RECHECK_EVERY_BYTES
+    return {
+      grew: (bytes) => {
+        this.ensureQuota(bytes, storedAtStart)
+        if (bytes < nextCheck) return
+        nextCheck = bytes + RECHECK_EVERY_BYTES
+        const free = this.disk.freeBytes()
+        if (free < this.limits.minFreeBytes) {
+          throw insufficientStorage(
+            `Not enough disk space for the upload: it was stopped after ${megabytes(bytes)}, with ${megabytes(free)} left ` +
+              `free on the server's data disk, where at least ${megabytes(this.limits.minFreeBytes)} must stay free (VBS_MIN_FREE_MB). ` +
+              'Delete files you no longer need (DELETE /v1/files/{file_id}) or free space on the server, then try again.',
+          )
+        }
+      },
+      writeFailed: (err) => {
+        if (!isNoSpace(err)) return err
+        const reason = `an upload filled the disk: ${(err as Error).message}`
+        this.disk.markFull(reason)
+        this.log.warn({ err }, reason)
+        return insufficientStorage(
+          `The server's data disk is full: the upload could not be written and was discarded. ` +
+            `Delete files you no longer need (DELETE /v1/files/{file_id}) or free space on the server, then try again.`,
+        )
+      },
+    }
+  }
+
+  /** Stores a client upload: like commit(), after checking its real size against the quota. */
+  commitUpload(file: NewFile): FileRow {
+    try {
+      this.ensureQuota(file.bytes)
+    } catch (err) {
+      fs.rmSync(file.tempPath, { force: true })
+      throw err
+    }
+    return this.commit(file)
+  }
+
+  /** 413 when `bytes` more would take the stored files past VBS_MAX_STORED_BYTES. */
+  private ensureQuota(bytes: number, stored = this.storedBytes()): void {
+    const quota = this.limits.maxStoredBytes
+    if (quota === 0 || stored + bytes <= quota) return
+    throw new ApiError(
+      413,
+      `Storing this upload would pass the storage quota of ${quota} bytes (VBS_MAX_STORED_BYTES): ` +
+        `stored files already take ${stored} bytes, ${Math.max(0, quota - stored)} are left, and the upload has at least ${Math.max(0, bytes)}. ` +
+        'Delete files you no longer need (DELETE /v1/files/{file_id}) or ask for a larger quota.',
+      { code: 'storage_quota_exceeded', param: 'file', headers: { 'x-should-retry': 'false' } },
+    )
   }
 
   /** A fresh path for an upload in progress. */
@@ -49,6 +151,10 @@ export class FileStorage {
     return path.join(this.dir, id)
   }
 
+  /**
+   * Moves a finished temporary file into place and registers it. Never refused by the quota (batch outputs must be
+   * stored for their job to end), but a full disk or database answers 507, with the temporary file removed.
+   */
   commit(file: NewFile): FileRow {
     const createdAt = nowSeconds()
     const row: FileRow = {
@@ -61,12 +167,24 @@ export class FileStorage {
       expires_at: file.expiresAfter === null ? null : createdAt + file.expiresAfter,
     }
     const target = this.pathOf(row.id)
-    fs.renameSync(file.tempPath, target)
     try {
-      this.store.files.insert(row)
+      fs.renameSync(file.tempPath, target)
+      try {
+        this.store.files.insert(row)
+      } catch (err) {
+        fs.rmSync(target, { force: true })
+        throw err
+      }
     } catch (err) {
-      fs.rmSync(target, { force: true })
-      throw err
+      fs.rmSync(file.tempPath, { force: true })
+      if (!isNoSpace(err)) throw err
+      const reason = `${file.filename} could not be stored: ${(err as Error).message}`
+      this.disk.markFull(reason)
+      this.log.warn({ err, filename: file.filename, bytes: file.bytes }, reason)
+      throw insufficientStorage(
+        `The server's data disk is full: ${file.filename} (${megabytes(file.bytes)}) could not be stored and was discarded. ` +
+          'Delete files you no longer need (DELETE /v1/files/{file_id}) or free space on the server, then try again.',
+      )
     }
     this.log.info({ file: row.id, bytes: row.bytes, purpose: row.purpose }, `file ${row.id} stored`)
     this.events.emit('file.created', { id: row.id, purpose: row.purpose, bytes: row.bytes })

@@ -26,6 +26,7 @@ export class FilesRepo {
   private readonly seqStmt: Statement<[string], { seq: number }>
   private readonly deleteStmt: Statement<[string]>
   private readonly expiredStmt: Statement<[number], { id: string }>
+  private readonly totalStmt: Statement<[], { total: number }>
 
   constructor(private readonly db: Database) {
     this.insertStmt = db.prepare(
@@ -35,6 +36,7 @@ export class FilesRepo {
     this.seqStmt = db.prepare('SELECT seq FROM files WHERE id = ?')
     this.deleteStmt = db.prepare('DELETE FROM files WHERE id = ?')
     this.expiredStmt = db.prepare('SELECT id FROM files WHERE expires_at IS NOT NULL AND expires_at <= ?')
+    this.totalStmt = db.prepare('SELECT COALESCE(SUM(bytes), 0) AS total FROM files')
   }
 
   insert(row: FileRow): void {
@@ -72,6 +74,11 @@ export class FilesRepo {
 
   expiredIds(now: number): string[] {
     return this.expiredStmt.all(now).map((r) => r.id)
+  }
+
+  /** Bytes of all stored files together. */
+  totalBytes(): number {
+    return this.totalStmt.get()!.total
   }
 
   allIds(): Set<string> {

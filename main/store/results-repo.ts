@@ -61,6 +61,8 @@ export class ResultsRepo {
   private readonly joinedPage: Statement<[number, number, number], JoinedRow>
   private readonly deadPage: Statement<[number, number, number], DeadLetter>
   private readonly failedRequests: Statement<[number, number, number], { line: number; custom_id: string; offset: number; length: number }>
+  private readonly deadNeverRan: Statement<[{ seq: number; code: string; message: string; now: number }]>
+  private readonly markNeverRanStmt: Statement<[{ seq: number; state: string }]>
 
   constructor(private readonly db: Database) {
     this.seqStmt = db.prepare('SELECT seq FROM batches WHERE id = ?')
@@ -81,8 +83,13 @@ export class ResultsRepo {
       WHERE r.batch_seq = ? AND r.line > ? ORDER BY r.line LIMIT ?`)
     this.deadPage = db.prepare(`SELECT line, custom_id, error_type, message, attempts, created_at FROM dead_letters
       WHERE batch_seq = ? AND line > ? ORDER BY line LIMIT ?`)
+    // Every request of an ended batch that did not succeed: failed, or never ran (cancelled, expired).
     this.failedRequests = db.prepare(`SELECT line, custom_id, offset, length FROM requests
-      WHERE batch_seq = ? AND state = 'failed' AND line > ? ORDER BY line LIMIT ?`)
+      WHERE batch_seq = ? AND state <> 'succeeded' AND line > ? ORDER BY line LIMIT ?`)
+    this.deadNeverRan = db.prepare(`INSERT OR REPLACE INTO dead_letters (batch_seq, line, custom_id, error_type, message, attempts, created_at)
+      SELECT batch_seq, line, custom_id, @code, @message, attempts, @now FROM requests
+      WHERE batch_seq = @seq AND state IN ('pending', 'running')`)
+    this.markNeverRanStmt = db.prepare(`UPDATE requests SET state = @state WHERE batch_seq = @seq AND state IN ('pending', 'running')`)
   }
 
   seqOf(batchId: string): number {
@@ -136,6 +143,15 @@ export class ResultsRepo {
     })()
   }
 
+  /**
+   * Ends the requests of a batch that never ran (it was cancelled or expired first): their state says so, and
+   * each gets a dead letter, so the failed count, the dead-letter list and retry-failed agree. Returns how many.
+   */
+  markNeverRan(seq: number, state: 'cancelled' | 'expired', code: string, message: string): number {
+    this.deadNeverRan.run({ seq, code, message, now: Math.floor(Date.now() / 1000) })
+    return this.markNeverRanStmt.run({ seq, state }).changes
+  }
+
   /** Every request of a batch with its result, in input order, a page at a time. */
   *joined(seq: number, pageSize = 2000): Generator<JoinedRow> {
     let after = 0
@@ -151,7 +167,7 @@ export class ResultsRepo {
     return this.deadPage.all(seq, afterLine, limit)
   }
 
-  /** Where the failed requests of a batch are in its input file, in input order. */
+  /** Where the requests of an ended batch that did not succeed are in its input file, in input order. */
   *failed(seq: number, pageSize = 5000): Generator<{ line: number; custom_id: string; offset: number; length: number }> {
     let after = 0
     for (;;) {

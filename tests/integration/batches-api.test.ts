@@ -115,8 +115,8 @@ describe('POST /v1/batches', () => {
       [14, 'invalid_json_line', null],
     ])
     const messages = batch.errors!.data!.map((e) => e.message)
-    expect(messages[7]).toBe("line 9: custom_id 'good-1' already used on line 1")
-    expect(messages[8]).toContain("model 'gpt-4o' is not in models.yaml")
+    expect(messages[7]).toBe('line 9: custom_id "good-1" already used on line 1')
+    expect(messages[8]).toContain('model "gpt-4o" is not in models.yaml')
     expect(messages[11]).toContain('UTF-8')
     for (const e of batch.errors!.data!) assertSchema('BatchError', e)
     // A failed batch keeps no index rows.
@@ -141,6 +141,63 @@ describe('POST /v1/batches', () => {
     expect(batch.errors!.data!.map((e) => [e.code, e.line])).toEqual([['request_too_large', 1]])
     expect(batch.errors!.data![0].message).toContain('VBS_MAX_LINE_BYTES')
     expect((await t.client.batches.retrieve(batch.id)).id).toBe(batch.id)
+  })
+
+  it('fails a custom_id over 512 characters on its line, saying how long it is', async () => {
+    const text = [requestLine('ok-1'), requestLine('ok-2'), requestLine('i'.repeat(600)), requestLine('i'.repeat(512))].join('\n') + '\n'
+    const batch = await waitForBatch(t.client, (await createBatch(text)).id)
+    expect(batch.status).toBe('failed')
+    expect(batch.errors!.data).toEqual([
+      { code: 'invalid_value', param: 'custom_id', line: 3, message: 'line 3: custom_id is 600 characters long; at most 512 are allowed' },
+    ])
+    expect(t.service.store.requests.countByState(batch.id)).toEqual({})
+  })
+
+  it('repeats at most about 100 characters of a client value in an error, and keeps a batch\'s errors under 256 KiB', async () => {
+    const long = 'z'.repeat(20_000)
+    const lines: string[] = [requestLine('u-1', { url: `/v1/${long}` }), requestLine('m-1', {}, { model: long })]
+    // 3,000 bad lines whose messages each repeat 100 characters: the 1,000 listed would take about 300 KB.
+    for (let i = 1; i <= 3000; i++) lines.push(requestLine(`b-${i}`, { url: `/v1/${'w'.repeat(300)}` }))
+    const batch = await waitForBatch(t.client, (await createBatch(lines.join('\n') + '\n')).id)
+    expect(batch.status).toBe('failed')
+    const data = batch.errors!.data!
+    expect(data[0]).toMatchObject({ line: 1, code: 'invalid_url', message: `line 1: url "/v1/${'z'.repeat(96)}"... (20,004 characters) differs from the batch's endpoint "/v1/chat/completions"` })
+    expect(data[1]).toMatchObject({ line: 2, code: 'model_not_found', message: `line 2: model "${'z'.repeat(100)}"... (20,000 characters) is not in models.yaml` })
+    const raw = await (await t.api(`/v1/batches/${batch.id}`)).text()
+    expect(Buffer.byteLength(JSON.stringify(JSON.parse(raw).errors))).toBeLessThanOrEqual(256 * 1024 + 64)
+    const listed = data.slice(0, -1)
+    expect(listed.map((e) => e.line)).toEqual(listed.map((_, i) => i + 1))
+    const rest = data.at(-1)!
+    expect(rest).toMatchObject({ code: 'too_many_errors', line: null, param: null })
+    expect(rest.message).toBe(`${(3002 - listed.length).toLocaleString('en-US')} more lines have errors that are not listed; fix the ones above and try again`)
+    for (const e of data) assertSchema('BatchError', e)
+
+    const res = await t.api('/v1/batches', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ input_file_id: `file-${long}`, endpoint: `/v1/${long}`, completion_window: '24h' }),
+    })
+    const endpointError = ((await res.json()) as { error: { message: string; param: string } }).error
+    expect([res.status, endpointError.param]).toEqual([400, 'endpoint'])
+    expect(endpointError.message).toBe(`Invalid endpoint "/v1/${'z'.repeat(96)}"... (20,004 characters): this server runs batches for /v1/chat/completions, /v1/completions, /v1/embeddings.`)
+    const missing = await t.api('/v1/batches', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ input_file_id: `file-${long}`, endpoint: '/v1/chat/completions', completion_window: long }),
+    })
+    const windowError = ((await missing.json()) as { error: { message: string; param: string } }).error
+    expect([missing.status, windowError.param, windowError.message.length < 250]).toEqual([400, 'completion_window', true])
+    const unknownFile = await t.api('/v1/batches', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ input_file_id: `file-${long}`, endpoint: '/v1/chat/completions', completion_window: '24h' }),
+    })
+    const fileError = ((await unknownFile.json()) as { error: { message: string; param: string } }).error
+    expect([unknownFile.status, fileError.param]).toEqual([404, 'input_file_id'])
+    expect(fileError.message).toBe(`No such File object: "file-${'z'.repeat(95)}"... (20,005 characters)`)
+    const unknownBatch = await t.api(`/v1/batches/${'z'.repeat(5000)}`)
+    expect(unknownBatch.status).toBe(404)
+    expect(((await unknownBatch.json()) as { error: { message: string } }).error.message).toBe(`No such Batch object: "${'z'.repeat(100)}"... (5,000 characters)`)
   })
 
   it('names the parameter of a bad create request and stores nothing', async () => {

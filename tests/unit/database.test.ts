@@ -1,3 +1,4 @@
+import fs from 'node:fs'
 import path from 'node:path'
 import BetterSqlite3 from 'better-sqlite3'
 import { describe, expect, it } from 'vitest'
@@ -29,6 +30,39 @@ describe('database', () => {
     const again = new BetterSqlite3(file)
     expect(again.pragma('user_version', { simple: true })).toBe(migrations.length + 5)
     again.close()
+  })
+
+  it('refuses a newer database before switching it to WAL: same bytes, still in its rollback journal, no -wal file', () => {
+    const dir = tempDir()
+    const file = path.join(dir, 'db.sqlite')
+    const raw = new BetterSqlite3(file)
+    expect(raw.pragma('journal_mode', { simple: true })).toBe('delete')
+    raw.exec('CREATE TABLE from_the_future (x INTEGER); INSERT INTO from_the_future VALUES (42)')
+    raw.pragma('user_version = 99')
+    raw.close()
+    const before = fs.readFileSync(file)
+    expect(() => openDatabase(file)).toThrow(DatabaseVersionError)
+    expect(() => openDatabase(file)).toThrow(`${file} was written by a newer version of vLLM Batch Server (schema 99; this version knows up to ${migrations.length})`)
+    expect(fs.readFileSync(file).equals(before)).toBe(true)
+    expect(fs.readdirSync(dir)).toEqual(['db.sqlite'])
+    const again = new BetterSqlite3(file, { readonly: true })
+    expect(again.pragma('journal_mode', { simple: true })).toBe('delete')
+    expect(again.prepare('SELECT x FROM from_the_future').get()).toEqual({ x: 42 })
+    again.close()
+  })
+
+  it('0003 adds validation_attempts, 0 for batches already stored', () => {
+    const file = path.join(tempDir(), 'db.sqlite')
+    openDatabase(file, migrations.slice(0, 2)).close()
+    const v2 = new BetterSqlite3(file)
+    v2.prepare(
+      "INSERT INTO batches (id, endpoint, input_file_id, completion_window, status, created_at, expires_at) VALUES ('batch_old', '/v1/chat/completions', 'file-x', '24h', 'validating', 1, 2)",
+    ).run()
+    v2.close()
+    const db = openDatabase(file)
+    expect(db.pragma('user_version', { simple: true })).toBe(3)
+    expect(db.prepare("SELECT validation_attempts FROM batches WHERE id = 'batch_old'").get()).toEqual({ validation_attempts: 0 })
+    db.close()
   })
 
   it('runs a migration in one transaction: a failing one leaves neither its tables nor a new user_version', () => {

@@ -3,6 +3,7 @@ import os from 'node:os'
 import path from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { defaultDataDir, loadSettings, SettingsError } from '../../main/config/settings'
+import { readSettingsFile, updateSettingsFile } from '../../main/config/settings-file'
 import { loadApiKey } from '../../main/config/api-key'
 import { tempDir } from '../helpers/service'
 
@@ -61,6 +62,58 @@ describe('settings', () => {
     expect(() => loadSettings({ VBS_DATA_DIR: dataDir, VBS_ADMIN_KEY: 'x'.repeat(31) })).toThrow(/VBS_ADMIN_KEY is too short/)
     const long = 'k'.repeat(32)
     expect(loadSettings({ VBS_DATA_DIR: dataDir, VBS_API_KEY: ` ${long}\n`, VBS_ADMIN_KEY: long })).toMatchObject({ apiKey: long, adminKey: long })
+  })
+})
+
+describe('settings.json that does not parse', () => {
+  const broken = '{\n  "port": 5000,\n  "chunkSize": 100,,\n}\n'
+
+  it('is refused at start, naming the file, the parse error and where it is', () => {
+    const dataDir = tempDir()
+    const file = path.join(dataDir, 'settings.json')
+    fs.writeFileSync(file, broken)
+    expect(() => loadSettings({ VBS_DATA_DIR: dataDir })).toThrow(SettingsError)
+    const message = (() => {
+      try {
+        loadSettings({ VBS_DATA_DIR: dataDir })
+        return ''
+      } catch (err) {
+        return (err as Error).message
+      }
+    })()
+    expect(message).toContain(`${file} is not valid JSON: `)
+    expect(message).toMatch(/line 3,? column 20/)
+    expect(fs.readFileSync(file, 'utf8')).toBe(broken)
+  })
+
+  it('is never overwritten by a save: the save throws naming the file and the file keeps its bytes', () => {
+    for (const content of [broken, '', '[1, 2]', 'null']) {
+      const dataDir = tempDir()
+      const file = path.join(dataDir, 'settings.json')
+      fs.writeFileSync(file, content)
+      expect(() => readSettingsFile(dataDir)).toThrow(SettingsError)
+      expect(() => updateSettingsFile(dataDir, {}, { chunkSize: 10 })).toThrow(SettingsError)
+      expect(() => updateSettingsFile(dataDir, {}, { chunkSize: 10 })).toThrow(file)
+      expect(fs.readFileSync(file, 'utf8')).toBe(content)
+      expect(fs.readdirSync(dataDir)).toEqual(['settings.json'])
+    }
+  })
+
+  it('a missing file is no settings: a save creates it, and a later save keeps what it holds', () => {
+    const dataDir = tempDir()
+    const file = path.join(dataDir, 'settings.json')
+    expect(readSettingsFile(dataDir)).toEqual({})
+    expect(updateSettingsFile(dataDir, {}, { chunkSize: 10 }).chunkSize).toBe(10)
+    expect(updateSettingsFile(dataDir, {}, { thermalPauseC: 80 })).toMatchObject({ chunkSize: 10, thermalPauseC: 80 })
+    expect(JSON.parse(fs.readFileSync(file, 'utf8'))).toEqual({ chunkSize: 10, thermalPauseC: 80 })
+    expect(fs.statSync(file).mode & 0o777).toBe(0o600)
+    expect(fs.readdirSync(dataDir)).toEqual(['settings.json'])
+  })
+
+  it('reads a file an editor saved with a byte-order mark', () => {
+    const dataDir = tempDir()
+    fs.writeFileSync(path.join(dataDir, 'settings.json'), '\uFEFF{"chunkSize": 7}')
+    expect(loadSettings({ VBS_DATA_DIR: dataDir }).chunkSize).toBe(7)
   })
 })
 

@@ -28,12 +28,27 @@ export function toFileObject(row: FileRow): Record<string, unknown> {
   }
 }
 
+/** The body size a request declares, or null for a chunked body (Node has already refused a malformed one). */
+function declaredLength(header: string): number | null {
+  return /^\d+$/.test(header) ? Number(header) : null
+}
+
 export function filesRouter(deps: { settings: Settings; store: Store; files: FileStorage }): Router<AppState> {
   const { settings, store, files } = deps
   const router = new Router<AppState>()
 
   router.post('/v1/files', async (ctx) => {
-    const upload = await receiveUpload(ctx.req, files.tempPath(), { maxFileBytes: settings.maxFileBytes })
+    try {
+      files.admitUpload(declaredLength(ctx.get('content-length')))
+    } catch (err) {
+      // The body is left unread: closing the connection after the answer stops the client from sending it all.
+      ctx.set('connection', 'close')
+      throw err
+    }
+    const upload = await receiveUpload(ctx.req, files.tempPath(), {
+      maxFileBytes: settings.maxFileBytes,
+      guard: files.uploadGuard(),
+    })
     try {
       const purpose = upload.fields.purpose
       if (purpose === undefined || purpose === '') {
@@ -55,7 +70,7 @@ export function filesRouter(deps: { settings: Settings; store: Store; files: Fil
         anchor === undefined && seconds === undefined
           ? null
           : checkExpiresAfter({ anchor, seconds }, 'expires_after')
-      const row = files.commit({
+      const row = files.commitUpload({
         tempPath: upload.tempPath,
         filename: upload.filename,
         purpose,

@@ -1,6 +1,7 @@
 import type { Database } from 'better-sqlite3'
 import { migration0001 } from './0001-initial'
 import { migration0002 } from './0002-progress'
+import { migration0003 } from './0003-validation-attempts'
 
 export interface Migration {
   version: number
@@ -9,4 +10,4 @@ export interface Migration {
 }
 
 /** Every migration, in order; a migration's version is its position (1-based). */
-export const migrations: readonly Migration[] = [migration0001, migration0002]
+export const migrations: readonly Migration[] = [migration0001, migration0002, migration0003]
