@@ -1,24 +1,13 @@
 import fs from 'node:fs'
 import { afterEach, describe, expect, it } from 'vitest'
-import OpenAI, { toFile } from 'openai'
+import type OpenAI from 'openai'
 import { jsonl, requestLine, type TestService } from '../helpers/service'
 import { eventually, fakeServices } from '../helpers/fake-engine'
+import { batchReaches as until, submitBatch as submit } from '../helpers/batches'
 
 const services = fakeServices({ retryBaseMs: 50 })
 const boot = services.boot
 afterEach(services.cleanup)
-
-async function submit(t: TestService, text: string): Promise<OpenAI.Batches.Batch> {
-  const file = await t.client.files.create({ file: await toFile(Buffer.from(text), 'in.jsonl'), purpose: 'batch' })
-  return t.client.batches.create({ input_file_id: file.id, endpoint: '/v1/chat/completions', completion_window: '24h' })
-}
-
-async function until(t: TestService, id: string, statuses: string[], timeoutMs = 120_000): Promise<OpenAI.Batches.Batch> {
-  return eventually(async () => {
-    const b = await t.client.batches.retrieve(id)
-    return statuses.includes(b.status) ? b : null
-  }, `batch ${id} to reach ${statuses.join('/')}`, timeoutMs)
-}
 
 interface Job {
   status: string
