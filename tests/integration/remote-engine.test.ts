@@ -87,7 +87,11 @@ describe('engine: remote (an OpenAI-compatible server elsewhere)', () => {
     const { t, fake, dir } = await setup()
     const chat = await t.client.chat.completions.create({ model: 'elsewhere', messages: [{ role: 'user', content: 'hello remote' }] })
     expect(chat.choices[0].message.content).toBeTruthy()
-    const seen = fake.requests().filter((r) => r.path === '/v1/chat/completions')
+    // The fake logs a request once its answer is out: the line can come just after the client has the answer.
+    const seen = await eventually(() => {
+      const chats = fake.requests().filter((r) => r.path === '/v1/chat/completions')
+      return chats.length > 0 ? chats : null
+    }, 'the chat in the fake remote\'s request log')
     expect(seen.length).toBeGreaterThan(0)
     // The remote knows the model by its own name; a server without priority scheduling gets no priority.
     expect(seen.every((r) => r.model === 'upstream-name' && !(r.keys ?? []).includes('priority'))).toBe(true)
