@@ -14,6 +14,8 @@ import { BatchService } from './batch/batch-service'
 import { ServiceEvents } from './events'
 import { createLogger } from './logger'
 import { createApp } from './server/app'
+import { answerClientErrors } from './server/client-error'
+import { ConnectionGuard } from './server/connection-guard'
 import { openStore, type Store } from './store'
 import { FileStorage } from './store/file-storage'
 import { Engine } from './engine/engine'
@@ -35,6 +37,8 @@ export interface ServiceOptions {
   env?: NodeJS.ProcessEnv
   /** Settings that win over the environment (tests pass port 0 and a temp data dir here). */
   overrides?: Partial<Settings>
+  /** Window over which request bodies must keep up VBS_UPLOAD_MIN_BYTES_PER_SECOND (tests shorten it). */
+  bodyRateWindowMs?: number
 }
 
 /** How often expired files are looked for. */
@@ -74,16 +78,21 @@ export class Service {
   private readonly connections = new Map<net.Socket, number>()
   private sweepTimer: NodeJS.Timeout | null = null
   private readonly startedAt = Date.now()
+  private readonly bodyRateWindowMs: number | undefined
 
   constructor(options: ServiceOptions = {}) {
     this.env = options.env ?? process.env
     this.overrides = options.overrides ?? {}
+    this.bodyRateWindowMs = options.bodyRateWindowMs
     this.settings = loadSettings(this.env, this.overrides)
     fs.mkdirSync(this.settings.dataDir, { recursive: true, mode: 0o700 })
+    // mkdir's mode applies only to a new folder: one made or loosened earlier is tightened at every start.
+    const chmodError = tighten(this.settings.dataDir)
     const key = loadApiKey(this.settings.dataDir, this.settings.apiKey)
     this.key = key.key
     this.apiKeyOrigin = key.origin
     this.log = createLogger(this.settings.dataDir, this.settings.logLevel)
+    if (chmodError) this.log.warn({ dir: this.settings.dataDir, err: chmodError }, 'the data folder could not be made private (mode 0700): other users may read it')
     this.modelsPath = ensureModelsFile(this.settings.modelsPath, this.settings.dataDir)
     this.registry = loadModels(this.modelsPath)
     this.store = openStore(this.settings.dataDir)
@@ -111,7 +120,7 @@ export class Service {
       events: this.events,
     })
     this.supervisor = new EngineSupervisor({
-      launchers: [new VllmLauncher(s.vllmBin, env), new LlamaLauncher(this.downloads, env)],
+      launchers: [new VllmLauncher(s.vllmBin, env, { allowedMediaDomains: s.allowedMediaDomains }), new LlamaLauncher(this.downloads, env)],
       downloads: this.downloads,
       engineLog: this.engineLog,
       dataDir: s.dataDir,
@@ -264,8 +273,28 @@ export class Service {
       gpu: this.gpu,
       thermal: this.thermal,
       events: this.events,
+      bodyRateWindowMs: this.bodyRateWindowMs,
     })
-    const server = http.createServer(app.callback())
+    const s = this.settings
+    // Node's timeouts bound how long a client may take to send its headers and its whole request (an upload is
+    // also held to a minimum rate by the slow-body guard); they are checked this often.
+    const headersTimeout = Math.min(s.headersTimeoutMs, s.requestTimeoutMs)
+    const server = http.createServer(
+      {
+        requestTimeout: s.requestTimeoutMs,
+        headersTimeout,
+        keepAliveTimeout: 65_000,
+        connectionsCheckingInterval: Math.min(30_000, Math.max(250, Math.floor(headersTimeout / 4))),
+      },
+      app.callback(),
+    )
+    answerClientErrors(server, { headersTimeoutMs: headersTimeout, requestTimeoutMs: s.requestTimeoutMs, maxHeaderBytes: http.maxHeaderSize })
+    new ConnectionGuard({
+      maxConnections: s.maxConnections,
+      maxPerClient: s.maxConnectionsPerClient,
+      retryAfterSeconds: s.retryAfterSeconds,
+      log: this.log,
+    }).attach(server)
     server.on('connection', (socket) => {
       this.connections.set(socket, 0)
       socket.once('close', () => this.connections.delete(socket))
@@ -277,9 +306,6 @@ export class Service {
         if (this.connections.has(socket)) this.connections.set(socket, Math.max(0, (this.connections.get(socket) ?? 1) - 1))
       })
     })
-    // Large uploads over a LAN can take longer than Node's default five minutes.
-    server.requestTimeout = 0
-    server.keepAliveTimeout = 65_000
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject)
       server.listen(this.settings.port, this.settings.host, () => {
@@ -381,5 +407,15 @@ export class Service {
     this.log.info('service stopped')
     this.store.close()
     await new Promise<void>((resolve) => this.log.flush(() => resolve()))
+  }
+}
+
+/** Makes a folder private to its owner (mode 0700); the error's message when that fails (not its owner). */
+function tighten(dir: string): string | null {
+  try {
+    if ((fs.statSync(dir).mode & 0o077) !== 0) fs.chmodSync(dir, 0o700)
+    return null
+  } catch (err) {
+    return (err as Error).message
   }
 }

@@ -1,4 +1,5 @@
 import crypto from 'node:crypto'
+import { setMaxListeners } from 'node:events'
 import fs from 'node:fs'
 import type { Logger } from 'pino'
 import type { Store } from '../store'
@@ -6,6 +7,7 @@ import type { BatchRow } from '../store/batches-repo'
 import type { RequestResult, Usage } from '../store/results-repo'
 import { errorMessageOf } from '../store/results-repo'
 import type { EngineTarget } from '../engine/engine-backend'
+import { sanitizeEngineBody } from '../engine/request-policy'
 import { sendToEngine } from './engine-client'
 import { RateMeter, type BatchProgress } from './progress'
 
@@ -95,6 +97,8 @@ export class BatchRun {
     this.failed = batch.failed
     this.chunks = Math.max(1, Math.ceil(batch.total / o.chunkSize))
     this.endpoint = batch.endpoint
+    // Every request in flight (up to the concurrency) listens on both: that many listeners are expected.
+    setMaxListeners(0, this.stopSignal.signal, this.abandon.signal)
   }
 
   /** Stops sending; requests in flight get drainMs to finish, then are abandoned (and run again later). */
@@ -244,6 +248,7 @@ export class BatchRun {
       return null
     }
     const body = request.body ?? {}
+    sanitizeEngineBody(body, target)
     body.model = target.served
     if (target.priority) body.priority = this.o.priority
     return Buffer.from(JSON.stringify(body))

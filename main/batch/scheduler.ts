@@ -192,7 +192,8 @@ export class Scheduler {
     const next = jobs.find((j) => (this.faults.get(j.id)?.until ?? 0) <= now)
     if (!next) {
       const soonest = Math.min(...jobs.map((j) => this.faults.get(j.id)?.until ?? now))
-      return this.idle(Math.max(50, soonest - now))
+      // Waits in short steps even for a long backoff, so that the heartbeat stays fresh.
+      return this.idle(Math.min(IDLE_MS, Math.max(50, soonest - now)))
     }
     await this.runJob(next)
   }

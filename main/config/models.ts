@@ -48,6 +48,11 @@ export interface ModelEntry {
   served_model?: string
   /** remote: requests in flight at once for a batch. */
   max_concurrency?: number
+  /**
+   * vllm, remote: pass requests' `prompt_embeds` (serialized tensors) to the engine; vLLM then runs with
+   * `--enable-prompt-embeds`. Off by default: the field is removed from requests (request-policy.ts).
+   */
+  allow_prompt_embeds?: boolean
 }
 
 export interface ModelsFile {
@@ -59,9 +64,9 @@ export interface ModelsFile {
 
 /** The fields each kind of engine takes, besides id, aliases, engine, description and load_timeout_s. */
 const KIND_FIELDS: Record<EngineKind, readonly string[]> = {
-  vllm: ['model', 'max_model_len', 'gpu_memory_utilization', 'quantization', 'dtype', 'max_num_seqs', 'extra_args', 'env', 'vram_gb'],
+  vllm: ['model', 'max_model_len', 'gpu_memory_utilization', 'quantization', 'dtype', 'max_num_seqs', 'extra_args', 'env', 'vram_gb', 'allow_prompt_embeds'],
   'llama.cpp': ['model', 'context_size', 'parallel', 'gpu_layers', 'threads', 'env', 'vram_gb'],
-  remote: ['base_url', 'api_key_env', 'served_model', 'max_concurrency'],
+  remote: ['base_url', 'api_key_env', 'served_model', 'max_concurrency', 'allow_prompt_embeds'],
 }
 const COMMON_FIELDS = ['id', 'aliases', 'engine', 'description', 'load_timeout_s']
 
@@ -108,6 +113,7 @@ export const modelsSchema = {
           api_key_env: { type: 'string', pattern: '^[A-Za-z_][A-Za-z0-9_]*$' },
           served_model: { type: 'string', minLength: 1 },
           max_concurrency: { type: 'integer', minimum: 1, maximum: 4096 },
+          allow_prompt_embeds: { type: 'boolean' },
         },
       },
     },

@@ -11,6 +11,8 @@ export interface EngineTarget {
   served: string
   /** Whether the engine orders its queue by the body's `priority` (interactive before batch). */
   priority: boolean
+  /** Whether the model's registry entry lets `prompt_embeds` through (see request-policy.ts). */
+  allowPromptEmbeds: boolean
 }
 
 /** What a kind of engine can do for a model. */

@@ -4,6 +4,8 @@ import path from 'node:path'
 import { appRoot } from '../config/app-paths'
 import type { ModelEntry } from '../config/models'
 
+export { ENGINE_KEY_VAR } from './llama-server/args'
+
 /** Requests served at once when a llama.cpp model does not say (one context sequence each). */
 export const DEFAULT_PARALLEL = 4
 export const DEFAULT_CONTEXT_SIZE = 4096

@@ -1,8 +1,9 @@
 import { appRoot } from '../config/app-paths'
 import type { ModelEntry } from '../config/models'
+import { childEnv } from './child-env'
 import type { DownloadProgress } from './engine-types'
 import { EngineError } from './engine-types'
-import { DEFAULT_PARALLEL, llamaArgv, llamaServerScript } from './llama-argv'
+import { DEFAULT_PARALLEL, ENGINE_KEY_VAR, llamaArgv, llamaServerScript } from './llama-argv'
 import type { LaunchCommand, LaunchContext, ProcessLauncher } from './process-launcher'
 
 /** The model files of llama.cpp models: `hf:` references are fetched into the data dir when first needed. */
@@ -43,8 +44,10 @@ export class LlamaLauncher implements ProcessLauncher {
         throw new EngineError((err as Error).message, 'download_failed')
       }
     }
-    const env: NodeJS.ProcessEnv = { ...this.env, ...(entry.env ?? {}) }
+    // Our secrets stay here (the child gets its model file from our downloader, so no Hugging Face token either).
+    const env: NodeJS.ProcessEnv = { ...childEnv(this.env), ...(entry.env ?? {}) }
     if (process.versions.electron) env.ELECTRON_RUN_AS_NODE = '1'
+    env[ENGINE_KEY_VAR] = ctx.apiKey
     return {
       bin: this.node,
       argv: llamaArgv(entry, { script: llamaServerScript(), modelFile, host: ctx.host, port: ctx.port }),

@@ -8,6 +8,11 @@ export interface LaunchContext {
   signal: AbortSignal
   /** Called when a model file must be fetched before the process can start (the status says so). */
   downloading: () => void
+  /**
+   * The fresh random key of this launch: the engine must refuse /v1 requests without it. It goes to the
+   * process by its environment (argv is readable by every local user in /proc/<pid>/cmdline, and is logged).
+   */
+  apiKey: string
 }
 
 /** The process to run: an argv array (never shell text), its environment, and whether it uses the GPU. */

@@ -94,6 +94,7 @@ export class RemoteEngine implements EngineBackend {
       headers: key ? { authorization: `Bearer ${key}` } : {},
       served: entry.served_model ?? entry.id,
       priority: false,
+      allowPromptEmbeds: entry.allow_prompt_embeds === true,
     }
   }
 

@@ -1,4 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process'
+import crypto from 'node:crypto'
 import fs from 'node:fs'
 import http from 'node:http'
 import net from 'node:net'
@@ -11,7 +12,7 @@ import type { EngineBackend, EngineCapabilities, EngineTarget } from './engine-b
 import type { EngineLog } from './engine-log'
 import { ENGINE_TRANSITIONS as NEXT, EngineError, type DownloadProgress, type EngineState, type EngineStatus } from './engine-types'
 import { nextPhase, type LoadingPhase } from './loading-phase'
-import { groupAlive, groupMembers, hasProc, readStat, signalGroup } from './process-group'
+import { groupAlive, groupMembers, groupsWithEnv, hasProc, portOwner, readStat, signalGroup } from './process-group'
 import type { ProcessLauncher } from './process-launcher'
 
 export interface SupervisorOptions {
@@ -50,6 +51,12 @@ interface PidRecord {
 const MiB_SLACK_AFTER_STOP = 512
 
 /**
+ * Set in every engine's environment (and so in its children's, vLLM's EngineCore too) to a digest of the data
+ * dir: a service that was killed at any moment finds the engines it left by it, even without a pidfile.
+ */
+export const ENGINE_OWNER_VAR = 'VLLM_BATCH_SERVER_OWNER'
+
+/**
  * Runs an engine process (`vllm serve`, or our llama.cpp child) the way a careful person would: one engine at a time, in its own process group,
  * readiness by /health, every wait bounded, no process left behind, and every transition logged and
  * announced. Crashes of a ready engine are restarted with backoff, a bounded number of times.
@@ -62,6 +69,8 @@ export class EngineSupervisor implements EngineBackend {
   private child: ChildProcess | null = null
   private pgid: number | null = null
   private port: number | null = null
+  /** The launch's key, sent by target() only: never in the status, the logs, the pidfile or argv. */
+  private engineKey: string | null = null
   private phase: LoadingPhase | null = null
   private startedAt: number | null = null
   private readyAt: number | null = null
@@ -79,11 +88,14 @@ export class EngineSupervisor implements EngineBackend {
   /** Ends a download or wait of the start under way when the engine is stopped. */
   private launchAbort: AbortController | null = null
   private readonly pidFile: string
+  /** ENGINE_OWNER_VAR's value for this data dir. */
+  private readonly owner: string
 
   constructor(private readonly o: SupervisorOptions) {
     this.engineLog = o.engineLog
     this.launcher = o.launchers[0]
     this.pidFile = path.join(o.dataDir, 'engine.pid')
+    this.owner = crypto.createHash('sha256').update(path.resolve(o.dataDir)).digest('hex').slice(0, 32)
   }
 
   handles(kind: EngineKind): boolean {
@@ -105,9 +117,9 @@ export class EngineSupervisor implements EngineBackend {
   }
 
   target(): EngineTarget | null {
-    if (this.state !== 'ready' || this.port === null || !this.entry) return null
+    if (this.state !== 'ready' || this.port === null || !this.entry || this.engineKey === null) return null
     const base = `http://127.0.0.1:${this.port}`
-    return { url: (p) => `${base}${p}`, headers: {}, served: this.entry.id, priority: true }
+    return { url: (p) => `${base}${p}`, headers: { authorization: `Bearer ${this.engineKey}` }, served: this.entry.id, priority: true, allowPromptEmbeds: this.entry.allow_prompt_embeds === true }
   }
 
   /** A connection to a process engine failed: its exit event or the /health monitor decides; nothing to do. */
@@ -206,28 +218,46 @@ export class EngineSupervisor implements EngineBackend {
     await waitUntil(() => this.state !== 'stopping', this.o.stopGraceMs + this.o.killWaitMs + this.o.gpuReleaseTimeoutMs)
   }
 
-  /** Ends an engine left running by a previous run of the service that died (found by the pidfile). */
+  /**
+   * Ends the engines left running by a previous run of the service that died: the one its pidfile names, and
+   * (on Linux) any process started with this data dir's ENGINE_OWNER_VAR, which also finds an engine whose
+   * pidfile was never written or was lost (the service killed at the moment it launched or ended one). The
+   * pidfile goes only once they are gone, so a service killed again meanwhile still finds them.
+   */
   async endLeftover(): Promise<boolean> {
-    let record: PidRecord
-    try {
-      record = JSON.parse(fs.readFileSync(this.pidFile, 'utf8')) as PidRecord
-    } catch {
-      return false
-    }
-    let ours = false
-    if (hasProc()) {
+    const groups = new Map<number, string>()
+    const record = this.readPidFile()
+    if (record && hasProc()) {
       const leader = readStat(record.pid)
       // A live leader must be the very process we started (same start time); a dead leader's group id
       // cannot be reused while any member lives, so remaining members are ours.
-      ours = leader ? leader.startTime === record.startTime && leader.pgrp === record.pgid : groupMembers(record.pgid).length > 0
+      const ours = leader ? leader.startTime === record.startTime && leader.pgrp === record.pgid : groupMembers(record.pgid).length > 0
+      if (ours) groups.set(record.pgid, `pid ${record.pid} (${record.model})`)
     }
+    if (hasProc()) for (const pgid of groupsWithEnv(ENGINE_OWNER_VAR, this.owner)) if (!groups.has(pgid)) groups.set(pgid, `process group ${pgid}`)
+    for (const [pgid, what] of groups) {
+      this.o.log.warn({ pgid, engine: what }, 'ending an engine left running by a previous run')
+      this.engineLog.note(`ending engine ${what} left running by a previous run`)
+      await this.endGroup(pgid)
+    }
+    if (groups.size > 0) await this.waitForGpuRelease()
     fs.rmSync(this.pidFile, { force: true })
-    if (!ours) return false
-    this.o.log.warn({ pid: record.pid, model: record.model }, 'ending an engine left running by a previous run')
-    this.engineLog.note(`ending engine pid ${record.pid} (${record.model}) left running by a previous run`)
-    await this.endGroup(record.pgid)
-    await this.waitForGpuRelease()
-    return true
+    return groups.size > 0
+  }
+
+  private readPidFile(): PidRecord | null {
+    let text: string
+    try {
+      text = fs.readFileSync(this.pidFile, 'utf8')
+    } catch {
+      return null
+    }
+    try {
+      return JSON.parse(text) as PidRecord
+    } catch {
+      this.o.log.warn({ file: this.pidFile }, 'the engine pidfile is unreadable; left-over engines are looked for by their environment')
+      return null
+    }
   }
 
   private async launch(entry: ModelEntry): Promise<void> {
@@ -237,7 +267,7 @@ export class EngineSupervisor implements EngineBackend {
       launcher.check(entry)
     } catch (err) {
       this.entry = entry
-      this.fail((err as EngineError).message, 'not_found')
+      this.fail((err as EngineError).message, err instanceof EngineError ? err.kind : 'not_found')
       throw err
     }
     const memory = await this.o.gpu.memory()
@@ -255,8 +285,12 @@ export class EngineSupervisor implements EngineBackend {
       }
     }
     const port = this.o.port || (await freePort())
+    // A fresh key per launch: a local process (or a web page rebinding DNS to loopback) that reaches the port
+    // cannot use the engine, and a key seen by an engine that has ended opens nothing.
+    const apiKey = crypto.randomBytes(32).toString('base64url')
     this.entry = entry
     this.port = port
+    this.engineKey = apiKey
     this.phase = 'starting process'
     this.startedAt = Date.now()
     this.readyAt = null
@@ -268,6 +302,7 @@ export class EngineSupervisor implements EngineBackend {
       command = await launcher.prepare(entry, {
         host: '127.0.0.1',
         port,
+        apiKey,
         signal: abort.signal,
         downloading: () => {
           this.phase = 'downloading model'
@@ -291,7 +326,7 @@ export class EngineSupervisor implements EngineBackend {
 
     const child = spawn(bin, argv, {
       detached: true, // its own process group: one signal reaches the engine and its children (vLLM's EngineCore)
-      env: command.env,
+      env: { ...command.env, [ENGINE_OWNER_VAR]: this.owner },
       cwd: command.cwd,
       stdio: ['ignore', 'pipe', 'pipe'],
     })
@@ -334,17 +369,31 @@ export class EngineSupervisor implements EngineBackend {
 
     const timeoutS = entry.load_timeout_s ?? this.o.loadTimeoutS
     const deadline = Date.now() + timeoutS * 1000
+    // The port was free when picked, but anything could bind it before the engine does: a /health answer
+    // counts only from a socket of the engine's own process group, or requests (and the key) would go there.
+    let impostor = false
+    const portTaken = (): string =>
+      impostor ? ` Port ${port} was answered by another process, not the engine (it was taken after being picked as free); requests were not sent to it.` : ''
     for (;;) {
       if (this.state !== 'starting') throw new EngineError(`start of ${entry.id} was interrupted (${this.state})`, 'stopped')
       if (exitInfo !== null) {
-        const message = `${launcher.label} exited while loading ${entry.id} (${exitInfo}). Last lines of its log:\n${this.engineLog.lines(15).join('\n')}`
+        const message = `${launcher.label} exited while loading ${entry.id} (${exitInfo}).${portTaken()} Last lines of its log:\n${this.engineLog.lines(15).join('\n')}`
         if (this.pgid !== null) await this.endGroup(this.pgid, 0)
         this.fail(message, 'start_failed')
         throw new EngineError(message, 'start_failed')
       }
-      if (await healthy(port, Math.min(this.o.healthPollMs * 5, 5000))) break
+      if (await healthy(port, Math.min(this.o.healthPollMs * 5, 5000))) {
+        // 'none' (an answer, yet no listener in /proc/net/tcp) means /proc cannot tell here: like 'unknown'.
+        const owner = this.pgid === null ? 'unknown' : portOwner(port, this.pgid)
+        if (owner !== 'foreign') break
+        if (!impostor) {
+          impostor = true
+          this.o.log.warn({ port, model: entry.id }, 'the engine port is held by another process; waiting for the engine itself')
+          this.engineLog.note(`port ${port} answers /health from a process outside the engine's group: not using it`)
+        }
+      }
       if (Date.now() > deadline) {
-        const message = `${entry.id} did not become ready within ${timeoutS} s (load_timeout_s). Last lines of its log:\n${this.engineLog.lines(15).join('\n')}`
+        const message = `${entry.id} did not become ready within ${timeoutS} s (load_timeout_s).${portTaken()} Last lines of its log:\n${this.engineLog.lines(15).join('\n')}`
         if (this.pgid !== null) await this.endGroup(this.pgid)
         await this.exited
         this.fail(message, 'timeout')
@@ -489,13 +538,17 @@ export class EngineSupervisor implements EngineBackend {
     this.child = null
     this.pgid = null
     this.port = null
+    this.engineKey = null
     this.phase = null
     this.readyAt = null
     fs.rmSync(this.pidFile, { force: true })
   }
 
+  /** Atomically (a kill mid-write leaves the old file or the new one, never half of one). */
   private writePidFile(record: PidRecord): void {
-    fs.writeFileSync(this.pidFile, JSON.stringify(record), { mode: 0o600 })
+    const tmp = `${this.pidFile}.tmp`
+    fs.writeFileSync(tmp, JSON.stringify(record), { mode: 0o600 })
+    fs.renameSync(tmp, this.pidFile)
   }
 
   private transition(to: EngineState): void {

@@ -1,5 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process'
 import { createRequire } from 'node:module'
+import { childEnv } from '../engine/child-env'
 
 /** What the machine is: its NVIDIA GPU, CPU and memory. A field is null when it could not be found out. */
 export interface GpuInfo {
@@ -37,11 +38,12 @@ export interface Discovery {
 /*
  * Runs in a child Node process. systeminformation asks nvidia-smi and lspci with execSync, which would stall
  * the service's event loop for as long as they take (seconds when a driver is unwell); it also copies
- * process.env (PATH) when it loads, so it must be loaded in a process that has the service's environment.
+ * process.env (PATH) when it loads, so it must be loaded in a process that has the service's environment
+ * (less our secrets: it hands that copy to nvidia-smi and lspci). Its module path comes as the one argument.
  * Only the fields we use leave the child.
  */
 const SCRIPT = `'use strict'
-const si = require(process.env.VBS_SYSTEMINFORMATION)
+const si = require(process.argv[1])
 Promise.allSettled([si.graphics(), si.cpu(), si.mem()]).then(([g, c, m]) => {
   const pick = (o, keys) => (o ? Object.fromEntries(keys.map((k) => [k, o[k]])) : null)
   const report = {
@@ -72,8 +74,8 @@ export function discoverSystem(options: DiscoveryOptions): Discovery {
   const group = process.platform !== 'win32'
   let child: ChildProcess
   try {
-    child = spawn(process.execPath, ['-e', SCRIPT], {
-      env: { ...options.env, ELECTRON_RUN_AS_NODE: '1', VBS_SYSTEMINFORMATION: modulePath },
+    child = spawn(process.execPath, ['-e', SCRIPT, modulePath], {
+      env: { ...childEnv(options.env), ELECTRON_RUN_AS_NODE: '1' },
       stdio: ['ignore', 'pipe', 'pipe'],
       // Its own process group, so a timeout also ends the nvidia-smi or lspci it may be stuck on.
       detached: group,

@@ -1,4 +1,5 @@
 import { execFile } from 'node:child_process'
+import { childEnv } from '../engine/child-env'
 
 export interface GpuMemory {
   totalMiB: number
@@ -16,12 +17,16 @@ export interface GpuProbe {
  * slow answer (past timeoutMs) gives null, never an exception.
  */
 export class NvidiaSmi implements GpuProbe {
+  /** The environment it runs in: ours (its PATH finds the binary) without our secrets. */
+  private readonly env: NodeJS.ProcessEnv
+
   constructor(
     private readonly bin = 'nvidia-smi',
     private readonly timeoutMs = 5000,
-    /** The environment it runs in (its PATH finds the binary). */
-    private readonly env: NodeJS.ProcessEnv = process.env,
-  ) {}
+    env: NodeJS.ProcessEnv = process.env,
+  ) {
+    this.env = childEnv(env)
+  }
 
   async memory(): Promise<GpuMemory | null> {
     const out = await this.query(['memory.total', 'memory.used', 'memory.free'])

@@ -1,5 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process'
 import type { Logger } from 'pino'
+import { childEnv } from '../engine/child-env'
 import { discoverSystem, UNKNOWN_INFO, type Discovery, type GpuInfo } from './discovery'
 import { RingBuffer } from './ring-buffer'
 import type { ThermalReading } from './thermal-guard'
@@ -228,7 +229,7 @@ export class GpuTelemetry {
     const argv = [`--query-gpu=${SAMPLE_FIELDS.join(',')}`, '--format=csv,noheader,nounits', '-lms', String(this.pollMs)]
     let child: ChildProcess
     try {
-      child = spawn(this.bin, argv, { env: this.o.env, stdio: ['ignore', 'pipe', 'pipe'], windowsHide: true })
+      child = spawn(this.bin, argv, { env: childEnv(this.o.env), stdio: ['ignore', 'pipe', 'pipe'], windowsHide: true })
     } catch (err) {
       this.afterEnd(null, { error: err as NodeJS.ErrnoException })
       return

@@ -22,6 +22,10 @@ import type { Engine } from '../engine/engine'
 import type { ModelDownloads } from '../engine/model-download'
 import type { ProxyStats } from '../engine/proxy-stats'
 import type { ModelRegistry } from '../config/models'
+import { adminAccess } from './admin-access'
+import { hostGuard, HostPolicy } from './host-guard'
+import { BODY_RATE_WINDOW_MS, slowBodyGuard } from './slow-body-guard'
+import { WaitingBodies } from './waiting-bodies'
 
 export interface AppDeps {
   settings: Settings
@@ -42,30 +46,40 @@ export interface AppDeps {
   gpu: GpuTelemetry
   thermal: ThermalGuard
   events: ServiceEvents
+  /** The request-body rate is averaged over windows this long (tests shorten it). */
+  bodyRateWindowMs?: number
 }
 
-/** The service's one HTTP surface, read top to bottom: request id, error envelope, health, auth, routes. */
+/**
+ * The service's one HTTP surface, read top to bottom: request id, error envelope, Host check, health and the
+ * dashboard, auth, the body-rate watchdog, routes (admin actions check for an admin on the route).
+ */
 export function createApp(deps: AppDeps): Koa<AppState> {
   const app = new Koa<AppState>({ proxy: false })
   app.silent = true // errors are logged by the envelope middleware
 
-  const status = statusRouters(deps)
+  const s = deps.settings
+  const status = statusRouters({ ...deps, disk: deps.files.disk })
+  const admin = adminAccess(() => s.adminKey)
+  const waiting = new WaitingBodies({ maxBodies: s.maxWaitingBodies, maxBytes: s.maxWaitingBodyBytes, retryAfterSeconds: s.retryAfterSeconds })
 
   const routers = [
     filesRouter(deps),
     batchesRouter(deps),
-    inferenceRouter(deps),
-    engineRouter({ ...deps, maxJsonBodyBytes: deps.settings.maxJsonBodyBytes }),
-    batchAdminRouter(deps),
+    inferenceRouter({ ...deps, waiting }),
+    engineRouter({ ...deps, maxJsonBodyBytes: s.maxJsonBodyBytes, admin, waiting }),
+    batchAdminRouter({ ...deps, admin }),
     status.authed,
-    settingsRouter(deps.settingsControl, deps.settings.maxJsonBodyBytes),
+    settingsRouter(deps.settingsControl, s.maxJsonBodyBytes, admin),
   ]
 
   app.use(requestId())
-  app.use(errorEnvelope(deps.log))
+  app.use(errorEnvelope(deps.log, deps.files.disk))
+  app.use(hostGuard(new HostPolicy({ allowedHosts: s.allowedHosts })))
   app.use(status.open.routes())
   app.use(dashboardRouter(dashboardDir()).routes())
   app.use(requireApiKey(deps.apiKey))
+  app.use(slowBodyGuard({ minBytesPerSecond: s.uploadMinBytesPerSecond, windowMs: deps.bodyRateWindowMs ?? BODY_RATE_WINDOW_MS, log: deps.log }))
   for (const r of routers) {
     app.use(r.routes())
     app.use(r.allowedMethods({ throw: true }))

@@ -3,9 +3,15 @@ import { ApiError, badRequest } from '../api-error'
 
 /**
  * Reads a JSON object body up to `limit` bytes. An empty body counts as `{}` (SDK v4 sends
- * `content-type: application/json` with nothing after it).
+ * `content-type: application/json` with nothing after it). A body that trickles in is cut off by the
+ * slow-body guard (slow-body-guard.ts), which watches every request with a body.
  */
 export async function readJsonBody(ctx: Context, limit: number, limitName?: string): Promise<Record<string, unknown>> {
+  return (await readJsonBodySized(ctx, limit, limitName)).body
+}
+
+/** readJsonBody, also saying how many bytes the body had (what holding it costs). */
+export async function readJsonBodySized(ctx: Context, limit: number, limitName?: string): Promise<{ body: Record<string, unknown>; bytes: number }> {
   const declared = Number(ctx.get('content-length') || 0)
   if (declared > limit) throw tooLarge(limit, limitName)
   const chunks: Buffer[] = []
@@ -16,7 +22,7 @@ export async function readJsonBody(ctx: Context, limit: number, limitName?: stri
     chunks.push(chunk)
   }
   const text = Buffer.concat(chunks, size).toString('utf8').trim()
-  if (text === '') return {}
+  if (text === '') return { body: {}, bytes: size }
   let parsed: unknown
   try {
     parsed = JSON.parse(text)
@@ -30,7 +36,7 @@ export async function readJsonBody(ctx: Context, limit: number, limitName?: stri
   if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) {
     throw badRequest('The body of your request must be a JSON object.', 'invalid_json', null)
   }
-  return parsed as Record<string, unknown>
+  return { body: parsed as Record<string, unknown>, bytes: size }
 }
 
 function tooLarge(limit: number, limitName?: string): ApiError {

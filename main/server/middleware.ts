@@ -1,8 +1,10 @@
-import type { Middleware } from 'koa'
+import type { Context, Middleware } from 'koa'
 import type { Logger } from 'pino'
 import { ApiError } from '../api-error'
 import { keysMatch } from '../config/api-key'
+import { insufficientStorage, isNoSpace, megabytes } from '../store/disk-space'
 import { newRequestId } from '../store/ids'
+import { declaresBody } from './slow-body-guard'
 
 export interface AppState {
   requestId: string
@@ -21,8 +23,12 @@ export function requestId(): Middleware<AppState> {
 /**
  * Turns every failure into OpenAI's envelope {"error": {message, type, param, code}} with the right status,
  * and answers unknown routes the same way. Nothing below it writes an error body of its own.
+ *
+ * An answer given before the request's body was read (a 401, a 413 for the declared length, a 421, an unknown
+ * URL) closes the connection: otherwise the server would read and drop the rest of the body to keep the
+ * connection, and a client could hold the socket by never finishing it.
  */
-export function errorEnvelope(log: Logger): Middleware<AppState> {
+export function errorEnvelope(log: Logger, disk?: NoSpaceSink): Middleware<AppState> {
   return async (ctx, next) => {
     try {
       await next()
@@ -30,17 +36,43 @@ export function errorEnvelope(log: Logger): Middleware<AppState> {
         throw new ApiError(404, `Unknown request URL: ${ctx.method} ${ctx.path}.`, { code: 'unknown_url' })
       }
     } catch (err) {
-      const apiError = toApiError(err)
-      if (apiError.status >= 500) log.error({ err, requestId: ctx.state.requestId }, 'request failed')
+      const apiError = toApiError(err, disk)
+      if (apiError.status >= 500) {
+        // A request whose connection is gone (the client left, or was cut off as too slow) has nobody to answer.
+        if (ctx.req.socket.destroyed) log.debug({ err, requestId: ctx.state.requestId }, 'request ended with its connection')
+        else log.error({ err, requestId: ctx.state.requestId }, 'request failed')
+      }
       ctx.status = apiError.status
       for (const [k, v] of Object.entries(apiError.headers)) ctx.set(k, v)
       ctx.body = apiError.toJSON()
     }
+    if (!ctx.req.complete && declaresBody(ctx.req)) ctx.set('connection', 'close')
   }
 }
 
-function toApiError(err: unknown): ApiError {
+/** The data disk as the envelope needs it: a write that failed for lack of space is remembered (see DiskSpace). */
+export interface NoSpaceSink {
+  markFull(reason: string): void
+  freeBytes(): number
+}
+
+function toApiError(err: unknown, disk?: NoSpaceSink): ApiError {
   if (err instanceof ApiError) return err
+  // Any write that met a full disk or database (creating a batch, cancelling, deleting): a 507 the client can
+  // act on, not a 500. SQLite rolled the statement back, so nothing of it was stored.
+  if (isNoSpace(err)) {
+    disk?.markFull(`a request could not be saved: ${(err as Error).message}`)
+    let free = ''
+    try {
+      if (disk) free = ` (${megabytes(disk.freeBytes())} free)`
+    } catch {
+      // the folder cannot be read: say nothing of its space
+    }
+    return insufficientStorage(
+      `The server's data disk is full${free}: your request could not be saved, and nothing of it was stored. ` +
+        'Delete files you no longer need (DELETE /v1/files/{file_id}) or free space on the server, then try again.',
+    )
+  }
   const e = err as { status?: unknown; expose?: unknown; message?: unknown; headers?: Record<string, string> }
   // Errors from Koa and its router (405, 413, malformed URLs) carry a status and a safe message.
   if (typeof e?.status === 'number' && e.status >= 400 && e.status < 500 && e.expose) {
@@ -49,6 +81,12 @@ function toApiError(err: unknown): ApiError {
   return new ApiError(500, 'The server had an error while processing your request. Its log has the details.', {
     code: 'server_error',
   })
+}
+
+/** Whether the request carries the right API key (for routes open to all that say more to the key's holder). */
+export function presentsApiKey(ctx: Context, apiKey: () => string): boolean {
+  const match = /^Bearer\s+(.+)$/i.exec(ctx.get('authorization'))
+  return match !== null && keysMatch(match[1].trim(), apiKey())
 }
 
 /** Every route behind this needs `Authorization: Bearer <key>`. */

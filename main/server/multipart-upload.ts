@@ -6,6 +6,7 @@ import { pipeline } from 'node:stream/promises'
 import busboy from 'busboy'
 import { ApiError, badRequest } from '../api-error'
 import type { UploadGuard } from '../store/file-storage'
+import { echo } from '../api-params'
 
 /** An upload received whole into a temporary file. */
 export interface ReceivedUpload {
@@ -183,7 +184,7 @@ export async function receiveUpload(req: IncomingMessage, tempPath: string, limi
   const parsed = new Promise<void>((resolve, reject) => {
     parser.on('file', (name, stream, info) => {
       if (name !== 'file' || filename !== null) {
-        problem ??= badRequest(`Unexpected file part '${name}': send one file, in the part named 'file'.`, 'invalid_request', name)
+        problem ??= badRequest(`Unexpected file part ${echo(name)}: send one file, in the part named 'file'.`, 'invalid_request', name)
         stream.resume()
         return
       }
@@ -199,7 +200,7 @@ export async function receiveUpload(req: IncomingMessage, tempPath: string, limi
     })
     parser.on('field', (name, value, info) => {
       if (info.valueTruncated) {
-        problem ??= badRequest(`The field '${name}' is too long.`, 'invalid_value', name)
+        problem ??= badRequest(`The field ${echo(name)} is too long.`, 'invalid_value', name)
         return
       }
       fields[name] = value

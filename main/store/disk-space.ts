@@ -38,17 +38,26 @@ export function megabytes(bytes: number): string {
   return `${(bytes / MiB).toFixed(1)} MB`
 }
 
+/** How long a failed write is remembered at least, even when statfs shows room (see DiskSpace). */
+export const FULL_RECHECK_MS = 10_000
+
 /**
  * Free space in the data dir and the floor every write must leave (VBS_MIN_FREE_MB): checked before a write,
- * and remembered as "full" once a write failed for lack of space, until a fresh reading finds room again.
+ * and remembered as "full" once a write failed for lack of space, until a fresh reading finds room again and
+ * the last failure is at least FULL_RECHECK_MS old. The wait matters where statfs does not see what is full
+ * (a user quota, EDQUOT; a database at its page limit): the job held for it is then tried again every
+ * FULL_RECHECK_MS, and /health keeps saying disk_full in between instead of flickering.
  */
 export class DiskSpace {
   private fullSince: { reason: string; since: number } | null = null
+  private lastFailure = -Infinity
 
   constructor(
     readonly dir: string,
     readonly minFreeBytes: number,
     private readonly statfs: StatFs = (d) => fs.statfsSync(d),
+    private readonly now: () => number = Date.now,
+    private readonly recheckMs = FULL_RECHECK_MS,
   ) {}
 
   /** Bytes available to this process in dir (blocks reserved for root on ext4 are not counted). */
@@ -70,12 +79,16 @@ export class DiskSpace {
 
   /** Something failed for lack of space: remember it (reason, since) until refresh() sees room again. */
   markFull(reason: string): void {
-    this.fullSince = { reason, since: this.fullSince?.since ?? Date.now() }
+    this.lastFailure = this.now()
+    this.fullSince = { reason, since: this.fullSince?.since ?? this.lastFailure }
   }
 
-  /** Re-reads free space; clears the full state when free > floor; returns whether there is room now. */
+  /**
+   * Re-reads free space; clears the full state when free > floor and the last failed write is at least
+   * recheckMs old; returns whether writes may be tried again now.
+   */
   refresh(): boolean {
-    const room = this.freeBytes() > this.minFreeBytes
+    const room = this.freeBytes() > this.minFreeBytes && this.now() - this.lastFailure >= this.recheckMs
     if (room) this.fullSince = null
     return room
   }

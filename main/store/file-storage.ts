@@ -8,6 +8,7 @@ import type { Store } from '.'
 import { DiskSpace, insufficientStorage, isNoSpace, megabytes, type StatFs } from './disk-space'
 import type { FileRow } from './files-repo'
 import { FILE_ID, newFileId, nowSeconds } from './ids'
+import { echo } from '../api-params'
 
 const MiB = 1024 * 1024
 
@@ -22,7 +23,7 @@ export interface StorageLimits {
 export const DEFAULT_STORAGE_LIMITS: StorageLimits = { minFreeBytes: 512 * MiB, maxStoredBytes: 0 }
 
 /** How much of a multipart body may be other than the file (boundaries, part headers, the purpose field). */
-const MULTIPART_OVERHEAD_BYTES = 64 * 1024
+export const MULTIPART_OVERHEAD_BYTES = 64 * 1024
 /** While an upload streams in, free space is read again each time it has grown by this much. */
 const RECHECK_EVERY_BYTES = MiB
 
@@ -194,7 +195,7 @@ export class FileStorage {
   /** The row of a file, or the OpenAI 404 naming it. */
   getRow(id: string, param = 'id'): FileRow {
     const row = FILE_ID.test(id) ? this.store.files.get(id) : undefined
-    if (!row) throw notFound(`No such File object: ${id}`, param)
+    if (!row) throw notFound(`No such File object: ${FILE_ID.test(id) ? id : echo(id)}`, param)
     return row
   }
 

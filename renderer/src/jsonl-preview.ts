@@ -5,6 +5,9 @@
  * as one string. The service validates the whole file again when the batch is created; this is a quick look.
  */
 
+/** The service's bound on custom_id (MAX_CUSTOM_ID_CHARS in main/batch/validate-jsonl.ts), in characters. */
+const MAX_CUSTOM_ID_CHARS = 512
+
 export const BATCH_ENDPOINTS = ['/v1/chat/completions', '/v1/completions', '/v1/embeddings'] as const
 
 /** Lines decoded and checked; the rest are only counted. */
@@ -187,7 +190,10 @@ export class JsonlScanner {
     const { custom_id: customId, method, url, body } = value
     if (customId === undefined) this.problem(line, 'missing custom_id')
     else if (typeof customId !== 'string') this.problem(line, `custom_id must be a string, not ${JSON.stringify(customId)}`)
-    else {
+    else if (customId === '') this.problem(line, 'custom_id must not be empty')
+    else if (customId.length > MAX_CUSTOM_ID_CHARS && [...customId].length > MAX_CUSTOM_ID_CHARS) {
+      this.problem(line, `custom_id is ${[...customId].length.toLocaleString('en-US')} characters long; at most ${MAX_CUSTOM_ID_CHARS} are allowed`)
+    } else {
       const first = this.customIds.get(customId)
       if (first !== undefined) this.problem(line, `custom_id '${customId}' already used on line ${first}`)
       else this.customIds.set(customId, line)

@@ -110,7 +110,8 @@ export function startLive(): () => void {
     const reachable = await useConnectionStore.getState().checkHealth()
     if (stopped) return
     const health = useConnectionStore.getState().health
-    if (health) useGpuStore.getState().setThresholds(health.limits.thermal_pause_c, health.limits.thermal_resume_c)
+    // Without a valid key /health has no limits (a key regenerated elsewhere): the thresholds stay as they were.
+    if (health?.limits) useGpuStore.getState().setThresholds(health.limits.thermal_pause_c, health.limits.thermal_resume_c)
     if (reachable && (!wasReachable || !streamOpen)) await refreshAll()
     wasReachable = reachable
   }

@@ -16,12 +16,14 @@ export interface ErrorEnvelope {
   error: { message: string; type?: string; param: string | null; code: string | null }
 }
 
-/** `GET /health` (no key needed). */
+/** `GET /health`: without the API key only `status` and `version`; the rest only with it. */
 export interface Health {
   status: 'ok' | 'degraded'
+  /** What is wrong, as codes: disk_full, loop_not_beating, runner_stale, engine_failed, thermal_pause. */
+  problems?: string[]
   version: string
-  uptime_s: number
-  gpu: {
+  uptime_s?: number
+  gpu?: {
     available: boolean
     reason: string | null
     name: string | null
@@ -30,10 +32,11 @@ export interface Health {
     utilization_pct: number | null
     healthy: boolean
   }
-  engine: { state: EngineState; model: string | null; phase: string | null; error: string | null }
-  runner: { heartbeat_age_s: number; current_job: string | null; paused: boolean; paused_reason: string | null }
-  queue: { active_jobs: number; queued_requests: number }
-  limits: {
+  engine?: { state: EngineState; model: string | null; phase: string | null; error: string | null }
+  runner?: { beating: boolean; loop_error: string | null; heartbeat_age_s: number; current_job: string | null; paused: boolean; paused_reason: string | null }
+  disk?: { full: boolean; reason: string | null; since: string | null; free_mb: number | null; min_free_mb: number }
+  queue?: { active_jobs: number; queued_requests: number }
+  limits?: {
     max_active_batches: number
     max_queued_requests: number
     max_requests_per_batch: number
@@ -127,7 +130,10 @@ export interface SettingsView {
   thermal_resume_c: number
   chunk_size: number
   start_at_login: boolean
-  api_key: string
+  /** Whether this client may change settings, the key and the engine (this machine, or the admin key). */
+  admin?: boolean
+  /** Shown to admins only; null for a LAN client without the admin key (it already has the key it sent). */
+  api_key: string | null
   api_key_origin: string
   listening: { host: string; port: number }
   /** The base URL another machine would use (the LAN address when the service serves the LAN). */

@@ -101,6 +101,23 @@ describe('scheduler: an error in one job never ends the loop', () => {
   })
 })
 
+describe('/health and the scheduler loop', () => {
+  it('says ok while the loop beats, and loop_not_beating (degraded) once it no longer runs', async () => {
+    const { t } = await boot()
+    const a = await submit(t, jsonl(3, 'a'))
+    await until(t, a.id, ['completed'])
+    const ok = (await (await t.api('/health')).json()) as { status: string; problems: string[]; runner: { beating: boolean; loop_error: string | null } }
+    expect(ok).toMatchObject({ status: 'ok', problems: [], runner: { beating: true, loop_error: null } })
+    await t.service.scheduler.stop()
+    const stopped = (await (await t.api('/health')).json()) as typeof ok
+    expect(stopped.status).toBe('degraded')
+    expect(stopped.problems).toEqual(['loop_not_beating'])
+    expect(stopped.runner.beating).toBe(false)
+    // A monitor without the key sees it too.
+    expect(((await (await fetch(`${t.url}/health`)).json()) as { problems: string[] }).problems).toEqual(['loop_not_beating'])
+  })
+})
+
 describe('one meaning for failed', () => {
   it('counts requests that never ran as failed, lists them as dead letters, and retries them', async () => {
     const { t } = await boot({ FAKE_VLLM_LATENCY_MS: '50' }, { batchConcurrency: 1 })

@@ -1,34 +1,15 @@
-import { execFileSync } from 'node:child_process'
-import fs from 'node:fs'
 import net from 'node:net'
 import path from 'node:path'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import OpenAI, { toFile } from 'openai'
-import { jsonl, listDir, startService, tempDir, type TestService } from '../helpers/service'
+import { jsonl, listDir, startService, type TestService } from '../helpers/service'
 import { eventually, fakeServices } from '../helpers/fake-engine'
 import { assertSchema } from '../helpers/openai-schemas'
 import { multipart, sendChunked, type RawResponse } from '../helpers/raw-http'
+import { mountSmallDisk, unmount } from '../helpers/tmpfs'
+import { batchReaches, submitBatch } from '../helpers/batches'
 
 const MiB = 1024 * 1024
-
-/** A tmpfs of sizeMb mounted on a fresh temp dir, or why it could not be mounted (needs root). */
-function mountSmallDisk(sizeMb: number): string | { refused: string } {
-  const dir = tempDir('vbs-disk-full-')
-  try {
-    execFileSync('mount', ['-t', 'tmpfs', '-o', `size=${sizeMb}m,mode=0700`, 'tmpfs', dir], { stdio: 'pipe' })
-    return dir
-  } catch (err) {
-    fs.rmSync(dir, { recursive: true, force: true })
-    const stderr = (err as { stderr?: Buffer }).stderr?.toString().trim()
-    return { refused: `mounting a ${sizeMb} MB tmpfs was refused (${stderr || (err as Error).message}); run as root to test a full disk` }
-  }
-}
-
-function unmount(dir: string): void {
-  // Lazy: a descriptor the stopped service still holds (its log) must not keep the mount busy.
-  execFileSync('umount', ['-l', dir], { stdio: 'pipe' })
-  fs.rmSync(dir, { recursive: true, force: true })
-}
 
 // Mounted while the file is collected, so a refusal can skip the tests and say why.
 const floorDisk = mountSmallDisk(20)
@@ -183,7 +164,8 @@ describe.skipIf(refused !== null)('a 20 MB data disk that an upload fills (VBS_M
     const input = await t.client.files.create({ file: await toFile(Buffer.from(jsonl(3)), 'after.jsonl'), purpose: 'batch' })
     const batch = await t.client.batches.create({ input_file_id: input.id, endpoint: '/v1/chat/completions', completion_window: '24h' })
     expect(batch.status).toBe('validating')
-    expect(t.service.files.disk.refresh()).toBe(true)
+    // The disk has room again: the full state ends once the failure is FULL_RECHECK_MS old.
+    await eventually(() => t.service.files.disk.refresh(), 'the full state to end', 60_000)
     expect(t.service.files.disk.full).toBeNull()
   })
 })
@@ -292,6 +274,105 @@ describe('a database that cannot grow (SQLITE_FULL when a file is registered)', 
 
     const after = await t.client.files.create({ file: await toFile(Buffer.from(jsonl(1)), 'after.jsonl'), purpose: 'batch' })
     expect(after.bytes).toBeGreaterThan(0)
+  })
+})
+
+/** Lets the database add no page from now on (SQLITE_FULL, as on a full disk); returns the undo. */
+function freezeDatabase(t: TestService): () => void {
+  const db = t.service.store.db
+  db.pragma('wal_checkpoint(TRUNCATE)')
+  db.pragma(`max_page_count = ${db.pragma('page_count', { simple: true }) as number}`)
+  return () => void db.pragma('max_page_count = 1073741823')
+}
+
+interface HealthDoc {
+  status: string
+  problems: string[]
+  disk: { full: boolean; reason: string | null }
+}
+const healthOf = async (t: TestService): Promise<HealthDoc> => (await (await t.api('/health')).json()) as HealthDoc
+
+describe('a database that cannot grow while batches are created and run', () => {
+  const services = fakeServices({ retryBaseMs: 50 })
+  afterEach(services.cleanup)
+
+  it('answers batch creation with the 507 envelope and lists no half-made batch', async () => {
+    const { t } = await services.boot({}, { minFreeMb: 0 })
+    t.service.scheduler.pause()
+    const inputs = []
+    for (let i = 0; i < 40; i++) inputs.push(await t.client.files.create({ file: await toFile(Buffer.from(jsonl(50, `f${i}`)), `in-${i}.jsonl`), purpose: 'batch' }))
+    const before = (await t.client.batches.list({ limit: 100 })).data.length
+    const thaw = freezeDatabase(t)
+    let err: unknown
+    let made = 0
+    try {
+      for (const input of inputs) {
+        const b = await t.client.batches
+          .create({ input_file_id: input.id, endpoint: '/v1/chat/completions', completion_window: '24h' })
+          .catch((e: unknown) => {
+            err = e
+            return null
+          })
+        if (b === null) break
+        made += 1
+      }
+    } finally {
+      thaw()
+    }
+    expect(err).toBeInstanceOf(OpenAI.APIError)
+    const e = err as InstanceType<typeof OpenAI.APIError>
+    expect([e.status, e.code, e.type]).toEqual([507, 'insufficient_storage', 'server_error'])
+    expect(e.message).toContain('disk is full')
+    expect(e.message).toContain('nothing of it was stored')
+    expect((await t.client.batches.list({ limit: 100 })).data.length).toBe(before + made)
+    // Room again: the next batch is taken.
+    const after = await t.client.batches.create({ input_file_id: inputs[inputs.length - 1].id, endpoint: '/v1/chat/completions', completion_window: '24h' })
+    expect(after.status).toBe('validating')
+  })
+
+  it('holds a running job with the reason, /health says disk_full, and the job completes on its own once there is room', async () => {
+    const { t } = await services.boot({}, { minFreeMb: 0 })
+    t.service.scheduler.pause()
+    const n = 1500
+    const a = await submitBatch(t, jsonl(n, 'a'))
+    await batchReaches(t, a.id, ['in_progress'])
+    expect((await healthOf(t)).problems).not.toContain('disk_full')
+    const thaw = freezeDatabase(t)
+    let thawed = false
+    try {
+      t.service.scheduler.resume()
+      const held = await eventually(async () => {
+        const j = (await (await t.api(`/api/batches/${a.id}`)).json()) as { status_detail: string | null; progress: { waiting: string | null } | null }
+        const why = j.progress?.waiting ?? j.status_detail ?? ''
+        return why.startsWith('held: the disk') ? why : null
+      }, 'the job held for lack of space', 120_000)
+      expect(held).toContain('goes on by itself once space is freed')
+      const health = await eventually(async () => {
+        const h = await healthOf(t)
+        return h.problems.includes('disk_full') ? h : null
+      }, '/health to say disk_full')
+      expect(health.status).toBe('degraded')
+      expect(health.disk.full).toBe(true)
+      expect(health.disk.reason).toMatch(/full/i)
+      const open = (await (await fetch(`${t.url}/health`)).json()) as HealthDoc
+      expect(open.problems).toContain('disk_full')
+      expect((await t.client.batches.retrieve(a.id)).status).toBe('in_progress')
+      thaw()
+      thawed = true
+    } finally {
+      if (!thawed) thaw()
+    }
+    const done = await batchReaches(t, a.id, ['completed', 'failed'], 180_000)
+    expect(done.status).toBe('completed')
+    expect(done.request_counts).toEqual({ total: n, completed: n, failed: 0 })
+    const out = (await (await t.client.files.content(done.output_file_id!)).text()).split('\n').filter(Boolean).map((l) => JSON.parse(l) as { custom_id: string; response: { body: { choices: { message: { content: string } }[] } } })
+    expect(new Set(out.map((l) => l.custom_id)).size).toBe(n)
+    for (const l of out) expect(l.response.body.choices[0].message.content).toBe(`echo: Say ${l.custom_id}`)
+    const after = await eventually(async () => {
+      const h = await healthOf(t)
+      return h.problems.includes('disk_full') ? null : h
+    }, '/health to stop saying disk_full')
+    expect(after.disk.full).toBe(false)
   })
 })
 

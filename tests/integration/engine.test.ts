@@ -55,7 +55,7 @@ describe('engine supervisor with the fake vLLM', () => {
     expect(launch[0].argv).toEqual(expect.arrayContaining(['test-org/test-model-a', '--host', '127.0.0.1', '--served-model-name', 'test-model-a', '--scheduling-policy', 'priority']))
     expect(fs.readFileSync(path.join(t.dataDir, 'logs', 'engine.log'), 'utf8')).toContain('Application startup complete')
 
-    const health = (await (await fetch(`${t.url}/health`)).json()) as { engine: { state: string; model: string } }
+    const health = (await (await t.api('/health')).json()) as { engine: { state: string; model: string } }
     expect(health.engine).toMatchObject({ state: 'ready', model: 'test-model-a' })
     const models = await t.client.models.list()
     const a = models.data.find((m) => m.id === 'test-model-a') as unknown as { loaded: boolean; aliases: string[] }
@@ -287,16 +287,19 @@ describe('engine supervisor with the fake vLLM', () => {
 describe('without vLLM', () => {
   it('starts, serves everything else, and answers engine requests with 503 saying how to install vLLM', async () => {
     const fake = fakeEngineEnv()
-    const t = await startService({ ...FAST_ENGINE, vllmBin: 'vllm' }, tempDir(), { ...fake.env, PATH: '/nonexistent-bin' })
+    const t = await startService({ ...FAST_ENGINE, vllmBin: 'vllm' }, tempDir(), { ...fake.env, PATH: '/nonexistent-bin:/home/someone/private-tools' })
     services.track({ t, fake })
     const e = (await chat(t, 'model-a', 'x').catch((err: unknown) => err)) as InstanceType<typeof OpenAI.APIError>
     expect(e.status).toBe(503)
-    expect(e.message).toContain("vLLM not found (looked for 'vllm' on PATH (/nonexistent-bin)): install it with `pip install vllm` or set VBS_VLLM_BIN")
+    expect(e.message).toContain("vLLM not found: 'vllm' is not on PATH (searched 2 folders); install it with `pip install vllm` or set VBS_VLLM_BIN")
+    // The folders of PATH are the machine's business, not an API client's (nor the status's).
+    expect(e.message).not.toContain('/nonexistent-bin')
+    expect(JSON.stringify(await engineStatus(t))).not.toContain('private-tools')
     expect(e.headers?.get('retry-after')).toMatch(/^\d+$/)
     const s = await engineStatus(t)
     expect(s.state).toBe('failed')
     expect(s.lastError).toContain('vLLM not found')
-    const health = (await (await fetch(`${t.url}/health`)).json()) as { status: string; engine: { error: string } }
+    const health = (await (await t.api('/health')).json()) as { status: string; engine: { error: string } }
     expect(health.status).toBe('degraded') // up, but it cannot run a model
     expect(health.engine.error).toContain('pip install vllm')
     const start = await t.api('/api/engine/start', { method: 'POST', body: '{}', headers: { 'content-type': 'application/json' } })
@@ -360,6 +363,41 @@ describe('an engine left by a service that died', () => {
       second.child.kill('SIGTERM')
       await second.exited
       for (const l of fake.launches()) for (const pid of processGroup(l.pid)) process.kill(pid, 'SIGKILL')
+    }
+  })
+})
+
+describe('an engine left by a service killed before its pidfile was saved', () => {
+  it('is found by its environment and ended on the next start, whether the pidfile is missing or half-written', async () => {
+    const { spawnServe, readKey } = await import('../helpers/child-service')
+    for (const pidfile of ['missing', 'half-written'] as const) {
+      const fake = fakeEngineEnv()
+      const dataDir = tempDir()
+      const env = { ...fake.env, VBS_DATA_DIR: dataDir, VBS_MODELS: TEST_MODELS, VBS_VLLM_BIN: FAST_ENGINE.vllmBin!, VBS_ENGINE_HEALTH_POLL_MS: '100' } as Record<string, string>
+      const first = spawnServe(env)
+      const url = await first.ready
+      const client = new OpenAI({ apiKey: readKey(dataDir), baseURL: `${url}/v1`, maxRetries: 0 })
+      await client.chat.completions.create({ model: 'model-a', messages: [{ role: 'user', content: 'x' }] })
+      const engine = fake.launches()[0].pid
+      first.child.kill('SIGKILL')
+      await first.exited
+      const file = path.join(dataDir, 'engine.pid')
+      if (pidfile === 'missing') fs.rmSync(file)
+      else fs.writeFileSync(file, fs.readFileSync(file, 'utf8').slice(0, 9))
+      expect(processGroup(engine).length, pidfile).toBeGreaterThanOrEqual(2)
+
+      const second = spawnServe(env)
+      try {
+        await second.ready
+        expect(processGroup(engine), pidfile).toEqual([])
+        const client2 = new OpenAI({ apiKey: readKey(dataDir), baseURL: `${second.url}/v1`, maxRetries: 0 })
+        expect((await client2.chat.completions.create({ model: 'model-a', messages: [{ role: 'user', content: 'y' }] })).choices[0].message.content).toBe('echo: y')
+        expect(fake.launches(), pidfile).toHaveLength(2)
+      } finally {
+        second.child.kill('SIGTERM')
+        await second.exited
+        for (const l of fake.launches()) for (const pid of processGroup(l.pid)) process.kill(pid, 'SIGKILL')
+      }
     }
   })
 })

@@ -113,7 +113,7 @@ afterEach(async () => {
   }
 })
 
-async function boot(settings: Record<string, unknown> = {}): Promise<TestService> {
+async function boot(settings: Record<string, unknown> = {}, env: Record<string, string> = {}): Promise<TestService> {
   const dir = tempDir()
   const t = await startService(
     {
@@ -130,7 +130,7 @@ async function boot(settings: Record<string, unknown> = {}): Promise<TestService
       ...settings,
     },
     dir,
-    { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '' },
+    { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...env },
   )
   services.push(t)
   return t
@@ -141,6 +141,7 @@ interface EngineBody {
   state: string
   model: string | null
   pid: number | null
+  port: number | null
   phase: string | null
   lastError: string | null
   logTail: string[]
@@ -174,7 +175,7 @@ async function outputOf(t: TestService, batch: OpenAI.Batches.Batch): Promise<{ 
 
 describe('engine: llama.cpp (our child process on a tiny GGUF)', () => {
   it('answers chat (whole and streamed), completions and embeddings through the service, and says which engine runs', async () => {
-    const t = await boot()
+    const t = await boot({}, { VBS_ADMIN_KEY: 'admin-key-from-the-environment-0123456789', HF_TOKEN: 'hf_token_0123456789' })
     const chat = await t.client.chat.completions.create({ model: 'tiny', messages: hello, temperature: 0, max_tokens: 12 })
     expect(chat.model).toBe('tiny-a')
     expect(chat.choices[0].finish_reason).toBe('length')
@@ -221,6 +222,18 @@ describe('engine: llama.cpp (our child process on a tiny GGUF)', () => {
     expect(listed.data.find((m) => m.id === 'tiny-hub')).toMatchObject({ engine: 'llama.cpp', loaded: false, downloaded: false })
     const metrics = await (await t.api('/metrics')).text()
     expect(metrics).toMatch(/^llamacpp:generation_tokens_total\{[^}]*\} \d+/m)
+
+    // The child answers only to the service: its launch key came by the environment, which holds none of ours.
+    const direct = `http://127.0.0.1:${engine.port}`
+    expect((await fetch(`${direct}/v1/models`)).status).toBe(401)
+    expect((await fetch(`${direct}/v1/models`, { headers: { authorization: `Bearer ${t.apiKey}` } })).status).toBe(401)
+    expect((await fetch(`${direct}/health`)).status).toBe(200)
+    const environ = Object.fromEntries(
+      fs.readFileSync(`/proc/${engine.pid}/environ`, 'utf8').split('\0').filter(Boolean).map((e) => [e.slice(0, e.indexOf('=')), e.slice(e.indexOf('=') + 1)]),
+    )
+    expect(Object.keys(environ).filter((k) => k.startsWith('VBS_') || k === 'HF_TOKEN')).toEqual([])
+    expect((await fetch(`${direct}/v1/models`, { headers: { authorization: `Bearer ${environ.LLAMA_API_KEY}` } })).status).toBe(200)
+    expect(fs.readFileSync(`/proc/${engine.pid}/cmdline`, 'utf8')).not.toContain(environ.LLAMA_API_KEY)
   })
 
   it('runs a 300-request batch to completed with every answer and the usage summed', async () => {

@@ -18,11 +18,11 @@ const READY = /^llama\.cpp: server ready on (http:\/\/\S+)$/m
 
 type LlamaChild = ReadyChild
 
-function spawnLlamaServer(args: string[]): LlamaChild {
+function spawnLlamaServer(args: string[], env: Record<string, string> = {}): LlamaChild {
   return spawnReady(
     process.execPath,
     ['--import', 'tsx', ENTRY, ...args],
-    { cwd: ROOT, env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '' } },
+    { cwd: ROOT, env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...env } },
     { pattern: READY, what: 'llama-server', timeoutMs: 90_000 },
   )
 }
@@ -390,6 +390,34 @@ describe('llama-server: priority queue, disconnects and SIGTERM (--parallel 1)',
     expect(Date.now() - t0).toBeLessThan(5_000)
     expect(server.output()).toContain('llama.cpp: SIGTERM: shutting down')
     await it.next().catch(() => undefined)
+  })
+})
+
+describe('llama-server: with LLAMA_API_KEY (as the supervisor starts it)', () => {
+  const KEY = 'engine-launch-key-0123456789abcdefghijklmnop'
+  let server: LlamaChild
+  let url: string
+  beforeAll(async () => {
+    server = spawnLlamaServer(serverArgs(modelDir.file, 'tiny-a', { parallel: '1' }), { LLAMA_API_KEY: KEY })
+    url = await server.ready
+  })
+  afterAll(() => stop(server))
+
+  it('refuses /v1/* without the key in OpenAI\'s envelope, serves with it; /health and /metrics stay open; the key is never printed', async () => {
+    for (const [method, p] of [['GET', '/v1/models'], ['POST', '/v1/chat/completions'], ['POST', '/v1/embeddings'], ['GET', '/v1/nothing-here']] as const) {
+      for (const headers of [{}, { authorization: 'Bearer wrong' }, { authorization: KEY }] as Record<string, string>[]) {
+        const res = await fetch(`${url}${p}`, { method, headers: { 'content-type': 'application/json', ...headers }, body: method === 'POST' ? JSON.stringify({ messages: hello }) : undefined })
+        expect(res.status, `${method} ${p} ${JSON.stringify(headers)}`).toBe(401)
+        expect(((await res.json()) as { error: Record<string, unknown> }).error).toMatchObject({ type: 'invalid_request_error', code: 'invalid_api_key' })
+      }
+    }
+    expect((await fetch(`${url}/health`)).status).toBe(200)
+    expect(await metric(url, 'llamacpp:num_requests_running')).toBe(0)
+    const keyed = new OpenAI({ baseURL: `${url}/v1`, apiKey: KEY, maxRetries: 0 })
+    const reply = await keyed.chat.completions.create({ model: 'tiny-a', messages: hello, temperature: 0, max_tokens: 3 })
+    expect(reply.choices[0].finish_reason).toBe('length')
+    expect((await client(url).models.list().catch((e: unknown) => e))).toBeInstanceOf(OpenAI.AuthenticationError)
+    expect(server.output()).not.toContain(KEY)
   })
 })
 

@@ -44,13 +44,15 @@ describe('responses', () => {
     expect(((await unknown.json()) as { error: { code: string } }).error.code).toBe('unknown_url')
   })
 
-  it('answers /health without a key, with the version of package.json', async () => {
+  it('answers /health without a key with its status and the version of package.json; with the key, the whole document', async () => {
     const res = await fetch(`${t.url}/health`)
     expect(res.status).toBe(200)
-    const body = (await res.json()) as Record<string, unknown>
-    expect(body).toMatchObject({ version: pkg.version })
-    expect(['ok', 'degraded']).toContain(body.status)
-    expect(Object.keys(body).sort()).toEqual(['engine', 'gpu', 'limits', 'queue', 'runner', 'status', 'uptime_s', 'version'])
+    const open = (await res.json()) as Record<string, unknown>
+    expect(open).toMatchObject({ version: pkg.version })
+    expect(['ok', 'degraded']).toContain(open.status)
+    expect(Object.keys(open).sort()).toEqual(['problems', 'status', 'version'])
+    const body = (await (await t.api('/health')).json()) as Record<string, unknown>
+    expect(Object.keys(body).sort()).toEqual(['disk', 'engine', 'gpu', 'limits', 'problems', 'queue', 'runner', 'status', 'uptime_s', 'version'])
     expect(body.limits).toMatchObject({ max_active_batches: 10, max_queued_requests: 1_000_000, max_requests_per_batch: 200_000, thermal_pause_c: 83, thermal_resume_c: 75 })
     expect(VERSION).toBe(pkg.version)
   })

@@ -28,7 +28,7 @@ describe('settings API', () => {
     expect(JSON.parse(fs.readFileSync(path.join(t.dataDir, 'settings.json'), 'utf8'))).toEqual({ thermalPauseC: 80, thermalResumeC: 70, chunkSize: 1000, startAtLogin: false })
     expect(t.service.thermal.pauseC).toBe(80)
     expect(t.service.settings.chunkSize).toBe(1000)
-    const health = (await (await fetch(`${t.url}/health`)).json()) as { limits: { thermal_pause_c: number } }
+    const health = (await (await t.api('/health')).json()) as { limits: { thermal_pause_c: number } }
     expect(health.limits.thermal_pause_c).toBe(80)
   })
 
@@ -57,6 +57,47 @@ describe('settings API', () => {
       expect(err.error.param).toBe(param)
     }
     expect(fs.readFileSync(file, 'utf8')).toBe(before)
+  })
+
+  it('refuses a port outside 1024-65535, a pause threshold over 95 °C and a chunk size over 100,000 with a clear 400', async () => {
+    const file = path.join(t.dataDir, 'settings.json')
+    const before = fs.readFileSync(file, 'utf8')
+    for (const [body, param, says] of [
+      [{ port: 80 }, 'port', "Invalid 'port': must be a port number 1024-65535, got 80."],
+      [{ port: 70000 }, 'port', "Invalid 'port': must be a port number 1024-65535, got 70000."],
+      [{ thermal_pause_c: 96 }, 'thermal_pause_c', "Invalid 'thermal_pause_c': must be at most 95, got 96."],
+      [{ chunk_size: 100_001 }, 'chunk_size', "Invalid 'chunk_size': must be at most 100000, got 100001."],
+    ] as const) {
+      const res = await put(body)
+      expect([param, res.status]).toEqual([param, 400])
+      const err = (await res.json()) as { error: { param: string | null; message: string; type: string; code: string } }
+      expect(err.error).toEqual({ message: says, type: 'invalid_request_error', param, code: 'invalid_value' })
+    }
+    expect(fs.readFileSync(file, 'utf8')).toBe(before)
+    expect((await put({ port: 1024, chunk_size: 100_000, thermal_pause_c: 95 })).status).toBe(200)
+    expect((await put({ port: 65535 })).status).toBe(200)
+  })
+
+  it('answers reading and saving with a clear error while settings.json is broken, and never writes over it', async () => {
+    const file = path.join(t.dataDir, 'settings.json')
+    const good = fs.readFileSync(file, 'utf8')
+    const broken = '{ "thermalPauseC": 80,\n  "chunkSize": 10 00 }\n'
+    fs.writeFileSync(file, broken)
+    try {
+      for (const res of [await t.api('/api/settings'), await put({ chunk_size: 2000 })]) {
+        expect(res.status).toBe(500)
+        const { error } = (await res.json()) as { error: { message: string; type: string; code: string } }
+        expect(error).toMatchObject({ type: 'server_error', code: 'invalid_settings_file' })
+        // This machine is an admin: it is told the file's full path.
+        expect(error.message).toContain(`${file} is not valid JSON`)
+        expect(error.message).toContain('line 2')
+      }
+      expect(fs.readFileSync(file, 'utf8')).toBe(broken)
+      expect((await t.client.models.list()).data.length).toBeGreaterThan(0) // the rest of the service works
+    } finally {
+      fs.writeFileSync(file, good)
+    }
+    expect((await t.api('/api/settings')).status).toBe(200)
   })
 
   it('regenerates the API key: the new key works at once, the old one stops working', async () => {

@@ -26,11 +26,13 @@ export const envelope = (status: number, message: string, code: string | null = 
 
 export const health = (): Health => ({
   status: 'ok',
+  problems: [],
   version: '0.1.0',
   uptime_s: 12,
   gpu: { available: true, reason: null, name: 'NVIDIA GeForce RTX 4080', temperature_c: 64, memory: { used_mib: 5120, total_mib: 16376 }, utilization_pct: 40, healthy: true },
   engine: { state: 'ready', model: 'gemma-3-12b', phase: 'ready', error: null },
-  runner: { heartbeat_age_s: 0.5, current_job: null, paused: false, paused_reason: null },
+  runner: { beating: true, loop_error: null, heartbeat_age_s: 0.5, current_job: null, paused: false, paused_reason: null },
+  disk: { full: false, reason: null, since: null, free_mb: 120_000, min_free_mb: 512 },
   queue: { active_jobs: 0, queued_requests: 0 },
   limits: { max_active_batches: 10, max_queued_requests: 1_000_000, max_requests_per_batch: 200_000, max_file_bytes: 536_870_912, thermal_pause_c: 83, thermal_resume_c: 75 },
 })

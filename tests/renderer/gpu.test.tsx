@@ -1,7 +1,7 @@
 // @vitest-environment happy-dom
 import { screen, waitFor, within } from '@testing-library/react'
 import { describe, expect, test } from 'vitest'
-import { gpu, json } from './fake-service'
+import { gpu, health, json } from './fake-service'
 import { startWithService } from './render-app'
 
 const REASON = 'paused: GPU 86 °C (pauses at 83 °C, resumes at 75 °C)'
@@ -20,6 +20,11 @@ describe('the GPU section', () => {
     expect(within(section).getByTestId('gpu-vram').getAttribute('aria-valuenow')).toBe('31') // 5120 / 16376
     expect(within(section).getByTestId('gpu-utilization').textContent).toBe('40%')
     expect(screen.queryByTestId('thermal-banner')).toBeNull()
+  })
+
+  test('a degraded service says why in the header, in words: a full disk, a scheduler that stopped', async () => {
+    startWithService((s) => s.on('GET', '/health', () => json({ ...health(), status: 'degraded', problems: ['disk_full', 'loop_not_beating'] })))
+    await waitFor(() => expect(document.body.textContent).toContain('degraded: the data disk is full: batches are held until space is freed; the batch scheduler is not running'))
   })
 
   test('while batches are paused for heat, a banner says so with the reason', async () => {

@@ -62,6 +62,17 @@ describe('the preview of a dropped or chosen .jsonl file', () => {
     expect(problems.textContent).toContain("line 3: custom_id 'q1' already used on line 1")
   })
 
+  test('an empty custom_id and one longer than the service takes (512 characters) are named before upload', async () => {
+    startWithService()
+    const long = 'é'.repeat(513)
+    chooseFile(new File([[line('ok'), line(''), line(long), line('ü'.repeat(512))].join('\n')], 'ids.jsonl'))
+    const problems = await screen.findByTestId('preview-problems')
+    const items = within(problems)
+      .getAllByRole('listitem')
+      .map((li) => li.textContent)
+    expect(items).toEqual(['line 2: custom_id must not be empty', 'line 3: custom_id is 513 characters long; at most 512 are allowed'])
+  })
+
   test('two models in one file, and a model that is not in models.yaml', async () => {
     startWithService()
     const other = JSON.stringify({ custom_id: 'x', method: 'POST', url: '/v1/chat/completions', body: { model: 'mystery-70b', messages: [] } })

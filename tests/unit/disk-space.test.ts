@@ -98,24 +98,41 @@ describe('DiskSpace', () => {
 
   it('remembers a full disk with its first time until refresh() finds room above the floor', () => {
     const disk = fakeDisk(1 * MiB)
-    const space = new DiskSpace('/data', 10 * MiB, disk.statfs)
+    let now = 1_000_000
+    const space = new DiskSpace('/data', 10 * MiB, disk.statfs, () => now, 10_000)
     expect(space.full).toBeNull()
-    const before = Date.now()
     space.markFull('the database could not be written')
     const first = space.full!
     expect(first.reason).toBe('the database could not be written')
-    expect(first.since).toBeGreaterThanOrEqual(before)
-    expect(first.since).toBeLessThanOrEqual(Date.now())
+    expect(first.since).toBe(1_000_000)
 
     space.markFull('an output could not be stored')
     expect(space.full).toEqual({ reason: 'an output could not be stored', since: first.since })
 
+    now += 10_000 // the failure is old enough: free space decides
     expect(space.refresh()).toBe(false)
     expect(space.full).not.toBeNull()
     disk.set(10 * MiB) // exactly the floor is not room yet
     expect(space.refresh()).toBe(false)
     expect(space.full).not.toBeNull()
     disk.set(10 * MiB + 4096)
+    expect(space.refresh()).toBe(true)
+    expect(space.full).toBeNull()
+  })
+
+  it('keeps a failed write in mind for recheckMs even when statfs shows room (a quota, a database at its limit)', () => {
+    const disk = fakeDisk(100 * MiB)
+    let now = 5_000
+    const space = new DiskSpace('/data', 10 * MiB, disk.statfs, () => now, 10_000)
+    space.markFull('EDQUOT: disk quota exceeded')
+    now += 9_999
+    expect(space.refresh()).toBe(false)
+    expect(space.full?.reason).toBe('EDQUOT: disk quota exceeded')
+    space.markFull('EDQUOT again') // the retry failed too: the wait starts over, the first time stays
+    now += 9_999
+    expect(space.refresh()).toBe(false)
+    expect(space.full).toEqual({ reason: 'EDQUOT again', since: 5_000 })
+    now += 1
     expect(space.refresh()).toBe(true)
     expect(space.full).toBeNull()
   })

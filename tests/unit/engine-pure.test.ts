@@ -1,7 +1,10 @@
 import fs from 'node:fs'
 import path from 'node:path'
 import { describe, expect, it } from 'vitest'
-import { vllmArgv, vllmEnv } from '../../main/engine/vllm-argv'
+import { mediaDomains, NO_MEDIA_DOMAIN, vllmArgv, vllmEnv } from '../../main/engine/vllm-argv'
+import { VllmLauncher } from '../../main/engine/vllm-launcher'
+import { EngineError } from '../../main/engine/engine-types'
+import { loopbackListenersIn } from '../../main/engine/process-group'
 import { nextPhase, phaseOfLine } from '../../main/engine/loading-phase'
 import { EngineLog } from '../../main/engine/engine-log'
 import { findExecutable } from '../../main/engine/find-executable'
@@ -34,8 +37,30 @@ describe('vllm argv', () => {
       '--quantization', 'compressed-tensors',
       '--dtype', 'bfloat16',
       '--max-num-seqs', '32',
+      // No media host at all by default: vLLM reads an empty list as "any".
+      '--allowed-media-domains', 'media-fetching-disabled.invalid',
       '--enforce-eager', '--limit-mm-per-prompt', '{"image": 0}',
     ])
+  })
+
+  it('opens media fetching only to the hosts of the setting (or to any with *), and prompt embeds only per model', () => {
+    const plan = { host: '127.0.0.1', port: 1, sleepMode: false }
+    const tail = (argv: string[]): string[] => argv.slice(argv.indexOf('--allowed-media-domains'))
+    expect(tail(vllmArgv(entry, { ...plan, mediaDomains: [] })).slice(0, 2)).toEqual(['--allowed-media-domains', NO_MEDIA_DOMAIN])
+    expect(mediaDomains('')).toEqual([])
+    expect(mediaDomains(' Images.Example.com, cdn.example.org ,,images.example.com')).toEqual(['images.example.com', 'cdn.example.org'])
+    expect(tail(vllmArgv(entry, { ...plan, mediaDomains: mediaDomains('images.example.com,cdn.example.org') })).slice(0, 4)).toEqual([
+      '--allowed-media-domains', 'images.example.com', 'cdn.example.org', '--enforce-eager',
+    ])
+    expect(mediaDomains('*')).toBeNull()
+    expect(vllmArgv(entry, { ...plan, mediaDomains: null })).not.toContain('--allowed-media-domains')
+    expect(() => mediaDomains('https://images.example.com/')).toThrow(/'https:\/\/images\.example\.com\/' is not a host name; list host names such as/)
+    expect(() => mediaDomains('a.com, 10.0.0.1:8080')).toThrow(/'10\.0\.0\.1:8080' is not a host name/)
+
+    expect(vllmArgv(entry, plan)).not.toContain('--enable-prompt-embeds')
+    const embeds = vllmArgv({ ...entry, allow_prompt_embeds: true }, plan)
+    expect(embeds.indexOf('--enable-prompt-embeds')).toBeGreaterThan(0)
+    expect(embeds.indexOf('--enable-prompt-embeds')).toBeLessThan(embeds.indexOf('--enforce-eager')) // extra_args stay last
   })
 
   it('keeps shell text inert: a value with ; or $() stays one argument', () => {
@@ -47,6 +72,46 @@ describe('vllm argv', () => {
   it('gives the engine the entry env, unbuffered output and dev mode for sleep', () => {
     const env = vllmEnv(entry, { host: '127.0.0.1', port: 1, sleepMode: true }, { PATH: '/bin' })
     expect(env).toMatchObject({ PATH: '/bin', HF_HOME: '/models/hf', PYTHONUNBUFFERED: '1', VLLM_SERVER_DEV_MODE: '1' })
+  })
+
+  it('gives the engine its launch key by the environment only, no VBS_ secret, the HF token, and no media redirects', () => {
+    const key = 'k'.repeat(43)
+    const plan = { host: '127.0.0.1', port: 1, sleepMode: false, apiKey: key }
+    const base = { PATH: '/bin', VBS_API_KEY: 'client-key', VBS_ADMIN_KEY: 'admin-key', VBS_MODELS: '/m.yaml', HF_TOKEN: 'hf_x', VLLM_API_KEY: 'exported by the user' }
+    const env = vllmEnv({ ...entry, env: { VLLM_API_KEY: 'from models.yaml' } }, plan, base)
+    expect(env).toMatchObject({ VLLM_API_KEY: key, HF_TOKEN: 'hf_x', VLLM_MEDIA_URL_ALLOW_REDIRECTS: '0', PATH: '/bin' })
+    expect(Object.keys(env).filter((k) => k.startsWith('VBS_'))).toEqual([])
+    expect(vllmArgv(entry, plan).join(' ')).not.toContain(key)
+    // Without a key of ours, none at all: an inherited one would only make vLLM refuse us.
+    expect(vllmEnv(entry, { host: '127.0.0.1', port: 1, sleepMode: false }, base).VLLM_API_KEY).toBeUndefined()
+  })
+
+  it('refuses extra_args that would set vLLM\'s key, and a media setting that is not host names, before any start', () => {
+    const dir = tempDir()
+    const bin = path.join(dir, 'vllm')
+    fs.writeFileSync(bin, '#!/bin/sh\n', { mode: 0o755 })
+    const launcher = new VllmLauncher(bin, { PATH: '' })
+    expect(() => launcher.check({ ...entry, extra_args: ['--api-key', 'mine'] })).toThrow(/extra_args must not set --api-key/)
+    const err = (() => {
+      try {
+        new VllmLauncher(bin, { PATH: '' }, { allowedMediaDomains: 'http://x' }).check(entry)
+      } catch (e) {
+        return e
+      }
+    })()
+    expect(err).toBeInstanceOf(EngineError)
+    expect(err).toMatchObject({ kind: 'misconfigured' })
+    expect(() => new VllmLauncher(bin, { PATH: '' }, { allowedMediaDomains: 'images.example.com' }).check(entry)).not.toThrow()
+  })
+
+  it('says vLLM is missing without listing the folders of PATH', () => {
+    const launcher = new VllmLauncher('vllm', { PATH: '/home/alice/.secret-tools/bin:/opt/corp/internal/bin:/usr/bin' })
+    expect(() => launcher.locate()).toThrow(
+      "vLLM not found: 'vllm' is not on PATH (searched 3 folders); install it with `pip install vllm` or set VBS_VLLM_BIN",
+    )
+    expect(() => new VllmLauncher('/opt/vllm/bin/vllm', { PATH: '/usr/bin' }).locate()).toThrow(
+      'vLLM not found: /opt/vllm/bin/vllm does not exist or is not executable; install it with `pip install vllm` or set VBS_VLLM_BIN',
+    )
   })
 })
 
@@ -101,5 +166,27 @@ describe('findExecutable', () => {
     expect(findExecutable('not-exec', dir).found).toBeNull()
     const missing = findExecutable('vllm', '/a:/b')
     expect(missing).toEqual({ found: null, lookedIn: ['/a/vllm', '/b/vllm'] })
+  })
+})
+
+describe('who listens on a loopback port (/proc/net/tcp)', () => {
+  it('finds the LISTEN sockets on the port that 127.0.0.1 reaches, IPv4 and IPv6, and nothing else', () => {
+    const tcp = [
+      '  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode',
+      '   0: 0100007F:1F90 00000000:0000 0A 00000000:00000000 00:00000000 00000000  1000        0 111 1 0 100 0 0 10 0',
+      '   1: 00000000:1F90 00000000:0000 0A 00000000:00000000 00:00000000 00000000  1000        0 222 1 0 100 0 0 10 0',
+      '   2: 0500A8C0:1F90 00000000:0000 0A 00000000:00000000 00:00000000 00000000  1000        0 333 1 0 100 0 0 10 0', // 192.168.0.5
+      '   3: 0100007F:1F90 0100007F:D431 01 00000000:00000000 00:00000000 00000000  1000        0 444 1 0 100 0 0 10 0', // a connection
+      '   4: 0100007F:1F91 00000000:0000 0A 00000000:00000000 00:00000000 00000000  1000        0 555 1 0 100 0 0 10 0', // another port
+    ].join('\n')
+    expect(loopbackListenersIn(tcp, 8080)).toEqual(['111', '222'])
+    const tcp6 = [
+      '  sl  local_address                         remote_address                        st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode',
+      '   0: 00000000000000000000000000000000:1F90 00000000000000000000000000000000:0000 0A 00000000:00000000 00:00000000 00000000  1000        0 666 1 0 100 0 0 10 0',
+      '   1: 00000000000000000000000001000000:1F90 00000000000000000000000000000000:0000 0A 00000000:00000000 00:00000000 00000000  1000        0 777 1 0 100 0 0 10 0', // ::1
+      '   2: 0000000000000000FFFF00000100007F:1F90 00000000000000000000000000000000:0000 0A 00000000:00000000 00:00000000 00000000  1000        0 888 1 0 100 0 0 10 0',
+    ].join('\n')
+    expect(loopbackListenersIn(tcp6, 8080)).toEqual(['666', '888'])
+    expect(loopbackListenersIn('', 8080)).toEqual([])
   })
 })

@@ -297,6 +297,85 @@ describe('fake-vllm', () => {
     expect(await withTimeout(fake.exited, 'exit after SIGTERM')).toEqual({ code: 0, signal: null })
   })
 
+  it('with VLLM_API_KEY, refuses every /v1 path without the key before routing, as vLLM; /health, /metrics, /version stay open', async () => {
+    const fake = await startFake(tempStateDir(), [], { VLLM_API_KEY: 'engine-key-1' })
+    await waitHealthy(fake)
+    for (const [method, p] of [['GET', '/v1/models'], ['POST', '/v1/chat/completions'], ['GET', '/v1/no-such-route']] as const) {
+      for (const authorization of [undefined, 'Bearer wrong', 'engine-key-1']) {
+        const res = await fetch(`${fake.url}${p}`, { method, headers: authorization ? { authorization } : {}, body: method === 'POST' ? '{}' : undefined })
+        expect(res.status, `${method} ${p} ${authorization}`).toBe(401)
+        expect(await res.json()).toEqual({ error: 'Unauthorized' })
+      }
+    }
+    for (const p of ['/health', '/metrics', '/version']) expect((await fetch(`${fake.url}${p}`)).status, p).toBe(200)
+    const keyed = new OpenAI({ apiKey: 'engine-key-1', baseURL: `${fake.url}/v1`, maxRetries: 0 })
+    expect((await keyed.chat.completions.create({ model: SERVED, messages: [{ role: 'user', content: 'with key' }] })).choices[0].message.content).toBe('echo: with key')
+    expect(await client(fake).models.list().catch((e: unknown) => e)).toBeInstanceOf(OpenAI.AuthenticationError)
+  })
+
+  it('fetches image_url from any host without --allowed-media-domains (vLLM\'s SSRF), only from the listed hosts with it', async () => {
+    const hits: string[] = []
+    const http = await import('node:http')
+    const inside = http.createServer((req, res) => {
+      hits.push(req.url ?? '')
+      if (req.url === '/redirect') return void res.writeHead(302, { location: '/secret' }).end()
+      res.writeHead(200, { 'content-type': 'image/png' }).end('png')
+    })
+    await new Promise<void>((r) => inside.listen(0, '127.0.0.1', r))
+    const port = (inside.address() as net.AddressInfo).port
+    try {
+      const ask = (openai: OpenAI, url: string): Promise<unknown> =>
+        openai.chat.completions
+          .create({ model: SERVED, messages: [{ role: 'user', content: [{ type: 'text', text: 'look' }, { type: 'image_url', image_url: { url } }] }] })
+          .catch((e: unknown) => e)
+
+      const open = await startFake(tempStateDir())
+      await waitHealthy(open)
+      expect(await ask(client(open), `http://127.0.0.1:${port}/secret`)).toMatchObject({ choices: [{ message: { content: 'echo: look' } }] })
+      expect(hits).toEqual(['/secret'])
+      open.child.kill('SIGTERM')
+      await withTimeout(open.exited, 'exit')
+
+      const closed = await startFake(tempStateDir(), ['--allowed-media-domains', 'images.example.com', 'localhost'], { VLLM_MEDIA_URL_ALLOW_REDIRECTS: '0' })
+      await waitHealthy(closed)
+      const refused = (await ask(client(closed), `http://127.0.0.1:${port}/secret`)) as InstanceType<typeof OpenAI.BadRequestError>
+      expect(refused).toBeInstanceOf(OpenAI.BadRequestError)
+      expect(refused.message).toContain("The URL must be from one of the allowed domains: ['images.example.com', 'localhost']. Input URL domain: 127.0.0.1")
+      expect(hits).toEqual(['/secret'])
+      // An allowed host is fetched; its redirect is not followed with VLLM_MEDIA_URL_ALLOW_REDIRECTS=0.
+      expect(await ask(client(closed), `http://localhost:${port}/ok`)).toMatchObject({ choices: [{ message: { content: 'echo: look' } }] })
+      expect(await ask(client(closed), `http://localhost:${port}/redirect`)).toBeInstanceOf(OpenAI.BadRequestError)
+      expect(hits).toEqual(['/secret', '/ok', '/redirect'])
+      expect(await ask(client(closed), 'data:image/png;base64,AAAA')).toMatchObject({ choices: [{ message: { content: 'echo: look' } }] })
+    } finally {
+      inside.close()
+    }
+  })
+
+  it('refuses prompt_embeds unless started with --enable-prompt-embeds, as vLLM', async () => {
+    const body = JSON.stringify({ model: SERVED, prompt_embeds: 'UEsDBA==' })
+    const post = (fake: FakeVllm, b: string, p = '/v1/completions'): Promise<Response> =>
+      fetch(`${fake.url}${p}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: b })
+    const off = await startFake(tempStateDir())
+    await waitHealthy(off)
+    const refused = await post(off, body)
+    expect(refused.status).toBe(400)
+    expect(((await refused.json()) as { error: { message: string; param: string } }).error).toMatchObject({
+      message: 'You must set `--enable-prompt-embeds` to input `prompt_embeds`.',
+      param: 'prompt_embeds',
+    })
+    const chatPart = JSON.stringify({ model: SERVED, messages: [{ role: 'user', content: [{ type: 'prompt_embeds', data: 'UEsDBA==' }] }] })
+    expect((await post(off, chatPart, '/v1/chat/completions')).status).toBe(400)
+    off.child.kill('SIGTERM')
+    await withTimeout(off.exited, 'exit')
+
+    const on = await startFake(tempStateDir(), ['--enable-prompt-embeds'])
+    await waitHealthy(on)
+    const served = await post(on, body)
+    expect(served.status).toBe(200)
+    expect(((await served.json()) as { choices: { text: string }[] }).choices[0].text).toBe('echo: [prompt_embeds]')
+  })
+
   it('refuses to start when a live process already holds the GPU memory, with vLLM\'s free-memory error', async () => {
     const stateDir = tempStateDir()
     // This test process stands in for another engine: alive, holding 12000 MiB.

@@ -104,7 +104,7 @@ describe('models.yaml registry', () => {
     expect(r.embeddedDefault).toBe('small')
 
     expect(problemsOf('models:\n  - id: m\n    model: org/m\n    parallel: 4\n')).toEqual([
-      'line 4: models[0].parallel is not a field of engine vllm (it takes model, max_model_len, gpu_memory_utilization, quantization, dtype, max_num_seqs, extra_args, env, vram_gb)',
+      'line 4: models[0].parallel is not a field of engine vllm (it takes model, max_model_len, gpu_memory_utilization, quantization, dtype, max_num_seqs, extra_args, env, vram_gb, allow_prompt_embeds)',
     ])
     expect(problemsOf('models:\n  - id: r\n    engine: remote\n')).toEqual(['line 2: models[0].base_url is required'])
     expect(problemsOf('models:\n  - id: r\n    engine: remote\n    base_url: ftp://x/v1\n')[0]).toEqual('line 4: models[0].base_url must be an http:// or https:// URL: the server\'s OpenAI base URL, such as https://host/v1')
@@ -116,5 +116,29 @@ describe('models.yaml registry', () => {
     expect(problemsOf('models:\n  - id: l\n    engine: llama.cpp\n    model: a.gguf\n    parallel: 0\n')).toEqual(['line 5: models[0].parallel must be >= 1'])
     expect(problemsOf('models:\n  - id: x\n    engine: ollama\n    model: a\n')[0]).toMatch(/^line 3: models\[0\]\.engine must be one of vllm, llama.cpp, remote/)
     expect(problemsOf('embedded_default: nope\nmodels:\n  - id: m\n    model: a\n')).toEqual(['line 1: embedded_default: "nope" is not the id or alias of any model'])
+  })
+
+  it('takes allow_prompt_embeds (a boolean, off when absent) for vllm and remote models only', () => {
+    const r = parseModels(
+      [
+        'models:',
+        '  - id: v',
+        '    model: org/v',
+        '    allow_prompt_embeds: true',
+        '  - id: off',
+        '    model: org/off',
+        '  - id: r',
+        '    engine: remote',
+        '    base_url: http://x/v1',
+        '    allow_prompt_embeds: false',
+      ].join('\n'),
+    )
+    expect(r.resolve('v')?.allow_prompt_embeds).toBe(true)
+    expect(r.resolve('off')?.allow_prompt_embeds).toBeUndefined()
+    expect(r.resolve('r')?.allow_prompt_embeds).toBe(false)
+    expect(problemsOf('models:\n  - id: l\n    engine: llama.cpp\n    model: a.gguf\n    allow_prompt_embeds: true\n')[0]).toMatch(
+      /^line 5: models\[0\]\.allow_prompt_embeds is not a field of engine llama\.cpp/,
+    )
+    expect(problemsOf('models:\n  - id: v\n    model: org/v\n    allow_prompt_embeds: yes please\n')).toEqual(['line 4: models[0].allow_prompt_embeds must be boolean'])
   })
 })

@@ -16,6 +16,19 @@ export interface ServerArgs {
   gpuLayers: 'auto' | number
 }
 
+/**
+ * The environment variable that holds the key the /v1 routes require (the name llama.cpp's own llama-server
+ * reads). Not a flag: argv is readable by every local user in /proc/<pid>/cmdline. Unset: no key needed.
+ */
+export const ENGINE_KEY_VAR = 'LLAMA_API_KEY'
+
+/** The key from the environment, removed from it so that nothing this process starts inherits it. */
+export function takeApiKey(env: NodeJS.ProcessEnv): string | null {
+  const key = env[ENGINE_KEY_VAR]
+  delete env[ENGINE_KEY_VAR]
+  return key ? key : null
+}
+
 export class ArgsError extends Error {
   override name = 'ArgsError'
 }
@@ -23,6 +36,7 @@ export class ArgsError extends Error {
 export const USAGE = [
   'usage: llama-server --model <file.gguf> --port <p> [--host 127.0.0.1] [--served-model-name <id>]',
   '                    [--parallel 1] [--context-size 4096] [--threads <n>] [--gpu-layers auto|<n>]',
+  `environment: ${ENGINE_KEY_VAR}=<key> makes /v1/* require Authorization: Bearer <key>`,
 ].join('\n')
 
 const DEFAULTS = { host: '127.0.0.1', parallel: 1, contextSize: 4096 }

@@ -6,13 +6,15 @@
  *     --served-model-name <id> --parallel <N> --context-size <N> --threads <N> --gpu-layers <auto|N>
  *
  * (packaged: out/main/llama-server.js under Electron's node with ELECTRON_RUN_AS_NODE=1).
+ * With LLAMA_API_KEY in its environment (the supervisor sets a fresh one per launch), /v1/* answers 401
+ * without `Authorization: Bearer <key>`; /health and /metrics stay open, as vLLM's do.
  *
  * stdout carries the loading phases the supervisor reads, ending with exactly
  * `llama.cpp: server ready on http://<host>:<port>`; nothing listens before that line.
  * Exit codes: 0 after SIGTERM/SIGINT, 1 when the model cannot be loaded or the port bound, 2 for bad flags.
  */
 import type { AddressInfo } from 'node:net'
-import { ArgsError, parseArgs, USAGE, type ServerArgs } from './args'
+import { ArgsError, parseArgs, takeApiKey, USAGE, type ServerArgs } from './args'
 import { Metrics } from './metrics'
 import { loadNodeLlamaCpp, loadRuntime, type Runtime } from './runtime'
 import { createLlamaHttpServer, type LlamaHttpServer } from './server'
@@ -25,6 +27,7 @@ const log = (line: string): void => {
 }
 
 async function main(): Promise<void> {
+  const apiKey = takeApiKey(process.env)
   let args: ServerArgs
   try {
     args = parseArgs(process.argv.slice(2))
@@ -66,7 +69,7 @@ async function main(): Promise<void> {
   )
   log(`${args.parallel} parallel sequences, context ${runtime.contextSize}, ${args.threads} threads`)
 
-  http = createLlamaHttpServer(runtime, new Metrics(args.servedModelName), args.servedModelName)
+  http = createLlamaHttpServer(runtime, new Metrics(args.servedModelName), args.servedModelName, { apiKey })
   const server = http.server
   server.once('error', (err) => {
     process.stderr.write(`llama.cpp: cannot listen on ${args.host}:${args.port}: ${err.message}\n`)

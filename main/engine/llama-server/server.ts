@@ -1,5 +1,6 @@
 import http from 'node:http'
 import { ApiError } from '../../api-error'
+import { keysMatch } from '../../config/api-key'
 import { chatCompletions } from './chat'
 import { textCompletions } from './completions'
 import { embeddings } from './embeddings'
@@ -19,7 +20,13 @@ export interface LlamaHttpServer {
   shutdown: () => void
 }
 
-export function createLlamaHttpServer(runtime: Runtime, metrics: Metrics, servedModelName: string): LlamaHttpServer {
+export interface LlamaHttpOptions {
+  /** Required as `Authorization: Bearer <key>` on /v1/* (not /health, /metrics), as `vllm serve --api-key`; null: open. */
+  apiKey?: string | null
+}
+
+export function createLlamaHttpServer(runtime: Runtime, metrics: Metrics, servedModelName: string, options: LlamaHttpOptions = {}): LlamaHttpServer {
+  const apiKey = options.apiKey ?? null
   const stopping = new AbortController()
 
   const startedAt = Math.floor(Date.now() / 1000)
@@ -49,6 +56,11 @@ export function createLlamaHttpServer(runtime: Runtime, metrics: Metrics, served
     const url = req.url ?? '/'
     const q = url.indexOf('?')
     const pathname = q === -1 ? url : url.slice(0, q)
+    // Before routing, as vLLM's middleware: without the key nothing under /v1 is even told apart.
+    if (apiKey !== null && pathname.startsWith('/v1') && !authorized(req.headers.authorization, apiKey)) {
+      req.resume()
+      return sendError(res, new ApiError(401, 'This engine needs its key: send Authorization: Bearer <key>.', { code: 'invalid_api_key' }))
+    }
     const route = routes[`${req.method} ${pathname}`]
     const ctx: RouteContext = {
       req,
@@ -90,4 +102,9 @@ export function createLlamaHttpServer(runtime: Runtime, metrics: Metrics, served
       server.closeAllConnections()
     },
   }
+}
+
+function authorized(header: string | undefined, key: string): boolean {
+  const match = /^Bearer\s+(.+)$/i.exec(header ?? '')
+  return match !== null && keysMatch(match[1].trim(), key)
 }

@@ -6,14 +6,18 @@ import { retryFailed } from '../../batch/retry-failed'
 import type { Store } from '../../store'
 import type { FileStorage } from '../../store/file-storage'
 import { BATCH_ID } from '../../store/ids'
+import type { AdminAccess } from '../admin-access'
 import type { AppState } from '../middleware'
 import { listParams } from './list-params'
+import { echo } from '../../api-params'
 
 export interface BatchAdminDeps {
   store: Store
   files: FileStorage
   batches: BatchService
   scheduler: Scheduler
+  /** Pausing and resuming all batches are admin actions (this machine, or the admin key). */
+  admin: AdminAccess
 }
 
 /** This app's own view of batch jobs: progress and why a job waits, dead letters, retry, pause. */
@@ -52,15 +56,15 @@ export function batchAdminRouter(deps: BatchAdminDeps): Router<AppState> {
   })
 
   router.post('/api/batches/:id/retry-failed', async (ctx) => {
-    if (!BATCH_ID.test(ctx.params.id)) throw notFound(`No such Batch object: ${ctx.params.id}`, 'id')
+    if (!BATCH_ID.test(ctx.params.id)) throw notFound(`No such Batch object: ${echo(ctx.params.id)}`, 'id')
     ctx.body = await retryFailed(store, deps.files, batches, ctx.params.id)
   })
 
-  router.post('/api/batches/pause', (ctx) => {
+  router.post('/api/batches/pause', deps.admin.require, (ctx) => {
     scheduler.pause()
     ctx.body = { paused: true }
   })
-  router.post('/api/batches/resume', (ctx) => {
+  router.post('/api/batches/resume', deps.admin.require, (ctx) => {
     scheduler.resume()
     ctx.body = { paused: false }
   })

@@ -8,8 +8,10 @@ import type { EngineKind, EngineState } from '../../engine/engine-types'
 import type { ProxyStats } from '../../engine/proxy-stats'
 import type { Store } from '../../store'
 import type { BatchStatus } from '../../batch/batch-types'
+import type { AdminAccess } from '../admin-access'
 import { readJsonBody } from '../json-body'
 import type { AppState } from '../middleware'
+import { echo } from '../../api-params'
 
 export interface EngineApiDeps {
   engine: Engine
@@ -20,6 +22,10 @@ export interface EngineApiDeps {
   store: Store
   startedAt: number
   maxJsonBodyBytes: number
+  /** Start, stop, switch and downloads are admin actions (this machine, or the admin key). */
+  admin: AdminAccess
+  /** Real-time requests waiting for the engine, for /metrics. */
+  waiting: { bodies: number; bytes: number }
 }
 
 const ENGINE_STATES: EngineState[] = ['stopped', 'starting', 'ready', 'stopping', 'failed', 'sleeping']
@@ -58,7 +64,7 @@ export function engineRouter(deps: EngineApiDeps): Router<AppState> {
   // Model names may hold a slash (an alias like openai/gpt-oss-20b), which the SDK sends as it is.
   router.get('/v1/models/*id', (ctx) => {
     const model = modelObject(ctx.params.id)
-    if (!model) throw notFound(`The model '${ctx.params.id}' does not exist.`, 'model')
+    if (!model) throw notFound(`The model ${echo(ctx.params.id)} does not exist.`, 'model')
     ctx.body = model
   })
 
@@ -67,9 +73,9 @@ export function engineRouter(deps: EngineApiDeps): Router<AppState> {
   })
 
   // Fetches an hf: model's file ahead of its first use; GET /api/engine and model.download events follow it.
-  router.post('/api/models/*id/download', (ctx) => {
+  router.post('/api/models/*id/download', deps.admin.require, (ctx) => {
     const m = registry().resolve(ctx.params.id)
-    if (!m) throw notFound(`The model '${ctx.params.id}' does not exist: it is not in models.yaml.`, 'model')
+    if (!m) throw notFound(`The model ${echo(ctx.params.id)} does not exist: it is not in models.yaml.`, 'model')
     if (m.engine !== 'llama.cpp' || !m.model.startsWith('hf:')) {
       throw badRequest(`The model '${m.id}' has no file to download: only llama.cpp models with an hf: reference are downloaded.`, 'invalid_value', 'model')
     }
@@ -85,14 +91,14 @@ export function engineRouter(deps: EngineApiDeps): Router<AppState> {
     if (typeof body.model !== 'string' || body.model === '') {
       throw badRequest("Missing required parameter: 'model' (an id or alias from models.yaml).", 'missing_required_parameter', 'model')
     }
-    if (!registry().resolve(body.model)) throw notFound(`The model '${body.model}' does not exist: it is not in models.yaml.`, 'model')
+    if (!registry().resolve(body.model)) throw notFound(`The model ${echo(body.model)} does not exist: it is not in models.yaml.`, 'model')
     return body.model
   }
 
   // Loading takes from seconds to minutes: start and switch answer 202 at once; GET /api/engine follows it
   // (a failure shows there as `failed` with the reason).
   for (const [route, modelRequired] of [['/api/engine/start', false], ['/api/engine/switch', true]] as const) {
-    router.post(route, async (ctx) => {
+    router.post(route, deps.admin.require, async (ctx) => {
       const model = await modelParam(modelRequired, ctx)
       engine.checkStartable(model)
       void engine.start(model).catch(() => undefined)
@@ -100,7 +106,7 @@ export function engineRouter(deps: EngineApiDeps): Router<AppState> {
       ctx.body = engine.status()
     })
   }
-  router.post('/api/engine/stop', async (ctx) => {
+  router.post('/api/engine/stop', deps.admin.require, async (ctx) => {
     await engine.stop()
     ctx.body = engine.status()
   })
@@ -117,6 +123,8 @@ export function engineRouter(deps: EngineApiDeps): Router<AppState> {
     gauge('vbs_engine_restarts', 'Engine restarts after crashes in the current window.', [['', status.restarts]])
     gauge('vbs_engine_uptime_seconds', 'Seconds since the engine became ready.', [['', status.uptimeS ?? 0]])
     gauge('vbs_engine_requests_in_flight', 'Requests being served by the engine through this service.', [['', status.inFlight]])
+    gauge('vbs_realtime_requests_waiting', 'Real-time requests whose body is held while they wait for the engine (a model loading).', [['', deps.waiting.bodies]])
+    gauge('vbs_realtime_waiting_body_bytes', 'Bytes of the bodies of the real-time requests waiting for the engine.', [['', deps.waiting.bytes]])
     const counts = new Map(
       (deps.store.db.prepare('SELECT status, COUNT(*) AS n FROM batches GROUP BY status').all() as { status: BatchStatus; n: number }[]).map((r) => [r.status, r.n]),
     )

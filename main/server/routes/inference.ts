@@ -5,8 +5,10 @@ import { describeType } from '../../api-params'
 import type { Settings } from '../../config/settings'
 import type { Engine, EngineTicket } from '../../engine/engine'
 import type { ProxyStats } from '../../engine/proxy-stats'
+import { sanitizeEngineBody } from '../../engine/request-policy'
 import { upstreamRequest } from '../../engine/upstream'
-import { readJsonBody } from '../json-body'
+import { readJsonBodySized } from '../json-body'
+import { WaitingBodies } from '../waiting-bodies'
 import type { AppState } from '../middleware'
 
 export const INFERENCE_PATHS = ['/v1/chat/completions', '/v1/completions', '/v1/embeddings'] as const
@@ -16,12 +18,12 @@ export const INFERENCE_PATHS = ['/v1/chat/completions', '/v1/completions', '/v1/
  * rewritten to the served name, interactive priority set, SSE streamed through chunk by chunk, and the
  * engine's request aborted when the client goes away.
  */
-export function inferenceRouter(deps: { settings: Settings; engine: Engine; stats: ProxyStats }): Router<AppState> {
-  const { settings, engine, stats } = deps
+export function inferenceRouter(deps: { settings: Settings; engine: Engine; stats: ProxyStats; waiting: WaitingBodies }): Router<AppState> {
+  const { settings, engine, stats, waiting } = deps
   const router = new Router<AppState>()
   for (const path of INFERENCE_PATHS) {
     router.post(path, async (ctx) => {
-      const body = await readJsonBody(ctx, settings.maxInferenceBodyBytes, 'VBS_MAX_INFERENCE_BODY_BYTES')
+      const { body, bytes } = await readJsonBodySized(ctx, settings.maxInferenceBodyBytes, 'VBS_MAX_INFERENCE_BODY_BYTES')
       if (body.model === undefined || body.model === null || body.model === '') {
         throw badRequest("Missing required parameter: 'model'.", 'missing_required_parameter', 'model')
       }
@@ -35,7 +37,15 @@ export function inferenceRouter(deps: { settings: Settings; engine: Engine; stat
       }
       ctx.req.once('close', onClose)
       ctx.res.once('close', onClose)
-      const ticket = await engine.acquire(body.model, gone.signal)
+      // While a model loads, the parsed body is held here: bounded (503 at once past the bound), see WaitingBodies.
+      const leave = waiting.enter(bytes)
+      let ticket: EngineTicket
+      try {
+        ticket = await engine.acquire(body.model, gone.signal)
+      } finally {
+        leave()
+      }
+      sanitizeEngineBody(body, ticket.target)
       body.model = ticket.target.served
       if (ticket.target.priority) body.priority = settings.interactivePriority
       try {

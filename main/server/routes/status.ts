@@ -1,5 +1,7 @@
 import { PassThrough } from 'node:stream'
 import Router from '@koa/router'
+import type { Logger } from 'pino'
+import { ApiError } from '../../api-error'
 import type { Scheduler } from '../../batch/scheduler'
 import type { Settings } from '../../config/settings'
 import type { Engine } from '../../engine/engine'
@@ -7,7 +9,8 @@ import type { ServiceEventMap, ServiceEvents } from '../../events'
 import type { GpuTelemetry } from '../../gpu/telemetry'
 import type { ThermalGuard } from '../../gpu/thermal-guard'
 import type { Store } from '../../store'
-import type { AppState } from '../middleware'
+import type { DiskSpace } from '../../store/disk-space'
+import { presentsApiKey, type AppState } from '../middleware'
 
 export interface StatusDeps {
   settings: Settings
@@ -19,11 +22,17 @@ export interface StatusDeps {
   events: ServiceEvents
   version: string
   startedAt: number
+  apiKey: () => string
+  log: Pick<Logger, 'info'>
+  /** The data dir's disk (files.disk): /health says when it is full. */
+  disk: Pick<DiskSpace, 'full' | 'freeBytes' | 'minFreeBytes'>
 }
 
 /** A runner heartbeat older than this, while a job runs, makes /health say `degraded`. */
 const STALE_HEARTBEAT_MS = 60_000
 const SSE_KEEPALIVE_MS = 15_000
+/** An event-stream client that lets this much pile up unread (it stopped reading) is dropped. */
+export const SSE_MAX_BUFFERED_BYTES = 1024 * 1024
 
 /** The health document: what a person or a monitor needs to know at a glance. */
 export function health(d: StatusDeps): Record<string, unknown> {
@@ -36,9 +45,17 @@ export function health(d: StatusDeps): Record<string, unknown> {
   const paused = d.scheduler.paused || d.thermal.paused
   const pausedReason = d.scheduler.paused ? 'paused by the user' : d.thermal.paused ? d.thermal.reason : null
   const stale = running !== null && heartbeatAgeMs > STALE_HEARTBEAT_MS
-  const degraded = d.thermal.paused || engine.state === 'failed' || stale
+  const diskFull = d.disk.full
+  const problems = healthProblems({
+    disk_full: diskFull !== null,
+    loop_not_beating: !d.scheduler.beating,
+    runner_stale: stale,
+    engine_failed: engine.state === 'failed',
+    thermal_pause: d.thermal.paused,
+  })
   return {
-    status: degraded ? 'degraded' : 'ok',
+    status: problems.length > 0 ? 'degraded' : 'ok',
+    problems,
     version: d.version,
     uptime_s: Math.round((Date.now() - d.startedAt) / 1000),
     gpu: {
@@ -52,10 +69,19 @@ export function health(d: StatusDeps): Record<string, unknown> {
     },
     engine: { state: engine.state, model: engine.model, phase: engine.phase, error: engine.lastError },
     runner: {
+      beating: d.scheduler.beating,
+      loop_error: d.scheduler.loopError,
       heartbeat_age_s: Math.round(heartbeatAgeMs / 100) / 10,
       current_job: running,
       paused,
       paused_reason: pausedReason,
+    },
+    disk: {
+      full: diskFull !== null,
+      reason: diskFull?.reason ?? null,
+      since: diskFull ? new Date(diskFull.since).toISOString() : null,
+      free_mb: freeMegabytes(d.disk),
+      min_free_mb: Math.round(d.disk.minFreeBytes / 1024 / 1024),
     },
     queue: { active_jobs: d.store.batches.countActive(), queued_requests: d.store.batches.queuedRequests() },
     limits: {
@@ -69,11 +95,35 @@ export function health(d: StatusDeps): Record<string, unknown> {
   }
 }
 
-/** GET /health (no key), GET /api/gpu and GET /api/events (SSE). */
+/**
+ * What is wrong, as stable codes a monitor can match (also shown without the key): `disk_full` (a write failed
+ * for lack of space; jobs are held until there is room), `loop_not_beating` (the batch scheduler's loop is not
+ * turning), `runner_stale` (a job runs but sent nothing for a minute), `engine_failed`, `thermal_pause`.
+ */
+function healthProblems(flags: Record<string, boolean>): string[] {
+  return Object.entries(flags)
+    .filter(([, on]) => on)
+    .map(([code]) => code)
+}
+
+/** Free megabytes on the data disk, or null when it cannot be read (the folder is gone). */
+function freeMegabytes(disk: StatusDeps['disk']): number | null {
+  try {
+    return Math.floor(disk.freeBytes() / 1024 / 1024)
+  } catch {
+    return null
+  }
+}
+
+/**
+ * GET /health (no key: whether it is up, what is wrong as codes, and its version; with the key: the whole document, whose engine
+ * errors and paths are for the owner), GET /api/gpu and GET /api/events (SSE).
+ */
 export function statusRouters(d: StatusDeps): { open: Router<AppState>; authed: Router<AppState> } {
   const open = new Router<AppState>()
   open.get('/health', (ctx) => {
-    ctx.body = health(d)
+    const doc = health(d)
+    ctx.body = presentsApiKey(ctx, d.apiKey) ? doc : { status: doc.status, problems: doc.problems, version: doc.version }
   })
 
   const authed = new Router<AppState>()
@@ -88,21 +138,45 @@ export function statusRouters(d: StatusDeps): { open: Router<AppState>; authed: 
     }
   })
 
+  // Each stream holds a socket and a listener on every event: their number is capped, and a client that
+  // stops reading is dropped once about SSE_MAX_BUFFERED_BYTES wait for it, instead of the service buffering
+  // events for it without end.
+  let streams = 0
   authed.get('/api/events', (ctx) => {
+    if (streams >= d.settings.maxEventStreams) {
+      throw new ApiError(503, `${streams} event streams are open, the most this service serves (VBS_MAX_EVENT_STREAMS); close one (another dashboard tab) or try again later.`, {
+        code: 'too_many_event_streams',
+        headers: { 'retry-after': String(d.settings.retryAfterSeconds) },
+      })
+    }
+    streams += 1
     const stream = new PassThrough()
-    const send = (event: string, data: unknown): void => {
-      stream.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`)
+    const res = ctx.res
+    let closed = false
+    const buffered = (): number => stream.writableLength + stream.readableLength + res.writableLength
+    const send = (event: string, data: unknown): void => write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`)
+    const write = (text: string): void => {
+      if (closed) return
+      stream.write(text)
+      if (buffered() <= SSE_MAX_BUFFERED_BYTES) return
+      d.log.info({ requestId: ctx.state.requestId, client: ctx.req.socket.remoteAddress, buffered: buffered() }, 'event stream dropped: the client stopped reading')
+      close()
+      ctx.req.socket.destroy()
     }
     const names: (keyof ServiceEventMap)[] = ['batch.status', 'batch.progress', 'engine.state', 'model.download', 'gpu.sample', 'gpu.status', 'thermal', 'file.created', 'file.deleted', 'settings.changed']
     const offs = names.map((name) => d.events.on(name, (payload) => send(name, payload)))
-    const keepalive = setInterval(() => stream.write(': keepalive\n\n'), SSE_KEEPALIVE_MS)
+    const keepalive = setInterval(() => write(': keepalive\n\n'), SSE_KEEPALIVE_MS)
     const close = (): void => {
+      if (closed) return
+      closed = true
+      streams -= 1
       clearInterval(keepalive)
       for (const off of offs) off()
       stream.end()
     }
     offs.push(d.events.on('service.stopping', close))
     ctx.req.once('close', close)
+    res.once('close', close)
     ctx.req.socket.setTimeout(0)
     ctx.type = 'text/event-stream'
     ctx.set('cache-control', 'no-cache')

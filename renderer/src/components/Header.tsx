@@ -29,10 +29,16 @@ function Reconnecting(props: { retryAt: number; error: string }): React.JSX.Elem
 
 /** Why /health says `degraded`, in words. */
 function degradedBecause(health: Health): string {
-  const why: string[] = []
-  if (health.engine.state === 'failed') why.push('the engine failed')
-  if (!health.gpu.healthy) why.push('batches are paused for GPU heat')
+  const why = (health.problems ?? []).map((code) => PROBLEMS[code] ?? code)
   return why.length > 0 ? why.join('; ') : 'see /health'
+}
+
+const PROBLEMS: Record<string, string> = {
+  disk_full: 'the data disk is full: batches are held until space is freed',
+  loop_not_beating: 'the batch scheduler is not running',
+  runner_stale: 'the running batch has sent nothing for a minute',
+  engine_failed: 'the engine failed',
+  thermal_pause: 'batches are paused for GPU heat',
 }
 
 function Version(): React.JSX.Element | null {

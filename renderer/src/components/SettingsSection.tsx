@@ -183,7 +183,8 @@ function SettingsForm(props: { settings: SettingsView }): React.JSX.Element {
 
 function ApiKey(props: { settings: SettingsView }): React.JSX.Element {
   const { settings } = props
-  const key = useAuthStore((s) => s.key) ?? settings.api_key
+  // A LAN client that is not an admin is not sent the key (api_key null): it shows the one it connected with.
+  const key = useAuthStore((s) => s.key) ?? settings.api_key ?? ''
   const regenerate = useSettingsStore((s) => s.regenerateKey)
   const regenerating = useSettingsStore((s) => s.regenerating)
   const keyError = useSettingsStore((s) => s.keyError)
