@@ -2,9 +2,9 @@ import fs from 'node:fs'
 import path from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
 import OpenAI, { toFile } from 'openai'
-import { jsonl, tempDir, TEST_MODELS } from '../helpers/service'
+import { jsonl, tempDir } from '../helpers/service'
 import { readKey, spawnServe, type ChildService } from '../helpers/child-service'
-import { eventually, FAKE_VLLM, fakeEngineEnv, processGroup, type FakeEngineEnv } from '../helpers/fake-engine'
+import { eventually, fakeEngineEnv, processGroup, serveEnvWithFake, type FakeEngineEnv } from '../helpers/fake-engine'
 import { openStore } from '../../main/store'
 import { CHAOS_LONG, chaosSeed, expectEveryAnswerOnceAndOwn, killFakeEngines, spreadThresholds } from './chaos-helpers'
 
@@ -48,16 +48,7 @@ describe('chaos: the service killed with SIGKILL again and again during one job'
       const fake = fakeEngineEnv({ FAKE_VLLM_LOAD_MS: '200', FAKE_VLLM_LATENCY_MS: String(LATENCY_MS) })
       fakes.push(fake)
       const dataDir = tempDir('vbs-chaos-kill-')
-      const env = {
-        ...fake.env,
-        VBS_DATA_DIR: dataDir,
-        VBS_MODELS: TEST_MODELS,
-        VBS_VLLM_BIN: FAKE_VLLM,
-        VBS_ENGINE_HEALTH_POLL_MS: '100',
-        VBS_BATCH_CONCURRENCY: String(W),
-        VBS_COMMIT_ROWS: String(COMMIT_ROWS),
-        VBS_LOG_LEVEL: 'warn',
-      } as Record<string, string>
+      const env = serveEnvWithFake(fake, dataDir, { VBS_BATCH_CONCURRENCY: String(W), VBS_COMMIT_ROWS: String(COMMIT_ROWS), VBS_LOG_LEVEL: 'warn' })
       const kills: { moment: Moment; committed: number; status: string }[] = []
       const context = (): string => `seed ${seed}; kills so far: ${JSON.stringify(kills)}`
       /** What a person would look at when the job stalls: the service's own output and the engine's log. */

@@ -1,10 +1,15 @@
 import fs from 'node:fs'
 import path from 'node:path'
-import { FIXTURES, startService, tempDir, type TestService } from './service'
+import { FIXTURES, startService, tempDir, TEST_MODELS, type TestService } from './service'
 import type { Settings } from '../../main/config/settings'
 import { groupMembers, liveProcesses, readStat } from '../../main/engine/process-group'
 
 export const FAKE_VLLM = path.join(FIXTURES, 'fake-vllm')
+
+/** The environment for `npm run serve` as a child (spawnServe) on dataDir with the fake engine, plus `extra`. */
+export function serveEnvWithFake(fake: { env: NodeJS.ProcessEnv }, dataDir: string, extra: Record<string, string> = {}): Record<string, string> {
+  return { ...fake.env, VBS_DATA_DIR: dataDir, VBS_MODELS: TEST_MODELS, VBS_VLLM_BIN: FAKE_VLLM, VBS_ENGINE_HEALTH_POLL_MS: '100', ...extra } as Record<string, string>
+}
 export const FAKE_BIN = path.join(FIXTURES, 'bin')
 
 export interface FakeEngineEnv {

@@ -1,8 +1,8 @@
 import { afterEach, describe, expect, it } from 'vitest'
 import OpenAI, { toFile } from 'openai'
-import { jsonl, tempDir, TEST_MODELS } from '../helpers/service'
+import { jsonl, tempDir } from '../helpers/service'
 import { readKey, spawnServe } from '../helpers/child-service'
-import { eventually, FAKE_VLLM, fakeEngineEnv, processGroup, type FakeEngineEnv } from '../helpers/fake-engine'
+import { eventually, fakeEngineEnv, processGroup, serveEnvWithFake, type FakeEngineEnv } from '../helpers/fake-engine'
 import { openStore } from '../../main/store'
 
 const fakes: FakeEngineEnv[] = []
@@ -17,16 +17,7 @@ describe('durability', () => {
     const dataDir = tempDir()
     const W = 64
     const COMMIT_ROWS = 200
-    const env = {
-      ...fake.env,
-      VBS_DATA_DIR: dataDir,
-      VBS_MODELS: TEST_MODELS,
-      VBS_VLLM_BIN: FAKE_VLLM,
-      VBS_ENGINE_HEALTH_POLL_MS: '100',
-      VBS_BATCH_CONCURRENCY: String(W),
-      VBS_COMMIT_ROWS: String(COMMIT_ROWS),
-      VBS_LOG_LEVEL: 'warn',
-    } as Record<string, string>
+    const env = serveEnvWithFake(fake, dataDir, { VBS_BATCH_CONCURRENCY: String(W), VBS_COMMIT_ROWS: String(COMMIT_ROWS), VBS_LOG_LEVEL: 'warn' })
     const n = 20_000
     const first = spawnServe(env)
     const url = await first.ready

@@ -3,7 +3,7 @@ import path from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
 import OpenAI from 'openai'
 import { startService, tempDir, TEST_MODELS, type TestService } from '../helpers/service'
-import { alive, childrenOf, eventually, FAST_ENGINE, fakeEngineEnv, fakeServices, processGroup } from '../helpers/fake-engine'
+import { alive, childrenOf, eventually, FAST_ENGINE, fakeEngineEnv, fakeServices, processGroup, serveEnvWithFake } from '../helpers/fake-engine'
 
 interface EngineStatusBody {
   state: string
@@ -338,7 +338,7 @@ describe('an engine left by a service that died', () => {
     const { spawnServe, readKey } = await import('../helpers/child-service')
     const fake = fakeEngineEnv()
     const dataDir = tempDir()
-    const env = { ...fake.env, VBS_DATA_DIR: dataDir, VBS_MODELS: TEST_MODELS, VBS_VLLM_BIN: FAST_ENGINE.vllmBin!, VBS_ENGINE_HEALTH_POLL_MS: '100' } as Record<string, string>
+    const env = serveEnvWithFake(fake, dataDir)
     const first = spawnServe(env)
     const url = await first.ready
     const client = new OpenAI({ apiKey: readKey(dataDir), baseURL: `${url}/v1`, maxRetries: 0 })
@@ -373,7 +373,7 @@ describe('an engine left by a service killed before its pidfile was saved', () =
     for (const pidfile of ['missing', 'half-written'] as const) {
       const fake = fakeEngineEnv()
       const dataDir = tempDir()
-      const env = { ...fake.env, VBS_DATA_DIR: dataDir, VBS_MODELS: TEST_MODELS, VBS_VLLM_BIN: FAST_ENGINE.vllmBin!, VBS_ENGINE_HEALTH_POLL_MS: '100' } as Record<string, string>
+      const env = serveEnvWithFake(fake, dataDir)
       const first = spawnServe(env)
       const url = await first.ready
       const client = new OpenAI({ apiKey: readKey(dataDir), baseURL: `${url}/v1`, maxRetries: 0 })
