@@ -333,72 +333,53 @@ describe('models.yaml reload', () => {
   })
 })
 
+/**
+ * Starts `npm run serve` as a child, loads a model, kills the service with SIGKILL, leaves its pidfile as
+ * `pidfile` says, and starts it again on the same data dir: the engine the first one left must be gone
+ * before the second serves, and the second starts an engine of its own.
+ */
+async function engineLeftBehind(pidfile: 'kept' | 'missing' | 'half-written'): Promise<void> {
+  const { spawnServe, readKey } = await import('../helpers/child-service')
+  const fake = fakeEngineEnv()
+  const dataDir = tempDir()
+  const env = serveEnvWithFake(fake, dataDir)
+  const first = spawnServe(env)
+  const url = await first.ready
+  const client = new OpenAI({ apiKey: readKey(dataDir), baseURL: `${url}/v1`, maxRetries: 0 })
+  await client.chat.completions.create({ model: 'model-a', messages: [{ role: 'user', content: 'x' }] })
+  const engine = fake.launches()[0].pid
+  expect(processGroup(engine).length, pidfile).toBeGreaterThanOrEqual(2)
+  first.child.kill('SIGKILL')
+  await first.exited
+  const file = path.join(dataDir, 'engine.pid')
+  if (pidfile === 'missing') fs.rmSync(file)
+  if (pidfile === 'half-written') fs.writeFileSync(file, fs.readFileSync(file, 'utf8').slice(0, 9))
+  // The engine runs in its own process group: it outlived the service.
+  expect(processGroup(engine).length, pidfile).toBeGreaterThanOrEqual(2)
+
+  const second = spawnServe(env)
+  try {
+    await second.ready
+    expect(processGroup(engine), pidfile).toEqual([])
+    expect(alive(process.pid)).toBe(true)
+    const client2 = new OpenAI({ apiKey: readKey(dataDir), baseURL: `${second.url}/v1`, maxRetries: 0 })
+    expect((await client2.chat.completions.create({ model: 'model-a', messages: [{ role: 'user', content: 'y' }] })).choices[0].message.content).toBe('echo: y')
+    expect(fake.launches(), pidfile).toHaveLength(2)
+  } finally {
+    second.child.kill('SIGTERM')
+    await second.exited
+    for (const l of fake.launches()) for (const pid of processGroup(l.pid)) process.kill(pid, 'SIGKILL')
+  }
+}
+
 describe('an engine left by a service that died', () => {
   it('is found by the pidfile and ended on the next start; nothing unrelated is touched', async () => {
-    const { spawnServe, readKey } = await import('../helpers/child-service')
-    const fake = fakeEngineEnv()
-    const dataDir = tempDir()
-    const env = serveEnvWithFake(fake, dataDir)
-    const first = spawnServe(env)
-    const url = await first.ready
-    const client = new OpenAI({ apiKey: readKey(dataDir), baseURL: `${url}/v1`, maxRetries: 0 })
-    await client.chat.completions.create({ model: 'model-a', messages: [{ role: 'user', content: 'x' }] })
-    const engine = fake.launches()[0].pid
-    const group = processGroup(engine)
-    expect(group.length).toBeGreaterThanOrEqual(2)
-    first.child.kill('SIGKILL')
-    await first.exited
-    // The engine runs in its own process group: it outlived the service.
-    expect(processGroup(engine).length).toBeGreaterThanOrEqual(2)
-
-    const second = spawnServe(env)
-    try {
-      await second.ready
-      expect(processGroup(engine)).toEqual([])
-      expect(alive(process.pid)).toBe(true)
-      const client2 = new OpenAI({ apiKey: readKey(dataDir), baseURL: `${second.url}/v1`, maxRetries: 0 })
-      expect((await client2.chat.completions.create({ model: 'model-a', messages: [{ role: 'user', content: 'y' }] })).choices[0].message.content).toBe('echo: y')
-      expect(fake.launches()).toHaveLength(2)
-    } finally {
-      second.child.kill('SIGTERM')
-      await second.exited
-      for (const l of fake.launches()) for (const pid of processGroup(l.pid)) process.kill(pid, 'SIGKILL')
-    }
+    await engineLeftBehind('kept')
   })
-})
 
-describe('an engine left by a service killed before its pidfile was saved', () => {
-  it('is found by its environment and ended on the next start, whether the pidfile is missing or half-written', async () => {
-    const { spawnServe, readKey } = await import('../helpers/child-service')
-    for (const pidfile of ['missing', 'half-written'] as const) {
-      const fake = fakeEngineEnv()
-      const dataDir = tempDir()
-      const env = serveEnvWithFake(fake, dataDir)
-      const first = spawnServe(env)
-      const url = await first.ready
-      const client = new OpenAI({ apiKey: readKey(dataDir), baseURL: `${url}/v1`, maxRetries: 0 })
-      await client.chat.completions.create({ model: 'model-a', messages: [{ role: 'user', content: 'x' }] })
-      const engine = fake.launches()[0].pid
-      first.child.kill('SIGKILL')
-      await first.exited
-      const file = path.join(dataDir, 'engine.pid')
-      if (pidfile === 'missing') fs.rmSync(file)
-      else fs.writeFileSync(file, fs.readFileSync(file, 'utf8').slice(0, 9))
-      expect(processGroup(engine).length, pidfile).toBeGreaterThanOrEqual(2)
-
-      const second = spawnServe(env)
-      try {
-        await second.ready
-        expect(processGroup(engine), pidfile).toEqual([])
-        const client2 = new OpenAI({ apiKey: readKey(dataDir), baseURL: `${second.url}/v1`, maxRetries: 0 })
-        expect((await client2.chat.completions.create({ model: 'model-a', messages: [{ role: 'user', content: 'y' }] })).choices[0].message.content).toBe('echo: y')
-        expect(fake.launches(), pidfile).toHaveLength(2)
-      } finally {
-        second.child.kill('SIGTERM')
-        await second.exited
-        for (const l of fake.launches()) for (const pid of processGroup(l.pid)) process.kill(pid, 'SIGKILL')
-      }
-    }
+  it('is found by its environment when the service was killed before its pidfile was saved, or while writing it', async () => {
+    await engineLeftBehind('missing')
+    await engineLeftBehind('half-written')
   })
 })
 
