@@ -23,12 +23,18 @@ describe('database', () => {
   it('refuses a database written by a newer version, with a clear message, and leaves it untouched', () => {
     const file = path.join(tempDir(), 'db.sqlite')
     const raw = new BetterSqlite3(file)
+    raw.exec("CREATE TABLE kept (v TEXT); INSERT INTO kept VALUES ('the user''s data')")
     raw.pragma(`user_version = ${migrations.length + 5}`)
     raw.close()
+    const before = fs.readFileSync(file)
     expect(() => openDatabase(file)).toThrow(DatabaseVersionError)
     expect(() => openDatabase(file)).toThrow(/written by a newer version of vLLM Batch Server/)
-    const again = new BetterSqlite3(file)
+    // Untouched: the same bytes, no table of ours added, the user's rows there.
+    expect(fs.readFileSync(file).equals(before)).toBe(true)
+    const again = new BetterSqlite3(file, { readonly: true })
     expect(again.pragma('user_version', { simple: true })).toBe(migrations.length + 5)
+    expect((again.prepare("SELECT name FROM sqlite_master WHERE type = 'table'").all() as { name: string }[]).map((r) => r.name)).toEqual(['kept'])
+    expect(again.prepare('SELECT v FROM kept').all()).toEqual([{ v: "the user's data" }])
     again.close()
   })
 
@@ -49,6 +55,23 @@ describe('database', () => {
     expect(again.pragma('journal_mode', { simple: true })).toBe('delete')
     expect(again.prepare('SELECT x FROM from_the_future').get()).toEqual({ x: 42 })
     again.close()
+  })
+
+  it('0002 adds progress, null for batches already stored, and the column takes a job\'s live progress', () => {
+    const file = path.join(tempDir(), 'db.sqlite')
+    openDatabase(file, migrations.slice(0, 1)).close()
+    const v1 = new BetterSqlite3(file)
+    expect((v1.prepare("SELECT name FROM pragma_table_info('batches')").all() as { name: string }[]).map((c) => c.name)).not.toContain('progress')
+    v1.prepare(
+      "INSERT INTO batches (id, endpoint, input_file_id, completion_window, status, created_at, expires_at) VALUES ('batch_v1', '/v1/chat/completions', 'file-x', '24h', 'in_progress', 1, 2)",
+    ).run()
+    v1.close()
+    const db = openDatabase(file, migrations.slice(0, 2))
+    expect(db.pragma('user_version', { simple: true })).toBe(2)
+    expect(db.prepare("SELECT progress FROM batches WHERE id = 'batch_v1'").get()).toEqual({ progress: null })
+    db.prepare("UPDATE batches SET progress = ? WHERE id = 'batch_v1'").run(JSON.stringify({ chunk: 1, waiting: null }))
+    expect(JSON.parse((db.prepare("SELECT progress FROM batches WHERE id = 'batch_v1'").get() as { progress: string }).progress)).toEqual({ chunk: 1, waiting: null })
+    db.close()
   })
 
   it('0003 adds validation_attempts, 0 for batches already stored', () => {
