@@ -1,5 +1,5 @@
 import { EventEmitter } from 'node:events'
-import type { BatchObject, BatchStatus } from './batch/batch-types'
+import type { BatchObject, BatchStatus } from './contract/batches'
 import type { DownloadProgress, EngineState, EngineStatus } from './engine/engine-types'
 import type { BatchProgress } from './batch/progress'
 import type { GpuSample, GpuStatus } from './gpu/telemetry'

@@ -12,7 +12,7 @@ async function invoke(channel: string): Promise<void> {
     await ipcRenderer.invoke(channel)
   } catch (err) {
     const message = (err as Error).message.replace(/^Error invoking remote method '[^']*': (Error: )?/, '')
-    throw new Error(message)
+    throw new Error(message, { cause: err })
   }
 }
 

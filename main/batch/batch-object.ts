@@ -1,5 +1,5 @@
 import type { BatchRow } from '../store/batches-repo'
-import type { BatchErrorEntry, BatchObject } from './batch-types'
+import type { BatchErrorEntry, BatchObject } from '../contract/batches'
 
 /** The OpenAI Batch object for a stored row: every key present, null where unset. */
 export function toBatchObject(row: BatchRow): BatchObject {

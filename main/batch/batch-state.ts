@@ -4,7 +4,7 @@ import type { ServiceEvents } from '../events'
 import type { BatchesRepo, BatchPatch } from '../store/batches-repo'
 import { nowSeconds } from '../store/ids'
 import { toBatchObject } from './batch-object'
-import type { BatchObject, BatchStatus } from './batch-types'
+import type { BatchObject, BatchStatus } from '../contract/batches'
 
 /** The lifecycle of a batch: which status may follow which. */
 const NEXT: Record<BatchStatus, readonly BatchStatus[]> = {

@@ -5,7 +5,7 @@ import type { Store } from '../store'
 import type { FileStorage } from '../store/file-storage'
 import type { JoinedRow } from '../store/results-repo'
 import type { BatchLifecycle } from './batch-state'
-import type { BatchObject } from './batch-types'
+import type { BatchObject } from '../contract/batches'
 
 export type FinalOutcome = 'completed' | 'cancelled' | 'expired'
 

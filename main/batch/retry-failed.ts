@@ -3,7 +3,7 @@ import { ApiError } from '../api-error'
 import type { Store } from '../store'
 import type { FileStorage } from '../store/file-storage'
 import type { BatchService } from './batch-service'
-import type { BatchObject } from './batch-types'
+import type { BatchObject } from '../contract/batches'
 
 /**
  * Makes a new batch from the requests of `batchId` that failed: their lines copied byte for byte from the

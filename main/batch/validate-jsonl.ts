@@ -1,5 +1,5 @@
 import { echo } from '../api-params'
-import type { BatchErrorEntry } from './batch-types'
+import { MAX_CUSTOM_ID_CHARS, type BatchErrorEntry } from '../contract/batches'
 
 /** What the validator needs to know about the batch and the registry. */
 export interface ValidationRules {
@@ -15,8 +15,6 @@ export interface ValidationRules {
   maxErrorsBytes?: number
 }
 
-/** Longest custom_id, in characters. */
-export const MAX_CUSTOM_ID_CHARS = 512
 /** Longest message of one error entry; a longer one is cut. */
 export const MAX_ERROR_MESSAGE_CHARS = 500
 /**

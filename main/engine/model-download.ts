@@ -404,7 +404,7 @@ export class ModelDownloads {
       return null
     }
     if (size === 0) return null
-    let meta: PartMeta | null = null
+    let meta: PartMeta | null
     try {
       meta = JSON.parse(await fs.promises.readFile(`${part}.json`, 'utf8')) as PartMeta
     } catch {

@@ -1,6 +1,6 @@
 import type { Database, Statement } from 'better-sqlite3'
-import type { BatchErrorEntry, BatchStatus } from '../batch/batch-types'
-import { ACTIVE_STATUSES } from '../batch/batch-types'
+import type { BatchErrorEntry, BatchStatus } from '../contract/batches'
+import { ACTIVE_STATUSES } from '../contract/batches'
 
 /** A batches row as stored; JSON columns are kept as text. */
 export interface BatchRow {

@@ -5,10 +5,7 @@
  * as one string. The service validates the whole file again when the batch is created; this is a quick look.
  */
 
-/** The service's bound on custom_id (MAX_CUSTOM_ID_CHARS in main/batch/validate-jsonl.ts), in characters. */
-const MAX_CUSTOM_ID_CHARS = 512
-
-export const BATCH_ENDPOINTS = ['/v1/chat/completions', '/v1/completions', '/v1/embeddings'] as const
+import { BATCH_ENDPOINTS, MAX_CUSTOM_ID_CHARS } from '../../main/contract/batches'
 
 /** Lines decoded and checked; the rest are only counted. */
 export const PREVIEW_CHECK_LINES = 2000

@@ -2,7 +2,7 @@
  * The shapes the dashboard reads from the service. The service's own types are imported as types only (the
  * renderer never imports code from main/); the rest are the JSON documents of this app's `/api/*` routes.
  */
-import type { BatchErrorEntry, BatchObject, BatchStatus } from '../../main/batch/batch-types'
+import type { BatchErrorEntry, BatchObject, BatchStatus } from '../../main/contract/batches'
 import type { BatchProgress } from '../../main/batch/progress'
 import type { DownloadProgress, EngineKind, EngineState, EngineStatus } from '../../main/engine/engine-types'
 import type { GpuInfo, GpuSample, GpuStatus } from '../../main/gpu/telemetry'

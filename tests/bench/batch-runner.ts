@@ -973,7 +973,7 @@ async function benchResume(o: Options): Promise<void> {
   const listeningMs = (second.listeningAt as number) - restartAt
 
   ctx.step = '(c) waiting for the new engine'
-  let engine: EngineView | null = null
+  let engine: EngineView
   const engineDeadline = Date.now() + 60_000
   for (;;) {
     const e = await getJson<EngineView>(second, '/api/engine')
@@ -1066,7 +1066,7 @@ async function main(): Promise<void> {
     if (o.only.includes('c')) await benchResume(o)
   } catch (err) {
     const service = ctx.services[ctx.services.length - 1]
-    throw new Error(`while ${ctx.step}: ${describeError(err)}${service ? `\nthe service's last output:\n${service.output.toString() || '(none)'}` : ''}`)
+    throw new Error(`while ${ctx.step}: ${describeError(err)}${service ? `\nthe service's last output:\n${service.output.toString() || '(none)'}` : ''}`, { cause: err })
   } finally {
     await cleanup()
   }

@@ -971,7 +971,7 @@ async function directRequest(d: Direct, seq: LlamaContextSequence, mode: DirectM
   const history = historyOf(content)
   const state = d.wrapper.generateContextState({ chatHistory: history })
   const prompt = state.contextText.tokenize(d.model.tokenizer)
-  let tokens = 0
+  let tokens: number
   let text: string
   if (mode === 'chat') {
     // Counted by the sequence's token meter (tokens sampled): LlamaChat's onToken can miss one it holds back.
@@ -1416,7 +1416,7 @@ async function main(): Promise<void> {
     }
   } catch (err) {
     const service = ctx.services[ctx.services.length - 1]
-    throw new Error(`while ${ctx.step}: ${describeError(err)}${service ? `\nthe service's last output:\n${service.output().slice(-8192) || '(none)'}` : ''}`)
+    throw new Error(`while ${ctx.step}: ${describeError(err)}${service ? `\nthe service's last output:\n${service.output().slice(-8192) || '(none)'}` : ''}`, { cause: err })
   } finally {
     await cleanup()
   }

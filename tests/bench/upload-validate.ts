@@ -480,7 +480,7 @@ async function main(): Promise<void> {
     result = await run(options, ctx)
   } catch (err) {
     // Described before the clean-up, which stops the service and forgets it.
-    throw new Error(`while ${ctx.step}: ${describeError(err)}${serviceState(ctx.services)}`)
+    throw new Error(`while ${ctx.step}: ${describeError(err)}${serviceState(ctx.services)}`, { cause: err })
   } finally {
     await cleanup()
   }

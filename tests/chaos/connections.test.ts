@@ -23,7 +23,7 @@ interface Running {
   url: string
   client: OpenAI
 }
-let running: Service[] = []
+const running: Service[] = []
 afterEach(async () => {
   for (const s of running.splice(0)) await s.stop().catch(() => undefined)
 })
@@ -86,7 +86,7 @@ function connect(url: string, first = ''): Conn {
   const socket = net.connect(Number(port), hostname)
   let received = ''
   let closedAt = 0
-  let waiters: (() => void)[] = []
+  const waiters: (() => void)[] = []
   socket.on('data', (d: Buffer) => {
     received += d.toString('latin1')
     for (const w of waiters.splice(0)) w()

@@ -105,7 +105,7 @@ describe.skipIf(!CAN_RUN)('the Electron app', () => {
     const pids = await app.evaluate(({ app: electronApp }) => electronApp.getAppMetrics().map((m) => m.pid))
     expect(pids.length).toBeGreaterThan(1)
     for (const pid of pids) {
-      let cmdline = ''
+      let cmdline: string
       try {
         cmdline = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8')
       } catch {

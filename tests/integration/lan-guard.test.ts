@@ -10,7 +10,7 @@ import { listDir, startService, tempDir, TEST_MODELS, type TestService } from '.
 import { eventually, fakeServices, processGroup } from '../helpers/fake-engine'
 
 /** Services started by a test; stopped after it. */
-let running: TestService[] = []
+const running: TestService[] = []
 afterEach(async () => {
   for (const t of running.splice(0)) await t.stop().catch(() => undefined)
 })

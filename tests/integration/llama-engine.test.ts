@@ -104,7 +104,7 @@ afterAll(async () => {
   fs.rmSync(models, { recursive: true, force: true })
 })
 
-let services: TestService[] = []
+const services: TestService[] = []
 afterEach(async () => {
   for (const t of services.splice(0)) {
     const pid = t.service.engine.status().pid

@@ -61,8 +61,8 @@ function batchInput(n: number): string {
   return out
 }
 
-let servers: ChildProcess[] = []
-let services: TestService[] = []
+const servers: ChildProcess[] = []
+const services: TestService[] = []
 afterEach(async () => {
   for (const t of services.splice(0)) await t.stop().catch(() => undefined)
   for (const s of servers.splice(0)) await stopServer(s)

@@ -12,6 +12,9 @@ export type BatchStatus =
 export const BATCH_ENDPOINTS = ['/v1/chat/completions', '/v1/completions', '/v1/embeddings'] as const
 export type BatchEndpoint = (typeof BATCH_ENDPOINTS)[number]
 
+/** Longest custom_id of a batch line, in characters (code points). */
+export const MAX_CUSTOM_ID_CHARS = 512
+
 /** Statuses in which a batch holds its input file and counts against the queue limits. */
 export const ACTIVE_STATUSES: readonly BatchStatus[] = ['validating', 'in_progress', 'finalizing', 'cancelling']
 export const TERMINAL_STATUSES: readonly BatchStatus[] = ['failed', 'completed', 'expired', 'cancelled']
