@@ -196,11 +196,6 @@ export class BatchService {
     await Promise.allSettled([...this.validations.values()])
   }
 
-  /** Resolves when every validation under way has ended; for callers that need a settled state. */
-  async idle(): Promise<void> {
-    while (this.validations.size > 0) await Promise.allSettled([...this.validations.values()])
-  }
-
   private getRow(id: string): BatchRow {
     const row = BATCH_ID.test(id) ? this.deps.store.batches.get(id) : undefined
     if (!row) throw notFound(`No such Batch object: ${BATCH_ID.test(id) ? id : echo(id)}`, 'id')

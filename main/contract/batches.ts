@@ -17,7 +17,6 @@ export const MAX_CUSTOM_ID_CHARS = 512
 
 /** Statuses in which a batch holds its input file and counts against the queue limits. */
 export const ACTIVE_STATUSES: readonly BatchStatus[] = ['validating', 'in_progress', 'finalizing', 'cancelling']
-export const TERMINAL_STATUSES: readonly BatchStatus[] = ['failed', 'completed', 'expired', 'cancelled']
 
 export interface BatchErrorEntry {
   code: string

@@ -59,6 +59,7 @@ export class BatchesRepo {
   private readonly queuedStmt: Statement<[], { n: number | null }>
   private readonly byStatusStmt: Statement<[string], BatchRow>
   private readonly attemptsStmt: Statement<[number, string]>
+  private readonly byStatusCountStmt: Statement<[], { status: BatchStatus; n: number }>
   private readonly updateStmts = new Map<string, Statement>()
 
   constructor(private readonly db: Database) {
@@ -79,6 +80,7 @@ export class BatchesRepo {
       WHERE b.status IN (${ACTIVE_LIST})`)
     this.byStatusStmt = db.prepare(`${SELECT} WHERE status = ? ORDER BY seq`)
     this.attemptsStmt = db.prepare('UPDATE batches SET validation_attempts = MAX(0, validation_attempts + ?) WHERE id = ?')
+    this.byStatusCountStmt = db.prepare('SELECT status, COUNT(*) AS n FROM batches GROUP BY status')
   }
 
   insert(row: BatchRow): void {
@@ -132,6 +134,11 @@ export class BatchesRepo {
 
   countActive(): number {
     return this.activeCountStmt.get()?.n ?? 0
+  }
+
+  /** How many batches there are of each status (statuses with none are left out). */
+  countByStatus(): Map<BatchStatus, number> {
+    return new Map(this.byStatusCountStmt.all().map((r) => [r.status, r.n]))
   }
 
   queuedRequests(): number {

@@ -8,7 +8,11 @@ export interface RequestIndexRow {
   length: number
 }
 
-export type RequestState = 'pending' | 'running' | 'succeeded' | 'failed' | 'cancelled' | 'expired'
+/**
+ * A request's state: `pending` until its result is committed (one in flight stays pending, so a crash sends it
+ * again), then succeeded or failed, or cancelled / expired when its batch ended before it ran.
+ */
+export type RequestState = 'pending' | 'succeeded' | 'failed' | 'cancelled' | 'expired'
 
 /** Rows per INSERT statement when writing an index: one statement per row is the bottleneck at 200,000 rows. */
 const ROWS_PER_INSERT = 100

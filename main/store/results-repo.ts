@@ -88,8 +88,8 @@ export class ResultsRepo {
       WHERE batch_seq = ? AND state <> 'succeeded' AND line > ? ORDER BY line LIMIT ?`)
     this.deadNeverRan = db.prepare(`INSERT OR REPLACE INTO dead_letters (batch_seq, line, custom_id, error_type, message, attempts, created_at)
       SELECT batch_seq, line, custom_id, @code, @message, attempts, @now FROM requests
-      WHERE batch_seq = @seq AND state IN ('pending', 'running')`)
-    this.markNeverRanStmt = db.prepare(`UPDATE requests SET state = @state WHERE batch_seq = @seq AND state IN ('pending', 'running')`)
+      WHERE batch_seq = @seq AND state = 'pending'`)
+    this.markNeverRanStmt = db.prepare(`UPDATE requests SET state = @state WHERE batch_seq = @seq AND state = 'pending'`)
   }
 
   seqOf(batchId: string): number {

@@ -8,42 +8,14 @@ import type { DownloadProgress, EngineKind, EngineState, EngineStatus } from '..
 import type { GpuInfo, GpuSample, GpuStatus } from '../../main/gpu/telemetry'
 import type { ThermalDecision } from '../../main/gpu/thermal-guard'
 import type { ServiceEventMap } from '../../main/events'
+import type { Health, HealthProblem } from '../../main/contract/health'
 
+export type { Health, HealthProblem }
 export type { BatchErrorEntry, BatchObject, BatchProgress, BatchStatus, DownloadProgress, EngineKind, EngineState, EngineStatus, GpuInfo, GpuSample, GpuStatus, ThermalDecision }
 
 /** OpenAI's error envelope, which every failing route answers with. */
 export interface ErrorEnvelope {
   error: { message: string; type?: string; param: string | null; code: string | null }
-}
-
-/** `GET /health`: without the API key only `status` and `version`; the rest only with it. */
-export interface Health {
-  status: 'ok' | 'degraded'
-  /** What is wrong, as codes: disk_full, loop_not_beating, runner_stale, engine_failed, thermal_pause. */
-  problems?: string[]
-  version: string
-  uptime_s?: number
-  gpu?: {
-    available: boolean
-    reason: string | null
-    name: string | null
-    temperature_c: number | null
-    memory: { used_mib: number | null; total_mib: number | null }
-    utilization_pct: number | null
-    healthy: boolean
-  }
-  engine?: { state: EngineState; model: string | null; phase: string | null; error: string | null }
-  runner?: { beating: boolean; loop_error: string | null; heartbeat_age_s: number; current_job: string | null; paused: boolean; paused_reason: string | null }
-  disk?: { full: boolean; reason: string | null; since: string | null; free_mb: number | null; min_free_mb: number }
-  queue?: { active_jobs: number; queued_requests: number }
-  limits?: {
-    max_active_batches: number
-    max_queued_requests: number
-    max_requests_per_batch: number
-    max_file_bytes: number
-    thermal_pause_c: number
-    thermal_resume_c: number
-  }
 }
 
 /** `GET /api/engine`. */

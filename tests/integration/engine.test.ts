@@ -2,7 +2,8 @@ import fs from 'node:fs'
 import path from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
 import OpenAI from 'openai'
-import { startService, tempDir, TEST_MODELS, type TestService } from '../helpers/service'
+import { jsonl, startService, tempDir, TEST_MODELS, type TestService } from '../helpers/service'
+import { batchReaches, submitBatch } from '../helpers/batches'
 import { alive, childrenOf, eventually, FAST_ENGINE, fakeEngineEnv, fakeServices, processGroup, serveEnvWithFake } from '../helpers/fake-engine'
 
 interface EngineStatusBody {
@@ -263,11 +264,15 @@ describe('engine supervisor with the fake vLLM', () => {
   it('serves /metrics with our gauges and the vLLM series scraped from the engine', async () => {
     const { t } = await boot()
     await chat(t, 'model-a', 'count me')
+    const done = await submitBatch(t, jsonl(3, 'm'))
+    await batchReaches(t, done.id, ['completed'])
     const res = await t.api('/metrics')
     expect(res.headers.get('content-type')).toMatch(/^text\/plain/)
     const text = await res.text()
     expect(text).toContain('vbs_engine_state{state="ready"} 1')
     expect(text).toContain('vbs_realtime_requests_total{endpoint="/v1/chat/completions",code="200"} 1')
+    expect(text).toContain('vbs_batches{status="completed"} 1')
+    expect(text).toContain('vbs_batches{status="failed"} 0')
     for (const series of ['vllm:num_requests_running', 'vllm:num_requests_waiting', 'vllm:kv_cache_usage_perc', 'vllm:prompt_tokens_total', 'vllm:generation_tokens_total']) {
       expect(text).toContain(series)
     }

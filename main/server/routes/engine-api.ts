@@ -125,9 +125,7 @@ export function engineRouter(deps: EngineApiDeps): Router<AppState> {
     gauge('vbs_engine_requests_in_flight', 'Requests being served by the engine through this service.', [['', status.inFlight]])
     gauge('vbs_realtime_requests_waiting', 'Real-time requests whose body is held while they wait for the engine (a model loading).', [['', deps.waiting.bodies]])
     gauge('vbs_realtime_waiting_body_bytes', 'Bytes of the bodies of the real-time requests waiting for the engine.', [['', deps.waiting.bytes]])
-    const counts = new Map(
-      (deps.store.db.prepare('SELECT status, COUNT(*) AS n FROM batches GROUP BY status').all() as { status: BatchStatus; n: number }[]).map((r) => [r.status, r.n]),
-    )
+    const counts = deps.store.batches.countByStatus()
     gauge('vbs_batches', 'Batches by status.', BATCH_STATUSES.map((s) => [`{status="${s}"}`, counts.get(s) ?? 0]))
     gauge('vbs_queued_requests', 'Requests waiting in active batches.', [['', deps.store.batches.queuedRequests()]])
     lines.push('# HELP vbs_realtime_requests_total Real-time API requests by endpoint and status.', '# TYPE vbs_realtime_requests_total counter')

@@ -10,6 +10,7 @@ import type { GpuTelemetry } from '../../gpu/telemetry'
 import type { ThermalGuard } from '../../gpu/thermal-guard'
 import type { Store } from '../../store'
 import type { DiskSpace } from '../../store/disk-space'
+import type { HealthDocument, HealthProblem, OpenHealth } from '../../contract/health'
 import { presentsApiKey, type AppState } from '../middleware'
 
 export interface StatusDeps {
@@ -35,7 +36,7 @@ const SSE_KEEPALIVE_MS = 15_000
 export const SSE_MAX_BUFFERED_BYTES = 1024 * 1024
 
 /** The health document: what a person or a monitor needs to know at a glance. */
-export function health(d: StatusDeps): Record<string, unknown> {
+export function health(d: StatusDeps): HealthDocument {
   const engine = d.engine.status()
   const gpuStatus = d.gpu.status()
   const sample = d.gpu.current()
@@ -100,10 +101,8 @@ export function health(d: StatusDeps): Record<string, unknown> {
  * for lack of space; jobs are held until there is room), `loop_not_beating` (the batch scheduler's loop is not
  * turning), `runner_stale` (a job runs but sent nothing for a minute), `engine_failed`, `thermal_pause`.
  */
-function healthProblems(flags: Record<string, boolean>): string[] {
-  return Object.entries(flags)
-    .filter(([, on]) => on)
-    .map(([code]) => code)
+function healthProblems(flags: Record<HealthProblem, boolean>): HealthProblem[] {
+  return (Object.keys(flags) as HealthProblem[]).filter((code) => flags[code])
 }
 
 /** Free megabytes on the data disk, or null when it cannot be read (the folder is gone). */
@@ -123,7 +122,8 @@ export function statusRouters(d: StatusDeps): { open: Router<AppState>; authed: 
   const open = new Router<AppState>()
   open.get('/health', (ctx) => {
     const doc = health(d)
-    ctx.body = presentsApiKey(ctx, d.apiKey) ? doc : { status: doc.status, problems: doc.problems, version: doc.version }
+    const open: OpenHealth = { status: doc.status, problems: doc.problems, version: doc.version }
+    ctx.body = presentsApiKey(ctx, d.apiKey) ? doc : open
   })
 
   const authed = new Router<AppState>()

@@ -1,6 +1,6 @@
 import * as api from '../api'
 import { useConnectionStore } from '../store/connection'
-import type { Health } from '../types'
+import type { Health, HealthProblem } from '../types'
 import { useNow } from './use-now'
 
 function StreamStatus(): React.JSX.Element {
@@ -33,7 +33,7 @@ function degradedBecause(health: Health): string {
   return why.length > 0 ? why.join('; ') : 'see /health'
 }
 
-const PROBLEMS: Record<string, string> = {
+const PROBLEMS: Record<HealthProblem, string> = {
   disk_full: 'the data disk is full: batches are held until space is freed',
   loop_not_beating: 'the batch scheduler is not running',
   runner_stale: 'the running batch has sent nothing for a minute',
