@@ -14,6 +14,9 @@ import type { Scheduler } from '../batch/scheduler'
 import type { GpuTelemetry } from '../gpu/telemetry'
 import type { ThermalGuard } from '../gpu/thermal-guard'
 import type { ServiceEvents } from '../events'
+import { eventsRouter } from './routes/events'
+import { metricsRouter } from './routes/metrics'
+import { modelsRouter } from './routes/models'
 import { statusRouters } from './routes/status'
 import { settingsRouter, type SettingsControl } from './routes/settings-api'
 import { dashboardRouter } from './routes/dashboard'
@@ -59,7 +62,8 @@ export function createApp(deps: AppDeps): Koa<AppState> {
   app.silent = true // errors are logged by the envelope middleware
 
   const s = deps.settings
-  const status = statusRouters({ ...deps, disk: deps.files.disk })
+  const statusDeps = { ...deps, disk: deps.files.disk }
+  const status = statusRouters(statusDeps)
   const admin = adminAccess(() => s.adminKey)
   const waiting = new WaitingBodies({ maxBodies: s.maxWaitingBodies, maxBytes: s.maxWaitingBodyBytes, retryAfterSeconds: s.retryAfterSeconds })
 
@@ -67,9 +71,12 @@ export function createApp(deps: AppDeps): Koa<AppState> {
     filesRouter(deps),
     batchesRouter(deps),
     inferenceRouter({ ...deps, waiting }),
+    modelsRouter(deps),
+    metricsRouter({ ...deps, waiting }),
     engineRouter({ ...deps, maxJsonBodyBytes: s.maxJsonBodyBytes, admin, waiting }),
     batchAdminRouter({ ...deps, admin }),
     status.authed,
+    eventsRouter(statusDeps),
     settingsRouter(deps.settingsControl, s.maxJsonBodyBytes, admin),
   ]
 

@@ -1,11 +1,9 @@
-import { PassThrough } from 'node:stream'
 import Router from '@koa/router'
 import type { Logger } from 'pino'
-import { ApiError } from '../../api-error'
 import type { Scheduler } from '../../batch/scheduler'
 import type { Settings } from '../../config/settings'
 import type { Engine } from '../../engine/engine'
-import type { ServiceEventMap, ServiceEvents } from '../../events'
+import type { ServiceEvents } from '../../events'
 import type { GpuTelemetry } from '../../gpu/telemetry'
 import type { ThermalGuard } from '../../gpu/thermal-guard'
 import type { Store } from '../../store'
@@ -31,9 +29,6 @@ export interface StatusDeps {
 
 /** A runner heartbeat older than this, while a job runs, makes /health say `degraded`. */
 const STALE_HEARTBEAT_MS = 60_000
-const SSE_KEEPALIVE_MS = 15_000
-/** An event-stream client that lets this much pile up unread (it stopped reading) is dropped. */
-export const SSE_MAX_BUFFERED_BYTES = 1024 * 1024
 
 /** The health document: what a person or a monitor needs to know at a glance. */
 export function health(d: StatusDeps): HealthDocument {
@@ -115,8 +110,8 @@ function freeMegabytes(disk: StatusDeps['disk']): number | null {
 }
 
 /**
- * GET /health (no key: whether it is up, what is wrong as codes, and its version; with the key: the whole document, whose engine
- * errors and paths are for the owner), GET /api/gpu and GET /api/events (SSE).
+ * GET /health (no key: whether it is up, what is wrong as codes, and its version; with the key: the whole
+ * document, whose engine errors and paths are for the owner) and GET /api/gpu. The event stream is events.ts.
  */
 export function statusRouters(d: StatusDeps): { open: Router<AppState>; authed: Router<AppState> } {
   const open = new Router<AppState>()
@@ -138,51 +133,5 @@ export function statusRouters(d: StatusDeps): { open: Router<AppState>; authed: 
     }
   })
 
-  // Each stream holds a socket and a listener on every event: their number is capped, and a client that
-  // stops reading is dropped once about SSE_MAX_BUFFERED_BYTES wait for it, instead of the service buffering
-  // events for it without end.
-  let streams = 0
-  authed.get('/api/events', (ctx) => {
-    if (streams >= d.settings.maxEventStreams) {
-      throw new ApiError(503, `${streams} event streams are open, the most this service serves (VBS_MAX_EVENT_STREAMS); close one (another dashboard tab) or try again later.`, {
-        code: 'too_many_event_streams',
-        headers: { 'retry-after': String(d.settings.retryAfterSeconds) },
-      })
-    }
-    streams += 1
-    const stream = new PassThrough()
-    const res = ctx.res
-    let closed = false
-    const buffered = (): number => stream.writableLength + stream.readableLength + res.writableLength
-    const send = (event: string, data: unknown): void => write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`)
-    const write = (text: string): void => {
-      if (closed) return
-      stream.write(text)
-      if (buffered() <= SSE_MAX_BUFFERED_BYTES) return
-      d.log.info({ requestId: ctx.state.requestId, client: ctx.req.socket.remoteAddress, buffered: buffered() }, 'event stream dropped: the client stopped reading')
-      close()
-      ctx.req.socket.destroy()
-    }
-    const names: (keyof ServiceEventMap)[] = ['batch.status', 'batch.progress', 'engine.state', 'model.download', 'gpu.sample', 'gpu.status', 'thermal', 'file.created', 'file.deleted', 'settings.changed']
-    const offs = names.map((name) => d.events.on(name, (payload) => send(name, payload)))
-    const keepalive = setInterval(() => write(': keepalive\n\n'), SSE_KEEPALIVE_MS)
-    const close = (): void => {
-      if (closed) return
-      closed = true
-      streams -= 1
-      clearInterval(keepalive)
-      for (const off of offs) off()
-      stream.end()
-    }
-    offs.push(d.events.on('service.stopping', close))
-    ctx.req.once('close', close)
-    res.once('close', close)
-    ctx.req.socket.setTimeout(0)
-    ctx.type = 'text/event-stream'
-    ctx.set('cache-control', 'no-cache')
-    ctx.set('x-accel-buffering', 'no')
-    ctx.body = stream
-    send('hello', { health: health(d), engine: d.engine.status(), gpu: d.gpu.current() })
-  })
   return { open, authed }
 }
