@@ -4,7 +4,7 @@ import type { Logger } from 'pino'
 import type { Store } from '../store'
 import type { FileStorage } from '../store/file-storage'
 import type { JoinedRow } from '../store/results-repo'
-import type { BatchLifecycle } from './batch-state'
+import type { BatchLifecycle } from './batch-lifecycle'
 import type { BatchObject } from '../contract/batches'
 
 export type FinalOutcome = 'completed' | 'cancelled' | 'expired'
