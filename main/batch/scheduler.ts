@@ -213,9 +213,9 @@ export class Scheduler {
     try {
       if (isNoSpace(err)) {
         log.warn({ batch: batchId, err: message }, `batch ${batchId} held: no space left to save results`)
+        // Tried again once the disk has room and the failure is old enough (DiskSpace.refresh, which waits even
+        // when statfs shows room: the database may be what is full).
         this.d.disk.markFull(message)
-        // Not before the next look at the disk, even if it seems to have room (the database may be what is full).
-        this.faults.set(batchId, { count: this.faults.get(batchId)?.count ?? 0, until: Date.now() + DISK_POLL_MS })
         this.hold(batchId, this.diskHold())
         return
       }

@@ -52,3 +52,15 @@ export function keysMatch(presented: string, expected: string): boolean {
   const b = crypto.createHash('sha256').update(expected).digest()
   return crypto.timingSafeEqual(a, b)
 }
+
+/** The key of an `Authorization: Bearer <key>` header, or null when the header is not of that form. */
+export function bearerKey(header: string | undefined): string | null {
+  const match = /^Bearer\s+(.+)$/i.exec(header ?? '')
+  return match ? match[1].trim() : null
+}
+
+/** Whether an Authorization header carries `expected` as its Bearer key (compared in constant time). */
+export function bearerMatches(header: string | undefined, expected: string): boolean {
+  const key = bearerKey(header)
+  return key !== null && keysMatch(key, expected)
+}

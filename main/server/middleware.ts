@@ -1,7 +1,7 @@
 import type { Context, Middleware } from 'koa'
 import type { Logger } from 'pino'
 import { ApiError } from '../api-error'
-import { keysMatch } from '../config/api-key'
+import { bearerKey, bearerMatches, keysMatch } from '../config/api-key'
 import { insufficientStorage, isNoSpace, megabytes } from '../store/disk-space'
 import { newRequestId } from '../store/ids'
 import { declaresBody } from './slow-body-guard'
@@ -85,23 +85,21 @@ function toApiError(err: unknown, disk?: NoSpaceSink): ApiError {
 
 /** Whether the request carries the right API key (for routes open to all that say more to the key's holder). */
 export function presentsApiKey(ctx: Context, apiKey: () => string): boolean {
-  const match = /^Bearer\s+(.+)$/i.exec(ctx.get('authorization'))
-  return match !== null && keysMatch(match[1].trim(), apiKey())
+  return bearerMatches(ctx.get('authorization'), apiKey())
 }
 
 /** Every route behind this needs `Authorization: Bearer <key>`. */
 export function requireApiKey(apiKey: () => string): Middleware<AppState> {
   return async (ctx, next) => {
-    const header = ctx.get('authorization')
-    const match = /^Bearer\s+(.+)$/i.exec(header)
-    if (!match) {
+    const key = bearerKey(ctx.get('authorization'))
+    if (key === null) {
       throw new ApiError(
         401,
         "You didn't provide an API key. Send it in the Authorization header as 'Bearer <key>'; the server prints where its key is kept when it starts.",
         { code: 'invalid_api_key' },
       )
     }
-    if (!keysMatch(match[1].trim(), apiKey())) {
+    if (!keysMatch(key, apiKey())) {
       throw new ApiError(401, 'Incorrect API key provided.', { code: 'invalid_api_key' })
     }
     await next()

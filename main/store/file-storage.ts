@@ -2,7 +2,7 @@ import crypto from 'node:crypto'
 import fs from 'node:fs'
 import path from 'node:path'
 import type { Logger } from 'pino'
-import { ApiError, notFound } from '../api-error'
+import { ApiError, badRequest, notFound } from '../api-error'
 import type { ServiceEvents } from '../events'
 import type { Store } from '.'
 import { DiskSpace, insufficientStorage, isNoSpace, megabytes, type StatFs } from './disk-space'
@@ -23,7 +23,7 @@ export interface StorageLimits {
 export const DEFAULT_STORAGE_LIMITS: StorageLimits = { minFreeBytes: 512 * MiB, maxStoredBytes: 0 }
 
 /** How much of a multipart body may be other than the file (boundaries, part headers, the purpose field). */
-export const MULTIPART_OVERHEAD_BYTES = 64 * 1024
+const MULTIPART_OVERHEAD_BYTES = 64 * 1024
 /** While an upload streams in, free space is read again each time it has grown by this much. */
 const RECHECK_EVERY_BYTES = MiB
 
@@ -76,12 +76,24 @@ export class FileStorage {
   }
 
   /**
-   * Refuses a client upload before its body is read: 507 when the declared body does not fit above the free-space
-   * floor, 413 when the file would pass the quota. `declaredBytes` is the body's Content-Length (null when chunked).
+   * Refuses a client upload before its body is read: 400 `file_too_large` when the declared body cannot hold a
+   * file of at most maxFileBytes (the client must change the request, not wait for space), 413 when the file
+   * would pass the quota, 507 when the body does not fit above the free-space floor. `declaredBytes` is the
+   * body's Content-Length (null when chunked).
    */
-  admitUpload(declaredBytes: number | null): void {
-    // The body holds more than the file; only a body past the quota by more than any form around a file is refused.
-    if (declaredBytes !== null) this.ensureQuota(declaredBytes - MULTIPART_OVERHEAD_BYTES)
+  admitUpload(declaredBytes: number | null, maxFileBytes: number): void {
+    if (declaredBytes !== null) {
+      // The body holds more than the file; only a body past a limit by more than any form around a file is refused.
+      const fileBytes = declaredBytes - MULTIPART_OVERHEAD_BYTES
+      if (fileBytes > maxFileBytes) {
+        throw badRequest(
+          `File is too large. The request declares ${declaredBytes.toLocaleString('en-US')} bytes, and a file may have at most ${maxFileBytes.toLocaleString('en-US')} (VBS_MAX_FILE_BYTES).`,
+          'file_too_large',
+          'file',
+        )
+      }
+      this.ensureQuota(fileBytes)
+    }
     // A chunked body has no size to check, but a disk already below the floor refuses it as well.
     this.disk.ensureRoom(declaredBytes ?? 0, 'the upload')
   }

@@ -1,6 +1,6 @@
 import http from 'node:http'
 import { ApiError } from '../../api-error'
-import { keysMatch } from '../../config/api-key'
+import { bearerMatches } from '../../config/api-key'
 import { chatCompletions } from './chat'
 import { textCompletions } from './completions'
 import { embeddings } from './embeddings'
@@ -57,7 +57,7 @@ export function createLlamaHttpServer(runtime: Runtime, metrics: Metrics, served
     const q = url.indexOf('?')
     const pathname = q === -1 ? url : url.slice(0, q)
     // Before routing, as vLLM's middleware: without the key nothing under /v1 is even told apart.
-    if (apiKey !== null && pathname.startsWith('/v1') && !authorized(req.headers.authorization, apiKey)) {
+    if (apiKey !== null && pathname.startsWith('/v1') && !bearerMatches(req.headers.authorization, apiKey)) {
       req.resume()
       return sendError(res, new ApiError(401, 'This engine needs its key: send Authorization: Bearer <key>.', { code: 'invalid_api_key' }))
     }
@@ -102,9 +102,4 @@ export function createLlamaHttpServer(runtime: Runtime, metrics: Metrics, served
       server.closeAllConnections()
     },
   }
-}
-
-function authorized(header: string | undefined, key: string): boolean {
-  const match = /^Bearer\s+(.+)$/i.exec(header ?? '')
-  return match !== null && keysMatch(match[1].trim(), key)
 }

@@ -3,7 +3,7 @@ import Router from '@koa/router'
 import { badRequest } from '../../api-error'
 import { checkExpiresAfter, echo } from '../../api-params'
 import type { Settings } from '../../config/settings'
-import { MULTIPART_OVERHEAD_BYTES, type FileStorage } from '../../store/file-storage'
+import type { FileStorage } from '../../store/file-storage'
 import type { FileRow } from '../../store/files-repo'
 import type { Store } from '../../store'
 import { receiveUpload } from '../multipart-upload'
@@ -39,17 +39,7 @@ export function filesRouter(deps: { settings: Settings; store: Store; files: Fil
 
   router.post('/v1/files', async (ctx) => {
     try {
-      const declared = declaredLength(ctx.get('content-length'))
-      // A body that cannot hold an allowed file is refused as too large before the disk is asked (a 4xx: the
-      // client must change the request, not wait for space).
-      if (declared !== null && declared - MULTIPART_OVERHEAD_BYTES > settings.maxFileBytes) {
-        throw badRequest(
-          `File is too large. The request declares ${declared.toLocaleString('en-US')} bytes, and a file may have at most ${settings.maxFileBytes.toLocaleString('en-US')} (VBS_MAX_FILE_BYTES).`,
-          'file_too_large',
-          'file',
-        )
-      }
-      files.admitUpload(declared)
+      files.admitUpload(declaredLength(ctx.get('content-length')), settings.maxFileBytes)
     } catch (err) {
       // The body is left unread: closing the connection after the answer stops the client from sending it all.
       ctx.set('connection', 'close')
