@@ -77,7 +77,7 @@ export default tseslint.config(
     ignores: ['tests/unit/app-*.test.ts', 'tests/e2e/electron.test.ts'],
     rules: { 'no-restricted-imports': forbid([ELECTRON, { regex: '(^|/)main/app(/|$)', message: 'Only the shell\'s own unit tests (tests/unit/app-*) import main/app.' }]) },
   },
-  // The renderer gets its data over HTTP exactly as a browser on the LAN: of main/ it may import types only.
+  // The renderer gets its data over HTTP exactly as a browser on the LAN: of main/ it imports the contract only.
   {
     files: ['renderer/**/*.{ts,tsx}'],
     rules: {
@@ -88,7 +88,23 @@ export default tseslint.config(
           patterns: [
             { group: ['electron', 'electron/*'], message: 'The renderer talks to the main process through preload only.' },
             // The contract (main/contract: runtime-neutral shapes and constants) is what it shares with the service.
-            { regex: '(^|/)main/(?!contract(/|$))', allowTypeImports: true, message: 'The renderer imports from main/ only main/contract, and types (it runs in the browser).' },
+            { regex: '(^|/)main/(?!contract(/|$))', message: 'The renderer imports from main/ only main/contract (the shapes and constants it shares with the service), types included.' },
+          ],
+        },
+      ],
+    },
+  },
+
+  // The contract is runtime-neutral: the browser, the CLI and the service all load it.
+  {
+    files: ['main/contract/**/*.ts'],
+    rules: {
+      'no-restricted-imports': 'off',
+      '@typescript-eslint/no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            { regex: '^(?!\\./)', message: 'main/contract imports only its own files: no Node, no Electron, nothing else of main/.' },
           ],
         },
       ],

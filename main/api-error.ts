@@ -1,3 +1,5 @@
+import type { ErrorEnvelope } from './contract/errors'
+
 /**
  * The one error type thrown anywhere in the service. The error-envelope middleware turns it into
  * OpenAI's four-key envelope: {"error": {"message", "type", "param", "code"}}.
@@ -33,7 +35,7 @@ export class ApiError extends Error {
     this.headers = options.headers ?? {}
   }
 
-  toJSON(): { error: { message: string; type: string; param: string | null; code: string | null } } {
+  toJSON(): ErrorEnvelope {
     return { error: { message: this.message, type: this.type, param: this.param, code: this.code } }
   }
 }

@@ -1,22 +1,13 @@
 import { EventEmitter } from 'node:events'
-import type { BatchObject, BatchStatus } from './contract/batches'
-import type { DownloadProgress, EngineState, EngineStatus } from './engine/engine-types'
-import type { BatchProgress } from './batch/progress'
-import type { GpuSample, GpuStatus } from './gpu/telemetry'
-import type { ThermalDecision } from './gpu/thermal-guard'
+import type { Settings } from './config/settings'
+import type { StreamEventMap } from './contract/events'
 
-/** Everything the service announces: the dashboard's SSE stream and the tray listen here. */
-export interface ServiceEventMap {
-  'batch.status': { batch: BatchObject; from: BatchStatus; to: BatchStatus }
-  'file.created': { id: string; purpose: string; bytes: number }
-  'file.deleted': { id: string }
-  'engine.state': { from: EngineState; status: EngineStatus }
-  'model.download': DownloadProgress
-  'batch.progress': { id: string; progress: BatchProgress }
-  'gpu.sample': GpuSample
-  'gpu.status': GpuStatus
-  thermal: ThermalDecision
-  'settings.changed': { settings: import('./config/settings').Settings }
+/**
+ * Everything the service announces: the dashboard's event stream (routes/events.ts) and the tray listen here.
+ * The stream's events are the contract's; inside, `settings.changed` carries the settings themselves.
+ */
+export interface ServiceEventMap extends Omit<StreamEventMap, 'hello' | 'settings.changed'> {
+  'settings.changed': { settings: Settings }
   /** The service is stopping: long-lived streams end now. */
   'service.stopping': Record<string, never>
 }

@@ -1,6 +1,6 @@
 import http from 'node:http'
 import os from 'node:os'
-import { shareableBaseUrl } from './config/share-links'
+import { shareableBaseUrl } from './contract/share-links'
 import type { AddressInfo } from 'node:net'
 import type net from 'node:net'
 import fs from 'node:fs'
@@ -25,7 +25,7 @@ import { LlamaLauncher } from './engine/llama-launcher'
 import { ModelDownloads } from './engine/model-download'
 import { RemoteEngine } from './engine/remote-engine'
 import { VllmLauncher } from './engine/vllm-launcher'
-import { ProxyStats } from './engine/proxy-stats'
+import { RequestCounters } from './server/request-counters'
 import { NvidiaSmi } from './gpu/nvidia-smi'
 import { Scheduler } from './batch/scheduler'
 import { GpuTelemetry, type GpuSample } from './gpu/telemetry'
@@ -66,7 +66,7 @@ export class Service {
   readonly downloads: ModelDownloads
   readonly engineLog: EngineLog
   readonly engine: Engine
-  readonly stats = new ProxyStats()
+  readonly stats = new RequestCounters()
   readonly scheduler: Scheduler
   readonly gpu: GpuTelemetry
   readonly thermal: ThermalGuard

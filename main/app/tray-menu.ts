@@ -92,8 +92,6 @@ function engineText(s: TraySnapshot): string {
       return model ? `${model} loading…` : 'engine loading…'
     case 'stopping':
       return model ? `${model} stopping…` : 'engine stopping…'
-    case 'sleeping':
-      return model ? `${model} asleep` : 'engine asleep'
     case 'failed':
       return 'engine failed'
     case 'stopped':
@@ -159,8 +157,6 @@ export function statusLine(s: TraySnapshot): string {
         return `Loading ${s.engine.model ?? 'engine'} (${KIND_LABEL[s.engine.kind]}${s.engine.phase ? `, ${s.engine.phase}` : ''})`
       case 'stopping':
         return `Stopping ${s.engine.model ?? 'engine'}`
-      case 'sleeping':
-        return `Asleep: ${s.engine.model ?? 'engine'}`
       case 'failed':
         return `Engine failed: ${truncate(firstLine(s.engine.lastError) ?? 'see the dashboard', 70)}`
       case 'stopped':
@@ -199,7 +195,7 @@ function modelLabel(s: TraySnapshot, id: string): string {
 
 /** The tray menu, top to bottom. */
 export function trayMenuTemplate(s: TraySnapshot, a: TrayActions): TrayMenuItem[] {
-  const engineUp = s.engine.state === 'ready' || s.engine.state === 'starting' || s.engine.state === 'sleeping'
+  const engineUp = s.engine.state === 'ready' || s.engine.state === 'starting'
   const held = s.engine.leasedBy !== null
   const items: TrayMenuItem[] = [{ kind: 'label', id: 'status', label: statusLine(s) }]
   const batch = batchLine(s)

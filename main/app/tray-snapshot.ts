@@ -14,7 +14,7 @@ export interface TraySource {
   scheduler: {
     readonly paused: boolean
     readonly runningBatch: string | null
-    progressOf(id: string): { completed: number; failed: number; total: number; waiting: string | null } | null
+    progressOf(id: string): { completed: number; failed: number; total: number; hold: { detail: string } | null } | null
   }
   thermal: { readonly paused: boolean; readonly reason: string | null }
   gpu: { current(): { temperatureC: number | null; at: number } | null }
@@ -49,7 +49,7 @@ export function traySnapshot(source: TraySource, now = Date.now()): TraySnapshot
           id: running,
           done: progress ? progress.completed + progress.failed : 0,
           total: progress?.total ?? 0,
-          waiting: progress?.waiting ?? null,
+          waiting: progress?.hold?.detail ?? null,
         }
       : null,
     batchesPaused: source.scheduler.paused,

@@ -5,7 +5,7 @@ import { clipboard, Menu, nativeImage, Tray, type MenuItemConstructorOptions, ty
 import type { Service } from '../service'
 import type { ServiceEventMap } from '../events'
 import { appRoot } from '../config/app-paths'
-import { apiUrl, dashboardLink, shareableBaseUrl } from '../config/share-links'
+import { apiUrl, dashboardLink, shareableBaseUrl } from '../contract/share-links'
 import { throttle, type Throttled } from './throttle'
 import { trayIconRepresentations } from './tray-icons'
 import {

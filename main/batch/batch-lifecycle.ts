@@ -3,7 +3,7 @@ import type { Logger } from 'pino'
 import type { ServiceEvents } from '../events'
 import type { BatchesRepo, BatchPatch } from '../store/batches-repo'
 import { nowSeconds } from '../store/ids'
-import { toBatchObject } from './batch-object'
+import { toBatchObject } from '../store/batch-row'
 import type { BatchObject, BatchStatus } from '../contract/batches'
 
 /** The lifecycle of a batch: which status may follow which. */
@@ -46,7 +46,8 @@ export class BatchLifecycle {
     const from = row.status
     if (!NEXT[from].includes(to)) throw new BatchTransitionError(`batch ${id} cannot go from ${from} to ${to}`)
     const stamp = STAMP[to]
-    const full: BatchPatch = { ...patch, status: to, status_detail: patch.status_detail ?? null }
+    // A new status ends what the old one was busy with and any hold on it.
+    const full: BatchPatch = { ...patch, status: to, status_detail: patch.status_detail ?? null, hold: patch.hold ?? null }
     if (stamp) (full as Record<string, unknown>)[stamp] = nowSeconds()
     this.batches.update(id, full)
     const batch = toBatchObject(this.batches.get(id)!)

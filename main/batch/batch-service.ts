@@ -9,7 +9,7 @@ import type { Store } from '../store'
 import type { BatchRow } from '../store/batches-repo'
 import { BATCH_ID, FILE_ID, newBatchId, nowSeconds } from '../store/ids'
 import type { RequestIndexRow } from '../store/requests-repo'
-import { toBatchObject } from './batch-object'
+import { newBatchRow, toBatchObject } from '../store/batch-row'
 import { BatchLifecycle } from './batch-lifecycle'
 import { BATCH_ENDPOINTS, type BatchObject } from '../contract/batches'
 import { readLines } from './jsonl-lines'
@@ -96,38 +96,17 @@ export class BatchService {
     }
 
     const createdAt = nowSeconds()
-    const row: BatchRow = {
+    const row = newBatchRow({
       id: newBatchId(),
       endpoint,
       input_file_id: file.id,
       completion_window: window,
       status: 'validating',
-      model: null,
-      errors: null,
-      output_file_id: null,
-      error_file_id: null,
       created_at: createdAt,
-      in_progress_at: null,
       expires_at: createdAt + WINDOW_SECONDS[window],
-      finalizing_at: null,
-      completed_at: null,
-      failed_at: null,
-      expired_at: null,
-      cancelling_at: null,
-      cancelled_at: null,
-      total: 0,
-      completed: 0,
-      failed: 0,
-      input_tokens: 0,
-      cached_tokens: 0,
-      output_tokens: 0,
-      reasoning_tokens: 0,
       metadata: metadata ? JSON.stringify(metadata) : null,
       output_expires_after: outputExpiresAfter,
-      status_detail: null,
-      progress: null,
-      validation_attempts: 0,
-    }
+    })
     store.batches.insert(row)
     this.deps.log.info({ batch: row.id, file: file.id, endpoint }, `batch ${row.id} created`)
     this.startValidation(row.id)

@@ -105,7 +105,7 @@ export async function finalizeBatch(deps: FinalizeDeps, batchId: string, outcome
     lifecycle.transition(batchId, 'finalizing', { status_detail: 'writing the output files' })
     row = store.batches.get(batchId)!
   }
-  const seq = store.results.seqOf(batchId)
+  const seq = store.batches.seqOf(batchId)
   const output = new LineWriter(files.tempPath())
   const errors = new LineWriter(files.tempPath())
   try {

@@ -1,17 +1,4 @@
-/** What the window and the API show of a running batch. */
-export interface BatchProgress {
-  chunk: number
-  chunks: number
-  completed: number
-  failed: number
-  total: number
-  requestsPerSecond: number
-  tokensPerSecond: number
-  etaSeconds: number | null
-  /** Why nothing is being sent right now (engine loading, GPU hot, ...), or null while it runs. */
-  waiting: string | null
-  updatedAt: number
-}
+export type { BatchProgress } from '../contract/jobs'
 
 /** Completions and tokens over a sliding window, for rates that follow the recent pace. */
 export class RateMeter {

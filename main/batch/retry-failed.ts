@@ -18,7 +18,7 @@ export async function retryFailed(store: Store, files: FileStorage, batches: Bat
       headers: { 'x-should-retry': 'false' },
     })
   }
-  const seq = store.results.seqOf(batchId)
+  const seq = store.batches.seqOf(batchId)
   const input = await fs.promises.open(files.pathOf(original.input_file_id), 'r').catch(() => {
     throw new ApiError(409, `The input file ${original.input_file_id} of batch ${batchId} was deleted; its failed requests cannot be read.`, {
       code: 'input_file_deleted',

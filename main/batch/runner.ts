@@ -5,10 +5,13 @@ import type { Logger } from 'pino'
 import type { Store } from '../store'
 import type { BatchRow } from '../store/batches-repo'
 import type { RequestResult, Usage } from '../store/results-repo'
-import { errorMessageOf } from '../store/results-repo'
+import { errorMessageOf } from '../contract/errors'
 import type { EngineTarget } from '../engine/engine-backend'
 import { sanitizeEngineBody } from '../engine/request-policy'
 import { sendToEngine } from './engine-client'
+import type { Hold } from '../contract/jobs'
+import { holdFor, sameHold, type HoldReason } from './hold'
+import { holdOfRow } from '../store/batch-row'
 import { RateMeter, type BatchProgress } from './progress'
 
 export interface RunOptions {
@@ -37,7 +40,7 @@ export interface RunDeps {
    * Resolves with where to send once requests may be sent (engine ready, GPU cool, not paused), or null if
    * the run was told to stop while waiting. Reports why it waits through the callback.
    */
-  gate: (waiting: (reason: string | null) => void, stop: AbortSignal) => Promise<EngineTarget | null>
+  gate: (waiting: (reason: HoldReason | null) => void, stop: AbortSignal) => Promise<EngineTarget | null>
   /** A request could not reach the engine at all (connection refused, reset, timeout). */
   unreachable: (reason: string) => void
   onProgress: (progress: BatchProgress) => void
@@ -79,7 +82,8 @@ export class BatchRun {
   private failed: number
   private chunk = 0
   private readonly chunks: number
-  private waiting: string | null = null
+  /** Why it waits; the scheduler's hold on the job (a model load) until the gate first says otherwise. */
+  private hold: Hold | null
   private lastProgress = 0
   private lastPersist = 0
   private readonly seq: number
@@ -92,7 +96,8 @@ export class BatchRun {
     private readonly batch: BatchRow,
     private readonly o: RunOptions,
   ) {
-    this.seq = deps.store.results.seqOf(batch.id)
+    this.seq = deps.store.batches.seqOf(batch.id)
+    this.hold = holdOfRow(batch)
     this.completed = batch.completed
     this.failed = batch.failed
     this.chunks = Math.max(1, Math.ceil(batch.total / o.chunkSize))
@@ -121,7 +126,7 @@ export class BatchRun {
       requestsPerSecond: Math.round(perSecond * 10) / 10,
       tokensPerSecond: Math.round(tokensPerSecond),
       etaSeconds: perSecond > 0 ? Math.round(remaining / perSecond) : null,
-      waiting: this.waiting,
+      hold: this.hold,
       updatedAt: Date.now(),
     }
   }
@@ -192,10 +197,6 @@ export class BatchRun {
       if (!item || this.end) return
       const target = await this.deps.gate((reason) => this.setWaiting(reason), this.stopSignal.signal)
       if (target === null || this.end) return
-      if (Date.now() / 1000 >= this.batch.expires_at) {
-        this.stop('expire')
-        return
-      }
       item.startedAt ||= Date.now()
       const payload = this.payload(item, target)
       if (payload === null) {
@@ -282,9 +283,9 @@ export class BatchRun {
     this.report(false)
   }
 
-  private setWaiting(reason: string | null): void {
-    if (reason === this.waiting) return
-    this.waiting = reason
+  private setWaiting(reason: HoldReason | null): void {
+    if (sameHold(this.hold, reason)) return
+    this.hold = reason ? holdFor(reason, this.hold) : null
     this.report(true)
   }
 
@@ -297,7 +298,7 @@ export class BatchRun {
     this.deps.onProgress(progress)
     if (force || now - this.lastPersist >= 1000) {
       this.lastPersist = now
-      this.deps.store.batches.update(this.batch.id, { progress: JSON.stringify(progress), status_detail: progress.waiting })
+      this.deps.store.batches.update(this.batch.id, { progress: JSON.stringify(progress), hold: progress.hold })
     }
   }
 }

@@ -10,9 +10,11 @@ import type { FileStorage } from '../store/file-storage'
 import type { BatchRow } from '../store/batches-repo'
 import type { BatchLifecycle } from './batch-lifecycle'
 import { finalizeBatch, type FinalOutcome } from './finalize'
-import type { BatchProgress } from './progress'
+import type { BatchProgress, Hold, SchedulerState } from '../contract/jobs'
+import { holdFor, sameHold, type HoldReason } from './hold'
 import { BatchRun, InputFileMissingError, type RunEnd } from './runner'
 import { isNoSpace } from '../store/disk-space'
+import { holdOfRow } from '../store/batch-row'
 
 /** What the scheduler needs to know of the data dir's disk. */
 export interface DiskState {
@@ -43,6 +45,7 @@ export interface SchedulerDeps {
 /** How long the loop sleeps when there is nothing to do (it is woken at once by new work). */
 const IDLE_MS = 5000
 const GATE_POLL_MS = 100
+/** How often queued jobs are looked at for their expiry (the running one has its own timer). */
 const EXPIRY_SWEEP_MS = 30_000
 /** While the disk is full, how often free space is looked at again. */
 const DISK_POLL_MS = 2000
@@ -56,15 +59,36 @@ const BEAT_MS = 5000
 /** A heartbeat older than this means the loop is stuck. */
 export const STALE_HEARTBEAT_MS = 60_000
 
+/** What may follow each state of the scheduler (SchedulerState). */
+const SCHEDULER_TRANSITIONS: Readonly<Record<SchedulerState, readonly SchedulerState[]>> = {
+  stopped: ['idle', 'paused'],
+  idle: ['running', 'paused', 'stopping'],
+  running: ['idle', 'paused', 'stopping'],
+  paused: ['idle', 'running', 'stopping'],
+  stopping: ['stopped'],
+}
+
+export class SchedulerTransitionError extends Error {}
+
+/**
+ * How a batch must end now, or null: the one decision for cancel and expiry (the event of a cancel, the sweep
+ * of queued jobs, the running job's expiry timer and the loop all ask here). A cancel wins over an expiry.
+ */
+export function dueEnd(row: Pick<BatchRow, 'status' | 'expires_at'>, nowSeconds: number): 'cancel' | 'expire' | null {
+  if (row.status === 'cancelling') return 'cancel'
+  if (row.status === 'in_progress' && row.expires_at <= nowSeconds) return 'expire'
+  return null
+}
+
 /**
  * Runs batch jobs one at a time on the GPU, oldest first: makes the engine run the job's model (models change
  * only between jobs), runs it, and ends it (completed, cancelled or expired) with its files. After a restart it
  * picks up where the store says things stood: running jobs resume, cancellations and finalizations complete.
  */
 export class Scheduler {
+  private state: SchedulerState = 'stopped'
   private current: { id: string; run: BatchRun | null } | null = null
   private loop: Promise<void> | null = null
-  private stopped = false
   private wake: (() => void) | null = null
   /** A kick that came while the loop was not idle: the next idle() returns at once. */
   private kicked = false
@@ -81,44 +105,69 @@ export class Scheduler {
   private lastLoopError: string | null = null
 
   constructor(private readonly d: SchedulerDeps) {
-    this.unsubscribe = d.events.on('batch.status', ({ batch, to }) => {
-      if (to === 'cancelling' && this.current?.id === batch.id) this.current.run?.stop('cancel')
-      // A queued job is ended at once, not after the job that runs now.
-      else if (to === 'cancelling') void this.settleEnds()
+    this.unsubscribe = d.events.on('batch.status', ({ to }) => {
+      // A cancelled job ends at once, the running one or a queued one (not after the job that runs now).
+      if (to === 'cancelling') this.reviewEnds()
       if (to === 'cancelling' || to === 'in_progress') this.kick()
     })
   }
 
+  /** What the scheduler is doing now. */
+  get currentState(): SchedulerState {
+    return this.state
+  }
+
   start(): void {
+    if (this.state !== 'stopped' || this.loop) return
+    this.transition('stopped', this.manualPause ? 'paused' : 'idle')
     // Queued jobs expire on time even while another job runs for hours.
-    this.sweepTimer ??= setInterval(() => void this.settleEnds(), EXPIRY_SWEEP_MS)
+    this.sweepTimer ??= setInterval(() => this.reviewEnds(), EXPIRY_SWEEP_MS)
     this.sweepTimer.unref()
-    this.loop ??= this.main()
+    this.loop = this.main()
   }
 
   /** Stops the running job at a safe point (it resumes on the next start) and ends the loop. */
   async stop(): Promise<void> {
-    this.stopped = true
+    if (this.state !== 'stopped' && this.state !== 'stopping') this.transition(this.state, 'stopping')
     if (this.sweepTimer) clearInterval(this.sweepTimer)
     this.unsubscribe()
     this.current?.run?.stop('shutdown')
     this.kick()
     await this.loop
+    if (this.state === 'stopping') this.transition('stopping', 'stopped')
   }
 
   /** Holds every batch (the tray's "Pause batches"): nothing new is sent or started; requests in flight finish. */
   pause(reason = 'paused by the user'): void {
     this.manualPause = reason
+    if (this.state === 'idle' || this.state === 'running') this.transition(this.state, 'paused')
     this.kick()
   }
 
   resume(): void {
     this.manualPause = null
+    if (this.state === 'paused') this.transition('paused', this.current ? 'running' : 'idle')
     this.kick()
   }
 
   get paused(): boolean {
     return this.manualPause !== null
+  }
+
+  /**
+   * Moves from `expected` to `to` (llama-swap's swapState): false, and nothing changes, when the state is no
+   * longer `expected` (something else moved it first); a move the table does not allow is a bug and throws.
+   */
+  private transition(expected: SchedulerState, to: SchedulerState): boolean {
+    if (this.state !== expected) return false
+    if (!SCHEDULER_TRANSITIONS[expected].includes(to)) throw new SchedulerTransitionError(`the scheduler cannot go from ${expected} to ${to}`)
+    this.state = to
+    this.d.log.debug({ from: expected, to }, `scheduler: ${expected} -> ${to}`)
+    return true
+  }
+
+  private get stopped(): boolean {
+    return this.state === 'stopping' || this.state === 'stopped'
   }
 
   progressOf(batchId: string): BatchProgress | null {
@@ -179,8 +228,8 @@ export class Scheduler {
     if (this.stopped) return
     const jobs = this.d.store.batches.byStatus('in_progress')
     if (jobs.length === 0) return this.idle(IDLE_MS)
-    if (this.manualPause) {
-      this.hold(jobs[0].id, `paused: ${this.manualPause}`)
+    if (this.state === 'paused') {
+      this.hold(jobs[0].id, { kind: 'paused', detail: `paused: ${this.manualPause}` })
       return this.idle(IDLE_MS)
     }
     // A full disk holds every job: nothing could be committed. Work goes on by itself once there is room.
@@ -198,9 +247,9 @@ export class Scheduler {
     await this.runJob(next)
   }
 
-  private diskHold(): string {
+  private diskHold(): HoldReason {
     const mb = Math.floor(this.d.disk.freeBytes() / 1024 / 1024)
-    return `held: the disk of the data dir is full (${mb} MB free); the job goes on by itself once space is freed`
+    return { kind: 'disk_full', detail: `held: the disk of the data dir is full (${mb} MB free); the job goes on by itself once space is freed` }
   }
 
   /**
@@ -236,7 +285,10 @@ export class Scheduler {
       fault.until = Date.now() + Math.min(FAULT_BACKOFF_MS * 2 ** (fault.count - 1), MAX_BACKOFF_MS)
       this.faults.set(batchId, fault)
       log.error({ batch: batchId, err }, `batch ${batchId}: ${stage} stopped on an error (${fault.count} of ${MAX_FAULTS}); tried again later`)
-      this.hold(batchId, `held after an error (${fault.count} of ${MAX_FAULTS}; tried again in ${Math.round((fault.until - Date.now()) / 1000)} s): ${message}`)
+      this.hold(batchId, {
+        kind: 'error_backoff',
+        detail: `held after an error (${fault.count} of ${MAX_FAULTS}; tried again in ${Math.round((fault.until - Date.now()) / 1000)} s): ${message}`,
+      })
     } catch (inner) {
       // The store itself fails (a full disk): the loop's own handler waits and goes on.
       log.error({ batch: batchId, err: inner }, `batch ${batchId}: the error could not be recorded`)
@@ -244,31 +296,43 @@ export class Scheduler {
     }
   }
 
+  /**
+   * Ends what is due to end (dueEnd): the running job is told to stop (it drains, then runJob finishes it),
+   * queued ones are ended by settleEnds.
+   */
+  private reviewEnds(): void {
+    const current = this.current
+    if (current?.run) {
+      const row = this.d.store.batches.get(current.id)
+      const end = row ? dueEnd(row, Date.now() / 1000) : null
+      if (end) current.run.stop(end)
+    }
+    void this.settleEnds().catch((err: unknown) => this.d.log.error({ err }, 'ending due batches failed; tried again on the next turn'))
+  }
+
   /** Batches that only need ending: cancelled or expired while queued, or cut off while finalizing. */
   private async settleEnds(): Promise<void> {
     const { store } = this.d
-    for (const row of store.batches.byStatus('cancelling')) {
-      if (this.current?.id === row.id) continue
-      await this.d.validation(row.id)
-      if (store.batches.get(row.id)?.status === 'cancelling') await this.finish(row.id, 'cancelled')
+    for (const row of [...store.batches.byStatus('cancelling'), ...store.batches.byStatus('in_progress')]) {
+      if (this.current?.id === row.id || dueEnd(row, Date.now() / 1000) === null) continue
+      // A batch cancelled while it validates ends once its validation has.
+      if (row.status === 'cancelling') await this.d.validation(row.id)
+      const fresh = store.batches.get(row.id)
+      const end = fresh && this.current?.id !== row.id ? dueEnd(fresh, Date.now() / 1000) : null
+      if (end) await this.finish(row.id, end === 'cancel' ? 'cancelled' : 'expired')
     }
     for (const row of store.batches.byStatus('finalizing')) await this.finish(row.id, 'completed')
-    const now = Date.now() / 1000
-    for (const row of store.batches.byStatus('in_progress')) {
-      if (row.expires_at <= now && this.current?.id !== row.id && store.batches.get(row.id)?.status === 'in_progress') {
-        await this.finish(row.id, 'expired')
-      }
-    }
   }
 
   private async runJob(row: BatchRow): Promise<void> {
     const { engine, log } = this.d
     const entry = row.model ? this.d.registry().resolve(row.model) : undefined
     if (!entry) {
-      this.hold(row.id, `waiting: the model '${row.model}' is no longer in models.yaml; add it back to run this batch`)
+      this.hold(row.id, { kind: 'model_missing', detail: `waiting: the model '${row.model}' is no longer in models.yaml; add it back to run this batch` })
       await this.idle(IDLE_MS)
       return
     }
+    if (!this.transition('idle', 'running')) return // paused or stopping meanwhile: the next turn sees it
     this.current = { id: row.id, run: null }
     let lease: EngineLease | null = null
     // A model load or a job takes minutes to hours: the loop is alive while it waits on them.
@@ -278,16 +342,18 @@ export class Scheduler {
     let faulted = false
     try {
       if (!engine.runs(entry.id)) {
-        this.hold(row.id, `waiting for engine: loading ${entry.id}`)
+        this.hold(row.id, { kind: 'engine_loading', detail: `waiting for engine: loading ${entry.id}` })
       }
       // A model file fetched first (an hf: GGUF) can take minutes: the job says how far it is.
       const stopWatching = this.d.events.on('model.download', (d) => {
-        if (d.model === entry.id && d.state === 'downloading') this.hold(row.id, `waiting for engine: downloading ${entry.id} (${downloadText(d)})`)
+        if (d.model === entry.id && d.state === 'downloading') {
+          this.hold(row.id, { kind: 'engine_loading', detail: `waiting for engine: downloading ${entry.id} (${downloadText(d)})` })
+        }
       })
       try {
         lease = await engine.lease({ model: entry.id, describe: () => this.describe(row.id) })
       } catch (err) {
-        this.hold(row.id, `waiting for engine: ${(err as Error).message}`)
+        this.hold(row.id, { kind: 'engine_unavailable', detail: `waiting for engine: ${(err as Error).message}` })
         log.warn({ batch: row.id, err: (err as Error).message }, 'batch waits for the engine')
         await this.idle(IDLE_MS)
         return
@@ -299,7 +365,8 @@ export class Scheduler {
       const run = this.makeRun(fresh, entry.id, engine.capabilities(entry.id).batchConcurrency)
       this.current.run = run
       const untilExpiry = Math.max(0, fresh.expires_at * 1000 - Date.now())
-      const expiry = setTimeout(() => run.stop('expire'), Math.min(untilExpiry, 2 ** 31 - 1))
+      // A few ms late, never early: dueEnd must see the window as passed when the timer fires.
+      const expiry = setTimeout(() => this.reviewEnds(), Math.min(untilExpiry + 5, 2 ** 31 - 1))
       let end: RunEnd
       try {
         end = await run.run()
@@ -319,6 +386,7 @@ export class Scheduler {
       clearInterval(ticker)
       lease?.release()
       this.current = null
+      this.transition('running', 'idle')
       if (!faulted) this.progress.delete(row.id) // a held job keeps saying why
     }
   }
@@ -354,7 +422,7 @@ export class Scheduler {
   }
 
   /** Resolves with where to send once a request may go out; until then says why it waits. */
-  private async gate(model: string, waiting: (reason: string | null) => void, stop: AbortSignal): Promise<EngineTarget | null> {
+  private async gate(model: string, waiting: (reason: HoldReason | null) => void, stop: AbortSignal): Promise<EngineTarget | null> {
     for (;;) {
       this.beat = Date.now()
       const blocked = this.blockedReason(model)
@@ -363,7 +431,7 @@ export class Scheduler {
         waiting(null)
         return target
       }
-      waiting(blocked ?? 'waiting for engine')
+      waiting(blocked ?? { kind: 'engine_loading', detail: 'waiting for engine' })
       if (stop.aborted) return null
       await new Promise<void>((resolve) => {
         const onStop = (): void => {
@@ -381,10 +449,10 @@ export class Scheduler {
   }
 
   /** Why nothing may be sent now, or null. Called for every request: only cheap reads here. */
-  private blockedReason(model: string): string | null {
-    if (this.manualPause) return `paused: ${this.manualPause}`
+  private blockedReason(model: string): HoldReason | null {
+    if (this.manualPause) return { kind: 'paused', detail: `paused: ${this.manualPause}` }
     const thermal = this.d.thermal()
-    if (thermal.paused) return thermal.reason ?? 'paused: GPU too hot'
+    if (thermal.paused) return { kind: 'thermal', detail: thermal.reason ?? 'paused: GPU too hot' }
     return this.d.engine.blockedReason(model)
   }
 
@@ -400,12 +468,15 @@ export class Scheduler {
    * Says why a job waits: on the job's live progress at once, and on its row when the database can be written
    * (with a full disk it may not be: the live progress still says so).
    */
-  private hold(batchId: string, reason: string): void {
-    const progress = { ...(this.progress.get(batchId) ?? emptyProgress(this.d.store.batches.get(batchId))), waiting: reason, updatedAt: Date.now() }
+  private hold(batchId: string, reason: HoldReason): void {
+    const before = this.progress.get(batchId) ?? emptyProgress(this.d.store.batches.get(batchId))
+    if (sameHold(before.hold, reason)) return
+    const hold: Hold = holdFor(reason, before.hold)
+    const progress: BatchProgress = { ...before, hold, updatedAt: Date.now() }
     this.progress.set(batchId, progress)
     this.d.events.emit('batch.progress', { id: batchId, progress })
     try {
-      this.d.store.batches.update(batchId, { status_detail: reason })
+      this.d.store.batches.update(batchId, { hold })
     } catch (err) {
       if (!isNoSpace(err)) throw err
     }
@@ -460,7 +531,7 @@ function emptyProgress(row: BatchRow | undefined): BatchProgress {
     requestsPerSecond: 0,
     tokensPerSecond: 0,
     etaSeconds: null,
-    waiting: null,
+    hold: row ? holdOfRow(row) : null,
     updatedAt: Date.now(),
   }
 }

@@ -2,11 +2,10 @@ import fs from 'node:fs'
 import path from 'node:path'
 import Ajv, { type ErrorObject } from 'ajv'
 import { LineCounter, parseDocument, isNode } from 'yaml'
+import { ENGINE_KINDS, type EngineKind } from '../contract/engine'
 import { appRoot } from './app-paths'
 
-/** Which engine runs a model: the supervised `vllm serve`, our llama.cpp child, or an OpenAI-compatible URL. */
-export type EngineKind = 'vllm' | 'llama.cpp' | 'remote'
-export const ENGINE_KINDS: readonly EngineKind[] = ['vllm', 'llama.cpp', 'remote']
+export { ENGINE_KINDS, type EngineKind }
 
 /** One model of the registry: what clients call it and what the engine loads. */
 export interface ModelEntry {

@@ -1,13 +1,6 @@
 /** The OpenAI batch lifecycle. */
-export type BatchStatus =
-  | 'validating'
-  | 'failed'
-  | 'in_progress'
-  | 'finalizing'
-  | 'completed'
-  | 'expired'
-  | 'cancelling'
-  | 'cancelled'
+export const BATCH_STATUSES = ['validating', 'failed', 'in_progress', 'finalizing', 'completed', 'expired', 'cancelling', 'cancelled'] as const
+export type BatchStatus = (typeof BATCH_STATUSES)[number]
 
 export const BATCH_ENDPOINTS = ['/v1/chat/completions', '/v1/completions', '/v1/embeddings'] as const
 export type BatchEndpoint = (typeof BATCH_ENDPOINTS)[number]
@@ -55,4 +48,13 @@ export interface BatchObject {
     total_tokens: number
   }
   metadata: Record<string, string> | null
+}
+
+/** `GET /v1/batches`: newest first. */
+export interface BatchList {
+  object: 'list'
+  data: BatchObject[]
+  first_id: string | null
+  last_id: string | null
+  has_more: boolean
 }

@@ -1,4 +1,5 @@
-import type { EngineState } from '../engine/engine-types'
+import type { EngineState } from './engine'
+import type { SchedulerState } from './jobs'
 
 /** What is wrong with the service, as codes a monitor can match (`GET /health` says them also without the key). */
 export type HealthProblem =
@@ -32,7 +33,7 @@ export interface HealthDocument extends OpenHealth {
     healthy: boolean
   }
   engine: { state: EngineState; model: string | null; phase: string | null; error: string | null }
-  runner: { beating: boolean; loop_error: string | null; heartbeat_age_s: number; current_job: string | null; paused: boolean; paused_reason: string | null }
+  runner: { state: SchedulerState; beating: boolean; loop_error: string | null; heartbeat_age_s: number; current_job: string | null; paused: boolean; paused_reason: string | null }
   disk: { full: boolean; reason: string | null; since: string | null; free_mb: number | null; min_free_mb: number }
   queue: { active_jobs: number; queued_requests: number }
   limits: {

@@ -86,15 +86,15 @@ export class Engine {
   }
 
   /** Why a batch request for `model` cannot go out now (the engine loads, restarts or failed), or null. */
-  blockedReason(model: string): string | null {
+  blockedReason(model: string): { kind: 'engine_loading' | 'engine_unavailable'; detail: string } | null {
     const b = this.active
     if (b.currentState === 'ready' && b.model === model) return null
     if (b.currentState === 'starting') {
       const detail = b.model === model ? (b.lastError ?? `loading ${model}`) : `switching to ${model}`
-      return `waiting for engine: ${detail.split('\n')[0]}`
+      return { kind: 'engine_loading', detail: `waiting for engine: ${detail.split('\n')[0]}` }
     }
     const failure = b.lastFailure()
-    return `waiting for engine: ${failure ? failure.error.message.split('\n')[0] : b.currentState}`
+    return { kind: 'engine_unavailable', detail: `waiting for engine: ${failure ? failure.error.message.split('\n')[0] : b.currentState}` }
   }
 
   /** A request could not connect to the engine of `model`: its backend checks at once (a remote goes on hold). */

@@ -1,13 +1,6 @@
-/** The stages of a vLLM start-up, in order, as the window shows them. */
-export type LoadingPhase =
-  | 'downloading model'
-  | 'starting process'
-  | 'loading weights'
-  | 'compiling'
-  | 'allocating KV cache'
-  | 'capturing CUDA graphs'
-  | 'starting API server'
-  | 'ready'
+import type { LoadingPhase } from '../contract/engine'
+
+export type { LoadingPhase }
 
 const MARKERS: [RegExp, LoadingPhase][] = [
   [/Application startup complete|^llama\.cpp: server ready on /, 'ready'],

@@ -146,7 +146,7 @@ export class EngineSupervisor implements EngineBackend {
       phase: this.phase,
       startedAt: this.startedAt,
       readyAt: this.readyAt,
-      uptimeS: this.readyAt && (this.state === 'ready' || this.state === 'sleeping') ? Math.round((now - this.readyAt) / 1000) : null,
+      uptimeS: this.readyAt && this.state === 'ready' ? Math.round((now - this.readyAt) / 1000) : null,
       lastError: this.error,
       restarts: this.crashTimes.length,
       logTail: this.engineLog.lines(50),
@@ -211,7 +211,7 @@ export class EngineSupervisor implements EngineBackend {
     await this.exited
     await this.waitForGpuRelease()
     this.clearProcess()
-    this.transition('stopped')
+    this.swap('stopping', 'stopped')
   }
 
   private async whenStopped(): Promise<void> {
@@ -311,14 +311,14 @@ export class EngineSupervisor implements EngineBackend {
         },
       })
     } catch (err) {
-      if (this.state !== 'starting') throw new EngineError(`start of ${entry.id} was interrupted (${this.state})`, 'stopped')
+      this.stillStarting(entry)
       const e = err instanceof EngineError ? err : new EngineError((err as Error).message, 'start_failed')
       this.fail(e.message, e.kind)
       throw e
     } finally {
       if (this.launchAbort === abort) this.launchAbort = null
     }
-    if (this.state !== 'starting') throw new EngineError(`start of ${entry.id} was interrupted (${this.state})`, 'stopped')
+    this.stillStarting(entry)
     const { bin, argv } = command
     this.phase = 'starting process'
     this.startedAt = Date.now()
@@ -375,7 +375,7 @@ export class EngineSupervisor implements EngineBackend {
     const portTaken = (): string =>
       impostor ? ` Port ${port} was answered by another process, not the engine (it was taken after being picked as free); requests were not sent to it.` : ''
     for (;;) {
-      if (this.state !== 'starting') throw new EngineError(`start of ${entry.id} was interrupted (${this.state})`, 'stopped')
+      this.stillStarting(entry)
       if (exitInfo !== null) {
         const message = `${launcher.label} exited while loading ${entry.id} (${exitInfo}).${portTaken()} Last lines of its log:\n${this.engineLog.lines(15).join('\n')}`
         if (this.pgid !== null) await this.endGroup(this.pgid, 0)
@@ -413,14 +413,14 @@ export class EngineSupervisor implements EngineBackend {
     this.phase = 'ready'
     this.readyAt = Date.now()
     this.error = null
-    this.transition('ready')
+    if (!this.swap('starting', 'ready')) this.stillStarting(entry)
     this.startMonitor()
   }
 
   /** The engine process ended. During a stop or a start that is expected; when it was serving, it crashed. */
   private onExit(child: ChildProcess, exitInfo: string): void {
     if (child !== this.child) return
-    if (this.state !== 'ready' && this.state !== 'sleeping') return
+    if (this.state !== 'ready') return
     void this.recoverFromCrash(`${this.launcher.label} exited unexpectedly (${exitInfo})`)
   }
 
@@ -428,9 +428,11 @@ export class EngineSupervisor implements EngineBackend {
     const entry = this.entry!
     this.stopMonitor()
     // Leave `ready` at once: the exit event of the process ended below must not count as a second crash.
-    this.error = reason
-    this.phase = 'starting process'
-    this.transition('starting')
+    const moved = this.swap('ready', 'starting', () => {
+      this.error = reason
+      this.phase = 'starting process'
+    })
+    if (!moved) return // a stop or another crash report came first
     this.o.log.error({ model: entry.id, reason }, 'engine crashed')
     this.engineLog.note(`crash: ${reason}`)
     // EngineCore outlives a dead API server and holds the GPU: end the whole group before anything else.
@@ -549,6 +551,26 @@ export class EngineSupervisor implements EngineBackend {
     const tmp = `${this.pidFile}.tmp`
     fs.writeFileSync(tmp, JSON.stringify(record), { mode: 0o600 })
     fs.renameSync(tmp, this.pidFile)
+  }
+
+  /** The engine must still be starting `entry`: a stop that came while the start waited ends the start here. */
+  private stillStarting(entry: ModelEntry): void {
+    if (this.state !== 'starting') throw new EngineError(`start of ${entry.id} was interrupted (${this.state})`, 'stopped')
+  }
+
+  /**
+   * Moves from `expected` to `to` only while the engine is still `expected` (llama-swap's swapState): after an
+   * await, another path (a stop, a crash) may have moved it first; then nothing changes and it says false.
+   * `apply` sets what goes with the move, so that the announcement of the new state carries it.
+   */
+  private swap(expected: EngineState, to: EngineState, apply?: () => void): boolean {
+    if (this.state !== expected) {
+      this.o.log.debug({ expected, actual: this.state, to }, `engine: not moved to ${to}: it is ${this.state}, not ${expected}`)
+      return false
+    }
+    apply?.()
+    this.transition(to)
+    return true
   }
 
   private transition(to: EngineState): void {

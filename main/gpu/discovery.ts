@@ -1,17 +1,9 @@
 import { spawn, type ChildProcess } from 'node:child_process'
 import { createRequire } from 'node:module'
 import { childEnv } from '../engine/child-env'
+import type { GpuInfo } from '../contract/gpu'
 
-/** What the machine is: its NVIDIA GPU, CPU and memory. A field is null when it could not be found out. */
-export interface GpuInfo {
-  name: string | null
-  driverVersion: string | null
-  vramTotalMiB: number | null
-  /** As nvidia-smi spells it (`00000000:01:00.0`), or lspci's `01:00.0` when nvidia-smi did not answer. */
-  pciBusId: string | null
-  cpu: { brand: string | null; cores: number | null }
-  memoryTotalBytes: number | null
-}
+export type { GpuInfo }
 
 export const UNKNOWN_INFO: GpuInfo = Object.freeze({
   name: null,

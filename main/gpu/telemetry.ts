@@ -4,27 +4,9 @@ import { childEnv } from '../engine/child-env'
 import { discoverSystem, UNKNOWN_INFO, type Discovery, type GpuInfo } from './discovery'
 import { RingBuffer } from './ring-buffer'
 import type { ThermalReading } from './thermal-guard'
+import type { GpuSample, GpuStatus } from '../contract/gpu'
 
-export type { GpuInfo } from './discovery'
-
-/** One reading of GPU 0. A field is null when the card does not report it (`[N/A]`, `[Not Supported]`). */
-export interface GpuSample {
-  /** Epoch ms when the line arrived. */
-  at: number
-  temperatureC: number | null
-  memoryUsedMiB: number | null
-  memoryTotalMiB: number | null
-  utilizationPct: number | null
-  powerW: number | null
-  powerLimitW: number | null
-  fanPct: number | null
-}
-
-export interface GpuStatus {
-  available: boolean
-  /** Why there are no live samples (and what happens next); null while available. */
-  reason: string | null
-}
+export type { GpuInfo, GpuSample, GpuStatus } from '../contract/gpu'
 
 export interface GpuTelemetryOptions {
   /** Sampling period (nvidia-smi -lms). Default 2000. */

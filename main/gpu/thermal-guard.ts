@@ -1,3 +1,7 @@
+import type { ThermalDecision } from '../contract/gpu'
+
+export type { ThermalDecision }
+
 export interface ThermalGuardOptions {
   /** At or above this temperature (°C) the guard pauses. Default 83. */
   pauseC?: number
@@ -16,13 +20,6 @@ export interface ThermalReading {
   at: number
 }
 
-export interface ThermalDecision {
-  paused: boolean
-  /** True when this update paused or resumed (the reason's words may change without it). */
-  changed: boolean
-  /** Why the guard is paused, for a job's status and the dashboard; null while not paused. */
-  reason: string | null
-}
 
 /**
  * Pauses batch work while the GPU runs hot, with hysteresis so it does not flap around one threshold:

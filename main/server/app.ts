@@ -23,7 +23,7 @@ import { dashboardRouter } from './routes/dashboard'
 import { dashboardDir } from '../config/app-paths'
 import type { Engine } from '../engine/engine'
 import type { ModelDownloads } from '../engine/model-download'
-import type { ProxyStats } from '../engine/proxy-stats'
+import type { RequestCounters } from './request-counters'
 import type { ModelRegistry } from '../config/models'
 import { adminAccess } from './admin-access'
 import { hostGuard, HostPolicy } from './host-guard'
@@ -41,7 +41,7 @@ export interface AppDeps {
   startedAt: number
   engine: Engine
   downloads: ModelDownloads
-  stats: ProxyStats
+  stats: RequestCounters
   registry: () => ModelRegistry
   registryStatus: () => { path: string; error: string | null }
   scheduler: Scheduler

@@ -1,53 +1,17 @@
 import type { Database, Statement } from 'better-sqlite3'
 import type { BatchErrorEntry, BatchStatus } from '../contract/batches'
 import { ACTIVE_STATUSES } from '../contract/batches'
+import type { Hold } from '../contract/jobs'
+import { BATCH_COLUMNS, type BatchRow } from './batch-row'
+import { StatementCache } from './statements'
 
-/** A batches row as stored; JSON columns are kept as text. */
-export interface BatchRow {
-  id: string
-  endpoint: string
-  input_file_id: string
-  completion_window: string
-  status: BatchStatus
-  model: string | null
-  errors: string | null
-  output_file_id: string | null
-  error_file_id: string | null
-  created_at: number
-  in_progress_at: number | null
-  expires_at: number
-  finalizing_at: number | null
-  completed_at: number | null
-  failed_at: number | null
-  expired_at: number | null
-  cancelling_at: number | null
-  cancelled_at: number | null
-  total: number
-  completed: number
-  failed: number
-  input_tokens: number
-  cached_tokens: number
-  output_tokens: number
-  reasoning_tokens: number
-  metadata: string | null
-  output_expires_after: number | null
-  status_detail: string | null
-  /** JSON of BatchProgress while the batch runs. */
-  progress: string | null
-  /** Starts of this batch's validation not ended by a verdict or a clean stop; read only while it validates (see BatchService.recover). */
-  validation_attempts: number
-}
+export type { BatchRow }
 
-export type BatchPatch = Partial<Omit<BatchRow, 'id' | 'errors'>> & { errors?: BatchErrorEntry[] | null }
+/** Columns to write; `errors` and `hold` are given as values and stored as JSON. */
+export type BatchPatch = Partial<Omit<BatchRow, 'id' | 'errors' | 'hold'>> & { errors?: BatchErrorEntry[] | null; hold?: Hold | null }
+const JSON_COLUMNS = new Set(['errors', 'hold'])
 
-const COLUMNS: (keyof BatchRow)[] = [
-  'id', 'endpoint', 'input_file_id', 'completion_window', 'status', 'model', 'errors', 'output_file_id',
-  'error_file_id', 'created_at', 'in_progress_at', 'expires_at', 'finalizing_at', 'completed_at', 'failed_at',
-  'expired_at', 'cancelling_at', 'cancelled_at', 'total', 'completed', 'failed', 'input_tokens', 'cached_tokens',
-  'output_tokens', 'reasoning_tokens', 'metadata', 'output_expires_after', 'status_detail', 'progress',
-  'validation_attempts',
-]
-const SELECT = `SELECT ${COLUMNS.join(', ')} FROM batches`
+const SELECT = `SELECT ${BATCH_COLUMNS.join(', ')} FROM batches`
 const ACTIVE_LIST = ACTIVE_STATUSES.map((s) => `'${s}'`).join(', ')
 
 export class BatchesRepo {
@@ -60,11 +24,14 @@ export class BatchesRepo {
   private readonly byStatusStmt: Statement<[string], BatchRow>
   private readonly attemptsStmt: Statement<[number, string]>
   private readonly byStatusCountStmt: Statement<[], { status: BatchStatus; n: number }>
-  private readonly updateStmts = new Map<string, Statement>()
+  private readonly pageStmt: Statement<[number], BatchRow>
+  private readonly pageAfterStmt: Statement<[number, number], BatchRow>
+  private readonly statements: StatementCache
 
-  constructor(private readonly db: Database) {
+  constructor(db: Database) {
+    this.statements = new StatementCache(db)
     this.insertStmt = db.prepare(
-      `INSERT INTO batches (${COLUMNS.join(', ')}) VALUES (${COLUMNS.map((c) => `@${c}`).join(', ')})`,
+      `INSERT INTO batches (${BATCH_COLUMNS.join(', ')}) VALUES (${BATCH_COLUMNS.map((c) => `@${c}`).join(', ')})`,
     )
     this.getStmt = db.prepare(`${SELECT} WHERE id = ?`)
     this.seqStmt = db.prepare('SELECT seq FROM batches WHERE id = ?')
@@ -81,6 +48,8 @@ export class BatchesRepo {
     this.byStatusStmt = db.prepare(`${SELECT} WHERE status = ? ORDER BY seq`)
     this.attemptsStmt = db.prepare('UPDATE batches SET validation_attempts = MAX(0, validation_attempts + ?) WHERE id = ?')
     this.byStatusCountStmt = db.prepare('SELECT status, COUNT(*) AS n FROM batches GROUP BY status')
+    this.pageStmt = db.prepare(`${SELECT} ORDER BY seq DESC LIMIT ?`)
+    this.pageAfterStmt = db.prepare(`${SELECT} WHERE seq < ? ORDER BY seq DESC LIMIT ?`)
   }
 
   insert(row: BatchRow): void {
@@ -91,16 +60,22 @@ export class BatchesRepo {
     return this.getStmt.get(id)
   }
 
+  /** The batch's internal number, which its requests, results and dead letters are keyed by. */
+  seqOf(id: string): number {
+    const row = this.seqStmt.get(id)
+    if (!row) throw new Error(`batch ${id} does not exist`)
+    return row.seq
+  }
+
   /** Newest first. An unknown `after` cursor gives undefined. */
   list(limit: number, after?: string): { rows: BatchRow[]; hasMore: boolean } | undefined {
     let rows: BatchRow[]
     if (after) {
       const cursor = this.seqStmt.get(after)
       if (!cursor) return undefined
-      rows = this.db.prepare<[number, number], BatchRow>(`${SELECT} WHERE seq < ? ORDER BY seq DESC LIMIT ?`)
-        .all(cursor.seq, limit + 1)
+      rows = this.pageAfterStmt.all(cursor.seq, limit + 1)
     } else {
-      rows = this.db.prepare<[number], BatchRow>(`${SELECT} ORDER BY seq DESC LIMIT ?`).all(limit + 1)
+      rows = this.pageStmt.all(limit + 1)
     }
     return { rows: rows.slice(0, limit), hasMore: rows.length > limit }
   }
@@ -109,20 +84,15 @@ export class BatchesRepo {
     return this.byStatusStmt.all(status)
   }
 
-  /** Writes the given columns; `errors` is stored as JSON. */
+  /** Writes the given columns. */
   update(id: string, patch: BatchPatch): void {
     const keys = Object.keys(patch).filter((k) => k !== 'id').sort()
     if (keys.length === 0) return
-    const sig = keys.join(',')
-    let stmt = this.updateStmts.get(sig)
-    if (!stmt) {
-      stmt = this.db.prepare(`UPDATE batches SET ${keys.map((k) => `${k} = @${k}`).join(', ')} WHERE id = @id`)
-      this.updateStmts.set(sig, stmt)
-    }
+    const stmt = this.statements.get<Record<string, unknown>>(`UPDATE batches SET ${keys.map((k) => `${k} = @${k}`).join(', ')} WHERE id = @id`)
     const values: Record<string, unknown> = { id }
     for (const k of keys) {
       const v = (patch as Record<string, unknown>)[k]
-      values[k] = k === 'errors' ? (v == null ? null : JSON.stringify(v)) : v
+      values[k] = JSON_COLUMNS.has(k) ? (v == null ? null : JSON.stringify(v)) : v
     }
     stmt.run(values)
   }

@@ -1,4 +1,5 @@
 import type { Database, Statement } from 'better-sqlite3'
+import { StatementCache } from './statements'
 
 export interface FileRow {
   id: string
@@ -27,8 +28,11 @@ export class FilesRepo {
   private readonly deleteStmt: Statement<[string]>
   private readonly expiredStmt: Statement<[number], { id: string }>
   private readonly totalStmt: Statement<[], { total: number }>
+  private readonly allIdsStmt: Statement<[], { id: string }>
+  private readonly statements: StatementCache
 
-  constructor(private readonly db: Database) {
+  constructor(db: Database) {
+    this.statements = new StatementCache(db)
     this.insertStmt = db.prepare(
       `INSERT INTO files (${COLUMNS}) VALUES (@id, @filename, @purpose, @bytes, @line_count, @created_at, @expires_at)`,
     )
@@ -37,6 +41,7 @@ export class FilesRepo {
     this.deleteStmt = db.prepare('DELETE FROM files WHERE id = ?')
     this.expiredStmt = db.prepare('SELECT id FROM files WHERE expires_at IS NOT NULL AND expires_at <= ?')
     this.totalStmt = db.prepare('SELECT COALESCE(SUM(bytes), 0) AS total FROM files')
+    this.allIdsStmt = db.prepare('SELECT id FROM files')
   }
 
   insert(row: FileRow): void {
@@ -64,7 +69,7 @@ export class FilesRepo {
     const sql =
       `SELECT ${COLUMNS} FROM files ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ` +
       `ORDER BY seq ${q.order === 'desc' ? 'DESC' : 'ASC'} LIMIT ?`
-    const rows = this.db.prepare<(string | number)[], FileRow>(sql).all(...params, q.limit + 1)
+    const rows = this.statements.get<(string | number)[], FileRow>(sql).all(...params, q.limit + 1)
     return { rows: rows.slice(0, q.limit), hasMore: rows.length > q.limit }
   }
 
@@ -82,6 +87,6 @@ export class FilesRepo {
   }
 
   allIds(): Set<string> {
-    return new Set(this.db.prepare<[], { id: string }>('SELECT id FROM files').all().map((r) => r.id))
+    return new Set(this.allIdsStmt.all().map((r) => r.id))
   }
 }

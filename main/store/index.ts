@@ -22,11 +22,12 @@ export function databasePath(dataDir: string): string {
 
 export function openStore(dataDir: string): Store {
   const db = openDatabase(databasePath(dataDir))
+  const batches = new BatchesRepo(db)
   return {
     db,
     files: new FilesRepo(db),
-    batches: new BatchesRepo(db),
-    requests: new RequestsRepo(db),
+    batches,
+    requests: new RequestsRepo(db, batches),
     results: new ResultsRepo(db),
     close: () => db.close(),
   }

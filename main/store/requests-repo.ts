@@ -21,17 +21,19 @@ const ROWS_PER_INSERT = 100
 export class RequestsRepo {
   private readonly insertOne: Statement<(string | number)[]>
   private readonly insertBlock: Statement<(string | number)[]>
-  private readonly seqStmt: Statement<[string], { seq: number }>
   private readonly deleteStmt: Statement<[number]>
   private readonly countStmt: Statement<[number], { state: RequestState; n: number }>
   private readonly pageStmt: Statement<[number, number, number], RequestIndexRow & { state: RequestState }>
   private readonly pendingStmt: Statement<[number, number, number], RequestIndexRow & { attempts: number }>
 
-  constructor(private readonly db: Database) {
+  /** `seqOf`: the batches table's number for a batch id (BatchesRepo.seqOf). */
+  constructor(
+    private readonly db: Database,
+    private readonly batches: { seqOf(id: string): number },
+  ) {
     const insert = 'INSERT INTO requests (batch_seq, line, custom_id, offset, length) VALUES '
     this.insertOne = db.prepare(`${insert}(?, ?, ?, ?, ?)`)
     this.insertBlock = db.prepare(`${insert}${Array(ROWS_PER_INSERT).fill('(?, ?, ?, ?, ?)').join(', ')}`)
-    this.seqStmt = db.prepare('SELECT seq FROM batches WHERE id = ?')
     this.deleteStmt = db.prepare('DELETE FROM requests WHERE batch_seq = ?')
     this.countStmt = db.prepare('SELECT state, COUNT(*) AS n FROM requests WHERE batch_seq = ? GROUP BY state')
     this.pendingStmt = db.prepare(
@@ -91,8 +93,6 @@ export class RequestsRepo {
   }
 
   private seqOf(batchId: string): number {
-    const row = this.seqStmt.get(batchId)
-    if (!row) throw new Error(`batch ${batchId} does not exist`)
-    return row.seq
+    return this.batches.seqOf(batchId)
   }
 }

@@ -1,4 +1,5 @@
 import type { Database, Statement } from 'better-sqlite3'
+import { errorMessageOf } from '../contract/errors'
 
 export interface Usage {
   input: number
@@ -52,7 +53,6 @@ export interface DeadLetter {
 
 /** Results, dead letters and the counters they move, written together so a crash never splits them. */
 export class ResultsRepo {
-  private readonly seqStmt: Statement<[string], { seq: number }>
   private readonly insertResult: Statement
   private readonly markRequest: Statement<[string, number, number, number]>
   private readonly insertDead: Statement
@@ -65,7 +65,6 @@ export class ResultsRepo {
   private readonly markNeverRanStmt: Statement<[{ seq: number; state: string }]>
 
   constructor(private readonly db: Database) {
-    this.seqStmt = db.prepare('SELECT seq FROM batches WHERE id = ?')
     this.insertResult = db.prepare(`INSERT OR REPLACE INTO results
       (batch_seq, line, status_code, request_id, body, error_code, error_message, input_tokens, output_tokens, started_at, finished_at)
       VALUES (@seq, @line, @statusCode, @requestId, @body, @errorCode, @errorMessage, @input, @output, @startedAt, @finishedAt)`)
@@ -90,12 +89,6 @@ export class ResultsRepo {
       SELECT batch_seq, line, custom_id, @code, @message, attempts, @now FROM requests
       WHERE batch_seq = @seq AND state = 'pending'`)
     this.markNeverRanStmt = db.prepare(`UPDATE requests SET state = @state WHERE batch_seq = @seq AND state = 'pending'`)
-  }
-
-  seqOf(batchId: string): number {
-    const row = this.seqStmt.get(batchId)
-    if (!row) throw new Error(`batch ${batchId} does not exist`)
-    return row.seq
   }
 
   /**
@@ -177,19 +170,4 @@ export class ResultsRepo {
       after = rows[rows.length - 1].line
     }
   }
-}
-
-/** The message of an error body in OpenAI's or vLLM's envelope, if there is one. */
-export function errorMessageOf(body: string | null): string | null {
-  if (!body) return null
-  try {
-    const parsed = JSON.parse(body) as { error?: { message?: unknown } | string; message?: unknown; detail?: unknown }
-    if (typeof parsed.error === 'object' && typeof parsed.error?.message === 'string') return parsed.error.message
-    if (typeof parsed.error === 'string') return parsed.error
-    if (typeof parsed.message === 'string') return parsed.message
-    if (typeof parsed.detail === 'string') return parsed.detail
-  } catch {
-    // not JSON
-  }
-  return body.slice(0, 500)
 }

@@ -2,7 +2,7 @@
  * Keeps the stores current: a full read at start, the event stream for changes, and `GET /health` every few
  * seconds as the fallback (and a full read while the stream is down, or after it comes back).
  */
-import * as api from './api'
+import * as api from './api/event-stream'
 import { useConnectionStore } from './store/connection'
 import { useEngineStore } from './store/engine'
 import { useGpuStore } from './store/gpu'

@@ -1,6 +1,7 @@
 // Chaos: the data disk fills up while a job runs (a small tmpfs as the data dir; needs root, skipped with the
 // reason otherwise). The job is held, not failed, /health says disk_full, and once space is freed the job goes
 // on by itself and ends with every custom_id exactly once, each with its own answer.
+import type { Job } from '../../main/contract/jobs'
 import fs from 'node:fs'
 import path from 'node:path'
 import { afterAll, afterEach, describe, expect, it } from 'vitest'
@@ -65,9 +66,8 @@ describe.skipIf(refused !== null)('chaos: the data disk fills while a job runs',
     expect(fs.statfsSync(root).bavail * fs.statfsSync(root).bsize).toBeLessThan(MiB)
 
     const why = await eventually(async () => {
-      const j = (await (await t.api(`/api/batches/${batch.id}`)).json()) as { status_detail: string | null; progress: { waiting: string | null } | null }
-      const w = j.progress?.waiting ?? j.status_detail ?? ''
-      return w.startsWith('held: the disk') ? w : null
+      const j = (await (await t.api(`/api/batches/${batch.id}`)).json()) as Job
+      return j.hold?.kind === 'disk_full' && j.hold.detail.startsWith('held: the disk') ? j.hold.detail : null
     }, 'the job to be held for lack of space', 240_000)
     expect(why).toContain('goes on by itself once space is freed')
     const health = (await (await t.api('/health')).json()) as Health

@@ -1,3 +1,4 @@
+import type { Job } from '../../main/contract/jobs'
 import fs from 'node:fs'
 import { afterEach, describe, expect, it } from 'vitest'
 import type OpenAI from 'openai'
@@ -9,20 +10,13 @@ const services = fakeServices({ retryBaseMs: 50 })
 const boot = services.boot
 afterEach(services.cleanup)
 
-interface Job {
-  status: string
-  status_detail: string | null
-  progress: { waiting: string | null } | null
-}
-
 async function job(t: TestService, id: string): Promise<Job> {
   return (await (await t.api(`/api/batches/${id}`)).json()) as Job
 }
 
-/** Why the job waits, as the window shows it: its live progress, else the detail on its row. */
+/** Why the job waits, as the window shows it. */
 async function waiting(t: TestService, id: string): Promise<string> {
-  const j = await job(t, id)
-  return j.progress?.waiting ?? j.status_detail ?? ''
+  return (await job(t, id)).hold?.detail ?? ''
 }
 
 async function lines(t: TestService, fileId: string | null | undefined): Promise<{ custom_id: string; response: { body: { choices: { message: { content: string } }[] } } | null; error: { code: string } | null }[]> {
@@ -33,7 +27,7 @@ async function lines(t: TestService, fileId: string | null | undefined): Promise
 
 /** Makes every commit of one batch's results fail inside SQLite, as a broken database would. */
 function breakResultsOf(t: TestService, batchId: string): () => void {
-  const seq = t.service.store.results.seqOf(batchId)
+  const seq = t.service.store.batches.seqOf(batchId)
   t.service.store.db.exec(`CREATE TRIGGER injected_fault BEFORE INSERT ON results WHEN NEW.batch_seq = ${seq} BEGIN SELECT RAISE(ABORT, 'injected fault: results cannot be written'); END`)
   return () => t.service.store.db.exec('DROP TRIGGER injected_fault')
 }

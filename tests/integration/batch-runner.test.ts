@@ -1,3 +1,4 @@
+import type { Health, Job } from '../../main/contract'
 import fs from 'node:fs'
 import path from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
@@ -140,11 +141,12 @@ describe('batch runner: holding', () => {
     const { t, fake } = await boot({}, { vllmBin: path.join(tempDir(), 'vllm') })
     const created = await submit(t, jsonl(10, 'h'))
     const job = await eventually(async () => {
-      const j = (await (await t.api(`/api/batches/${created.id}`)).json()) as { status: string; status_detail: string | null }
-      return j.status_detail?.startsWith('waiting for engine: vLLM not found') ? j : null
+      const j = (await (await t.api(`/api/batches/${created.id}`)).json()) as Job
+      return j.hold?.detail.startsWith('waiting for engine: vLLM not found') ? j : null
     }, 'the job to say why it waits')
     expect(job.status).toBe('in_progress')
-    expect(job.status_detail).toContain('pip install vllm')
+    expect(job.hold?.kind).toBe('engine_unavailable')
+    expect(job.hold?.detail).toContain('pip install vllm')
     expect(fake.launches()).toHaveLength(0)
     // vLLM appears (installed, or the path fixed): the job runs without anyone touching it.
     fs.symlinkSync(path.resolve('tests/fixtures/fake-vllm'), (t.service.settings.vllmBin))
@@ -211,17 +213,45 @@ describe('batch runner: cancel, expiry, pause', () => {
     await t.client.batches.cancel(a.id)
   })
 
-  it('pauses and resumes batches, saying so on the job', async () => {
+  it('pauses and resumes batches, saying so on the job and in /health', async () => {
     const { t, fake } = await boot()
+    const runnerState = async (): Promise<string | undefined> => ((await (await t.api('/health')).json()) as Health).runner?.state
+    expect(await runnerState()).toBe('idle')
     await t.api('/api/batches/pause', { method: 'POST' })
+    expect(await runnerState()).toBe('paused')
     const created = await submit(t, jsonl(20, 'p'))
     await eventually(async () => {
-      const job = (await (await t.api(`/api/batches/${created.id}`)).json()) as { status: string; status_detail: string | null }
-      return job.status === 'in_progress' && job.status_detail === 'paused: paused by the user'
+      const job = (await (await t.api(`/api/batches/${created.id}`)).json()) as Job
+      return job.status === 'in_progress' && job.hold?.kind === 'paused' && job.hold.detail === 'paused: paused by the user'
     }, 'the paused job')
     expect(fake.requests()).toHaveLength(0)
     await t.api('/api/batches/resume', { method: 'POST' })
     expect((await until(t, created.id, ['completed'])).request_counts?.completed).toBe(20)
+    await eventually(async () => ((await runnerState()) === 'idle' ? true : null), 'the scheduler to be idle again')
+  })
+
+  it('a pause mid-job parks the running job: nothing more is sent until resume, then it completes', async () => {
+    const { t, fake } = await boot({ FAKE_VLLM_LATENCY_MS: '20' })
+    const created = await submit(t, jsonl(400, 'mid'))
+    await eventually(async () => ((await t.client.batches.retrieve(created.id)).request_counts?.completed ?? 0) >= 20 || null, 'the job to be under way')
+    await t.api('/api/batches/pause', { method: 'POST' })
+    const parked = await eventually(async () => {
+      const job = (await (await t.api(`/api/batches/${created.id}`)).json()) as Job
+      return job.hold?.kind === 'paused' ? job : null
+    }, 'the running job to say it is paused')
+    expect(parked.running).toBe(true)
+    expect(((await (await t.api('/health')).json()) as Health).runner?.state).toBe('paused')
+    // Requests in flight when the pause came still finish and are saved; after that nothing more goes out.
+    const chats = (): number => fake.requests().filter((r) => r.path === '/v1/chat/completions').length
+    const settled = await eventually(async () => {
+      const completed = (await t.client.batches.retrieve(created.id)).request_counts?.completed ?? 0
+      return completed === chats() ? completed : null
+    }, 'the requests in flight to finish and be saved')
+    expect(settled).toBeLessThan(400)
+    expect(chats()).toBe(settled)
+    await t.api('/api/batches/resume', { method: 'POST' })
+    const done = await until(t, created.id, ['completed'])
+    expect(done.request_counts).toEqual({ total: 400, completed: 400, failed: 0 })
   })
 
   it('runs jobs one at a time, oldest first, and swaps models only between jobs', async () => {
@@ -249,8 +279,8 @@ describe('GPU protection and live status', () => {
     await eventually(async () => ((await (await t.api('/health')).json()) as { gpu: { temperature_c: number } }).gpu.temperature_c === 86, 'the hot reading')
     const created = await submit(t, jsonl(30, 'hot'))
     const job = await eventually(async () => {
-      const j = (await (await t.api(`/api/batches/${created.id}`)).json()) as { status: string; status_detail: string | null }
-      return j.status_detail?.startsWith('paused: GPU 86 °C') ? j : null
+      const j = (await (await t.api(`/api/batches/${created.id}`)).json()) as Job
+      return j.hold?.kind === 'thermal' && j.hold.detail.startsWith('paused: GPU 86 °C') ? j : null
     }, 'the job to say it is paused')
     expect(job.status).toBe('in_progress')
     const health = (await (await t.api('/health')).json()) as { status: string; gpu: { healthy: boolean }; runner: { paused: boolean; paused_reason: string } }

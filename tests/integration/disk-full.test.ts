@@ -1,3 +1,4 @@
+import type { Job } from '../../main/contract/jobs'
 import net from 'node:net'
 import path from 'node:path'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
@@ -342,9 +343,8 @@ describe('a database that cannot grow while batches are created and run', () => 
     try {
       t.service.scheduler.resume()
       const held = await eventually(async () => {
-        const j = (await (await t.api(`/api/batches/${a.id}`)).json()) as { status_detail: string | null; progress: { waiting: string | null } | null }
-        const why = j.progress?.waiting ?? j.status_detail ?? ''
-        return why.startsWith('held: the disk') ? why : null
+        const j = (await (await t.api(`/api/batches/${a.id}`)).json()) as Job
+        return j.hold?.kind === 'disk_full' && j.hold.detail.startsWith('held: the disk') ? j.hold.detail : null
       }, 'the job held for lack of space', 120_000)
       expect(held).toContain('goes on by itself once space is freed')
       const health = await eventually(async () => {

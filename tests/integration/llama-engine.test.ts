@@ -1,6 +1,7 @@
 // The embedded llama.cpp engine through the whole service: the production supervisor starts our llama.cpp
 // child on tiny GGUF models the test writes (seeded random weights), and real tokens flow through the proxy
 // and the batch runner. Nothing is downloaded: the "hub" is a local server.
+import type { Job } from '../../main/contract/jobs'
 import fs from 'node:fs'
 import http from 'node:http'
 import type { AddressInfo } from 'node:net'
@@ -310,10 +311,11 @@ describe('engine: llama.cpp (our child process on a tiny GGUF)', () => {
       return e.phase === 'downloading model' && e.download && e.download.receivedBytes === Math.floor(size / 2) ? e : null
     }, 'the download to show the first half received')
     expect(during.download).toMatchObject({ totalBytes: size, state: 'downloading', receivedBytes: Math.floor(size / 2) })
-    const job = (await (await t.api(`/api/batches/${id}`)).json()) as { status: string; status_detail: string }
+    const job = (await (await t.api(`/api/batches/${id}`)).json()) as Job
     expect(job.status).toBe('in_progress')
+    expect(job.hold?.kind).toBe('engine_loading')
     // Progress events come at most 4 a second, so the job may name an earlier point of the same download.
-    expect(job.status_detail).toMatch(/^waiting for engine: downloading tiny-hub \(0\.\d of 0\.\d MB, \d+%\)$/)
+    expect(job.hold?.detail).toMatch(/^waiting for engine: downloading tiny-hub \(0\.\d of 0\.\d MB, \d+%\)$/)
     hub.release()
     const done = await waitForBatch(t.client, id, ['validating', 'in_progress', 'finalizing'], 120_000)
     expect(done.request_counts).toMatchObject({ total: 20, completed: 20, failed: 0 })

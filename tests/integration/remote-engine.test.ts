@@ -1,3 +1,4 @@
+import type { Job } from '../../main/contract/jobs'
 import { spawn, type ChildProcess } from 'node:child_process'
 import fs from 'node:fs'
 import path from 'node:path'
@@ -127,11 +128,12 @@ describe('engine: remote (an OpenAI-compatible server elsewhere)', () => {
     await stopServer(servers.pop()!)
 
     const held = await eventually(async () => {
-      const b = (await (await t.api(`/api/batches/${created.id}`)).json()) as { status: string; status_detail: string | null }
-      return b.status_detail?.includes('not answering') ? b : null
+      const b = (await (await t.api(`/api/batches/${created.id}`)).json()) as Job
+      return b.hold?.detail.includes('not answering') ? b : null
     }, 'the job to wait for the remote')
     expect(held.status).toBe('in_progress')
-    expect(held.status_detail).toMatch(/remote-a at http:\/\/127\.0\.0\.1:\d+\/v1 is not answering/)
+    expect(held.hold?.kind).toBe('engine_loading')
+    expect(held.hold?.detail).toMatch(/remote-a at http:\/\/127\.0\.0\.1:\d+\/v1 is not answering/)
     const engine = (await (await t.api('/api/engine')).json()) as { state: string; lastError: string }
     expect(engine.state).toBe('starting')
     // An interactive request is told at once, not kept waiting.

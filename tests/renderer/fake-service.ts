@@ -4,7 +4,7 @@
  * writes to. The real service is exercised by the integration and end-to-end tests.
  */
 import { vi } from 'vitest'
-import type { EngineView, GpuView, Health, Job, JobPage, ModelInfo, SettingsView } from '../../renderer/src/types'
+import type { EngineView, GpuView, Health, Job, JobPage, ModelObject, SettingsView } from '../../main/contract'
 
 export interface Call {
   method: string
@@ -31,7 +31,7 @@ export const health = (): Health => ({
   uptime_s: 12,
   gpu: { available: true, reason: null, name: 'NVIDIA GeForce RTX 4080', temperature_c: 64, memory: { used_mib: 5120, total_mib: 16376 }, utilization_pct: 40, healthy: true },
   engine: { state: 'ready', model: 'gemma-3-12b', phase: 'ready', error: null },
-  runner: { beating: true, loop_error: null, heartbeat_age_s: 0.5, current_job: null, paused: false, paused_reason: null },
+  runner: { state: 'idle', beating: true, loop_error: null, heartbeat_age_s: 0.5, current_job: null, paused: false, paused_reason: null },
   disk: { full: false, reason: null, since: null, free_mb: 120_000, min_free_mb: 512 },
   queue: { active_jobs: 0, queued_requests: 0 },
   limits: { max_active_batches: 10, max_queued_requests: 1_000_000, max_requests_per_batch: 200_000, max_file_bytes: 536_870_912, thermal_pause_c: 83, thermal_resume_c: 75 },
@@ -52,13 +52,25 @@ export const engine = (over: Partial<EngineView> = {}): EngineView => ({
   logTail: ['INFO: Application startup complete.'],
   download: null,
   remoteUrl: null,
+  defaultModel: 'gemma-3-12b',
+  downloads: [],
   registry: { path: '/data/models.yaml', error: null },
   ...over,
 })
 
-export const models = (): ModelInfo[] => [
-  { id: 'gemma-3-12b', engine: 'vllm', loaded: true, aliases: ['gemma'], max_model_len: 8192, description: 'Gemma 3 12B Instruct (INT4)' },
-  { id: 'llama-3.1-8b', engine: 'vllm', loaded: false, aliases: [], max_model_len: 16384, description: 'Llama 3.1 8B (FP8)' },
+const model = (m: Pick<ModelObject, 'id' | 'loaded' | 'aliases' | 'max_model_len' | 'description'>): ModelObject => ({
+  object: 'model',
+  created: 1_763_800_000,
+  owned_by: 'vllm-batch-server',
+  engine: 'vllm',
+  capabilities: { embeddings: false, priority: true },
+  downloaded: null,
+  ...m,
+})
+
+export const models = (): ModelObject[] => [
+  model({ id: 'gemma-3-12b', loaded: true, aliases: ['gemma'], max_model_len: 8192, description: 'Gemma 3 12B Instruct (INT4)' }),
+  model({ id: 'llama-3.1-8b', loaded: false, aliases: [], max_model_len: 16384, description: 'Llama 3.1 8B (FP8)' }),
 ]
 
 export const gpu = (over: Partial<GpuView> = {}): GpuView => {
@@ -107,6 +119,7 @@ export const job = (over: Partial<Job> = {}): Job => ({
   usage: { input_tokens: 0, input_tokens_details: { cached_tokens: 0 }, output_tokens: 0, output_tokens_details: { reasoning_tokens: 0 }, total_tokens: 0 },
   metadata: null,
   status_detail: null,
+  hold: null,
   progress: null,
   running: false,
   ...over,
@@ -120,6 +133,7 @@ export const settings = (over: Partial<SettingsView> = {}): SettingsView => ({
   thermal_resume_c: 75,
   chunk_size: 5000,
   start_at_login: false,
+  admin: true,
   api_key: 'k',
   api_key_origin: '/data/api-key',
   listening: { host: '0.0.0.0', port: 4080 },
@@ -135,7 +149,7 @@ export class FakeService {
   private streams: ReadableStreamDefaultController<Uint8Array>[] = []
   /** The key the service accepts (null: any). */
   acceptKey: string | null = null
-  jobs: JobPage = { data: [], has_more: false, paused: false }
+  jobs: JobPage = { object: 'list', data: [], has_more: false, paused: false }
 
   constructor() {
     this.on('GET', '/health', () => json(health()))

@@ -9,7 +9,7 @@ const running = job({
   status: 'in_progress',
   running: true,
   status_detail: null,
-  progress: { chunk: 2, chunks: 4, completed: 9_000, failed: 12, total: 20_000, requestsPerSecond: 12.5, tokensPerSecond: 3400, etaSeconds: 200, waiting: null, updatedAt: Date.now() },
+  progress: { chunk: 2, chunks: 4, completed: 9_000, failed: 12, total: 20_000, requestsPerSecond: 12.5, tokensPerSecond: 3400, etaSeconds: 200, hold: null, updatedAt: Date.now() },
 })
 
 const finished = job({
@@ -37,7 +37,7 @@ const rejected = job({
 
 describe('the queue', () => {
   test('shows a running job: status, model, chunk k of N, progress, counts, rates, ETA', async () => {
-    startWithService((s) => (s.jobs = { data: [running], has_more: false, paused: false }))
+    startWithService((s) => (s.jobs = { object: 'list', data: [running], has_more: false, paused: false }))
     const row = await screen.findByTestId('job-batch_run')
     expect(row.textContent).toContain('in_progress')
     expect(row.textContent).toContain('gemma-3-12b')
@@ -50,12 +50,13 @@ describe('the queue', () => {
   })
 
   test('updates from batch.progress and batch.status events', async () => {
-    const { service } = startWithService((s) => (s.jobs = { data: [running], has_more: false, paused: false }))
+    const { service } = startWithService((s) => (s.jobs = { object: 'list', data: [running], has_more: false, paused: false }))
     const row = await screen.findByTestId('job-batch_run')
     await waitFor(() => expect(service.openStreams).toBe(1))
-    service.push('batch.progress', { id: 'batch_run', progress: { ...running.progress, chunk: 3, completed: 15_000, waiting: 'paused: GPU 86 °C (pauses at 83 °C, resumes at 75 °C)' } })
+    service.push('batch.progress', { id: 'batch_run', progress: { ...running.progress, chunk: 3, completed: 15_000, hold: { kind: 'thermal', detail: 'paused: GPU 86 °C (pauses at 83 °C, resumes at 75 °C)', since: Date.now() } } })
     await waitFor(() => expect(row.textContent).toContain('chunk 3 of 4'))
     expect(row.textContent).toContain('paused: GPU 86 °C')
+    expect(within(row).getByTestId('batch-detail').dataset.hold).toBe('thermal')
     service.on('GET', '/api/batches/batch_run', () => json({ ...running, status: 'finalizing', running: false }))
     service.push('batch.status', { batch: { ...running, status: 'finalizing' }, from: 'in_progress', to: 'finalizing' })
     await waitFor(() => expect(within(row).getByTestId('batch-status').textContent).toBe('finalizing'))
@@ -63,7 +64,7 @@ describe('the queue', () => {
 
   test('Cancel, Retry failed, Pause all and Resume all call their endpoints', async () => {
     const { service } = startWithService((s) => {
-      s.jobs = { data: [running, finished], has_more: false, paused: false }
+      s.jobs = { object: 'list', data: [running, finished], has_more: false, paused: false }
       s.on('POST', '/v1/batches/batch_run/cancel', () => json({ ...running, status: 'cancelling' }))
       s.on('POST', '/api/batches/batch_done/retry-failed', () => json(job({ id: 'batch_retry', status: 'validating', created_at: 1_763_900_000, metadata: { retry_of: 'batch_done' } })))
       s.on('GET', '/api/batches/batch_done', () => json({ ...finished, metadata: { retried_by: 'batch_retry' } }))
@@ -102,7 +103,7 @@ describe('the queue', () => {
       saved.push({ name: this.download, href: this.href })
     })
     const { service } = startWithService((s) => {
-      s.jobs = { data: [finished], has_more: false, paused: false }
+      s.jobs = { object: 'list', data: [finished], has_more: false, paused: false }
       s.on('GET', '/v1/files/file-out/content', () => new Response('{"id":"r1"}\n', { status: 200 }))
       s.on('GET', '/v1/files/file-err/content', () => new Response('{"id":"r2"}\n', { status: 200 }))
     })
@@ -120,7 +121,7 @@ describe('the queue', () => {
 
   test("Show errors lists a finished batch's failed requests, and a rejected batch's lines, with line numbers", async () => {
     const { service } = startWithService((s) => {
-      s.jobs = { data: [finished, rejected], has_more: false, paused: false }
+      s.jobs = { object: 'list', data: [finished, rejected], has_more: false, paused: false }
       s.on('GET', '/api/batches/batch_done/failed', () =>
         json({ object: 'list', data: [{ custom_id: 'q2', line: 2, error_type: 'server_error', message: 'engine answered 500 after 3 attempts', attempts: 3 }], has_more: false }),
       )
@@ -149,7 +150,7 @@ describe('the queue', () => {
 
   test('an action the service refuses shows its message on the row', async () => {
     startWithService((s) => {
-      s.jobs = { data: [running], has_more: false, paused: false }
+      s.jobs = { object: 'list', data: [running], has_more: false, paused: false }
       s.on('POST', '/v1/batches/batch_run/cancel', () => json({ error: { message: "Cannot cancel a batch with status 'completed'.", type: 'invalid_request_error', param: null, code: 'batch_not_cancellable' } }, 409))
     })
     const row = await screen.findByTestId('job-batch_run')

@@ -1,6 +1,7 @@
 // @vitest-environment happy-dom
 import { afterEach, describe, expect, test, vi } from 'vitest'
-import { openEventStream, RECONNECT_MAX_MS, setApiKey, type StreamState } from '../../renderer/src/api'
+import { openEventStream, RECONNECT_MAX_MS, type StreamState } from '../../renderer/src/api/event-stream'
+import { setApiKey } from '../../renderer/src/api/transport'
 import { SseParser, type SseMessage } from '../../renderer/src/sse'
 import { FakeService } from './fake-service'
 

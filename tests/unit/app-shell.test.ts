@@ -4,7 +4,7 @@ import type { NetworkInterfaceInfo } from 'node:os'
 import { describe, expect, it, vi } from 'vitest'
 import { isTrustedSender, navigationDecision } from '../../main/app/navigation'
 import { startFailure, startsHidden, userDataDir } from '../../main/app/launch'
-import { apiUrl, dashboardLink, shareableBaseUrl } from '../../main/config/share-links'
+import { apiUrl, dashboardLink, shareableBaseUrl } from '../../main/contract/share-links'
 import { throttle, type Clock } from '../../main/app/throttle'
 import { trayIconRepresentations } from '../../main/app/tray-icons'
 import { TRAY_STATES } from '../../main/app/tray-menu'
@@ -225,7 +225,7 @@ describe('layering', () => {
   const PURE = [
     'main/app/autostart.ts',
     'main/app/launch.ts',
-    'main/config/share-links.ts',
+    'main/contract/share-links.ts',
     'main/app/navigation.ts',
     'main/app/throttle.ts',
     'main/app/tray-icons.ts',

@@ -74,7 +74,6 @@ describe('trayState: one icon per state', () => {
   it('is idle with the engine stopped, or ready with nothing to do', () => {
     expect(trayState(snapshot())).toBe('idle')
     expect(trayState(snapshot({}, { state: 'ready', model: 'gemma-3-12b' }))).toBe('idle')
-    expect(trayState(snapshot({}, { state: 'sleeping', model: 'gemma-3-12b' }))).toBe('idle')
   })
 
   it('is loading while the engine starts or stops', () => {
@@ -205,12 +204,12 @@ describe('trayMenuTemplate', () => {
     expect(get(trayMenuTemplate(snapshot({}, { state: 'stopping', model: 'x' }), a), 'start-engine', 'action').enabled).toBe(false)
     expect(get(trayMenuTemplate(snapshot({ defaultModel: null, models: [] }), a), 'start-engine', 'action')).toMatchObject({ label: 'Start engine', enabled: false })
 
-    for (const state of ['ready', 'starting', 'sleeping'] as const) {
+    for (const state of ['ready', 'starting'] as const) {
       const stop = get(trayMenuTemplate(snapshot({}, { state, model: 'qwen3-8b' }), a), 'stop-engine', 'action')
       expect(stop.enabled).toBe(true)
       stop.click()
     }
-    expect(a.stopEngine).toHaveBeenCalledTimes(3)
+    expect(a.stopEngine).toHaveBeenCalledTimes(2)
   })
 
   it('cannot stop the engine or switch models while a batch holds it', () => {
@@ -349,7 +348,7 @@ describe('traySnapshot', () => {
       scheduler: {
         paused: false,
         runningBatch: 'batch_abc',
-        progressOf: (id) => (id === 'batch_abc' ? { completed: 12_000, failed: 340, total: 50_000, waiting: null } : null),
+        progressOf: (id) => (id === 'batch_abc' ? { completed: 12_000, failed: 340, total: 50_000, hold: null } : null),
       },
       thermal: { paused: false, reason: null },
       gpu: { current: () => ({ temperatureC: 64, at: 1_000_000 }) },

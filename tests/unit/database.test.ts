@@ -82,9 +82,28 @@ describe('database', () => {
       "INSERT INTO batches (id, endpoint, input_file_id, completion_window, status, created_at, expires_at) VALUES ('batch_old', '/v1/chat/completions', 'file-x', '24h', 'validating', 1, 2)",
     ).run()
     v2.close()
-    const db = openDatabase(file)
+    const db = openDatabase(file, migrations.slice(0, 3))
     expect(db.pragma('user_version', { simple: true })).toBe(3)
     expect(db.prepare("SELECT validation_attempts FROM batches WHERE id = 'batch_old'").get()).toEqual({ validation_attempts: 0 })
+    db.close()
+  })
+
+  it('0004 adds hold, drops the free-text holds of older versions and keeps what a finalizing batch is busy with', () => {
+    const file = path.join(tempDir(), 'db.sqlite')
+    openDatabase(file, migrations.slice(0, 3)).close()
+    const v3 = new BetterSqlite3(file)
+    const insert = v3.prepare(
+      "INSERT INTO batches (id, endpoint, input_file_id, completion_window, status, created_at, expires_at, status_detail, progress) VALUES (?, '/v1/chat/completions', 'file-x', '24h', ?, 1, 2, ?, ?)",
+    )
+    insert.run('batch_held', 'in_progress', 'paused: paused by the user', JSON.stringify({ chunk: 2, chunks: 4, waiting: 'paused: paused by the user' }))
+    insert.run('batch_final', 'finalizing', 'writing the output files', null)
+    v3.close()
+    const db = openDatabase(file, migrations.slice(0, 4))
+    expect(db.pragma('user_version', { simple: true })).toBe(4)
+    const row = (id: string): unknown => db.prepare('SELECT status_detail, hold, progress FROM batches WHERE id = ?').get(id)
+    expect(row('batch_held')).toEqual({ status_detail: null, hold: null, progress: expect.any(String) })
+    expect(JSON.parse((row('batch_held') as { progress: string }).progress)).toEqual({ chunk: 2, chunks: 4, hold: null })
+    expect(row('batch_final')).toEqual({ status_detail: 'writing the output files', hold: null, progress: null })
     db.close()
   })
 

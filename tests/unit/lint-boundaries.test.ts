@@ -41,9 +41,16 @@ describe('the layer rules (eslint.config.mjs)', () => {
     expect(await importProblems('main/batch/x.ts', "import { openStore } from '../store'\nexport const a = openStore\n")).toEqual([])
   })
 
-  it('the renderer imports values only from main/contract, and types from anywhere in main/', async () => {
+  it('the renderer imports from main/ only main/contract, values and types alike', async () => {
     expect(await importProblems('renderer/src/x.ts', "import { Scheduler } from '../../main/batch/scheduler'\nexport const a = Scheduler\n")).toEqual([expect.stringContaining('only main/contract')])
-    expect(await importProblems('renderer/src/x.ts', "import type { BatchProgress } from '../../main/batch/progress'\nexport type A = BatchProgress\n")).toEqual([])
+    expect(await importProblems('renderer/src/x.ts', "import type { BatchProgress } from '../../main/batch/progress'\nexport type A = BatchProgress\n")).toEqual([expect.stringContaining('only main/contract')])
+    expect(await importProblems('renderer/src/x.ts', "import type { Job } from '../../main/contract/jobs'\nexport type A = Job\n")).toEqual([])
     expect(await importProblems('renderer/src/x.ts', "import { BATCH_ENDPOINTS } from '../../main/contract/batches'\nexport const a = BATCH_ENDPOINTS\n")).toEqual([])
+  })
+
+  it('main/contract imports only its own files: it runs in the browser, the CLI and the service', async () => {
+    expect(await importProblems('main/contract/x.ts', "import type { EngineState } from '../engine/engine-types'\nexport type A = EngineState\n")).toEqual([expect.stringContaining('main/contract imports only its own files')])
+    expect(await importProblems('main/contract/x.ts', "import fs from 'node:fs'\nexport const a = fs\n")).toEqual([expect.stringContaining('main/contract imports only its own files')])
+    expect(await importProblems('main/contract/x.ts', "import type { Job } from './jobs'\nexport type A = Job\n")).toEqual([])
   })
 })

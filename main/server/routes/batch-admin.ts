@@ -10,6 +10,9 @@ import type { AdminAccess } from '../admin-access'
 import type { AppState } from '../middleware'
 import { listParams } from './list-params'
 import { echo } from '../../api-params'
+import { ACTIVE_STATUSES } from '../../contract/batches'
+import type { DeadLetterPage, Job, JobPage, PauseState } from '../../contract/jobs'
+import { holdOfRow, progressOfRow } from '../../store/batch-row'
 
 export interface BatchAdminDeps {
   store: Store
@@ -25,17 +28,20 @@ export function batchAdminRouter(deps: BatchAdminDeps): Router<AppState> {
   const { store, batches, scheduler } = deps
   const router = new Router<AppState>()
 
-  const job = (id: string): Record<string, unknown> => {
+  const job = (id: string): Job => {
     const batch = batches.get(id)
     const row = store.batches.get(batch.id)!
-    const progress = scheduler.progressOf(batch.id) ?? (row.progress ? (JSON.parse(row.progress) as unknown) : null)
-    return { ...batch, status_detail: row.status_detail, progress, running: scheduler.runningBatch === batch.id }
+    const progress = scheduler.progressOf(batch.id) ?? progressOfRow(row)
+    // The live progress has the newest hold; the row keeps it across a restart.
+    const hold = ACTIVE_STATUSES.includes(batch.status) ? (scheduler.progressOf(batch.id)?.hold ?? holdOfRow(row)) : null
+    return { ...batch, status_detail: row.status_detail, hold, progress, running: scheduler.runningBatch === batch.id }
   }
 
   router.get('/api/batches', (ctx) => {
     const { limit, after } = listParams(ctx.query, { defaultLimit: 50, maxLimit: 100, orders: false })
     const page = batches.list(limit, after)
-    ctx.body = { object: 'list', data: page.data.map((b) => job(b.id)), has_more: page.hasMore, paused: scheduler.paused }
+    const body: JobPage = { object: 'list', data: page.data.map((b) => job(b.id)), has_more: page.hasMore, paused: scheduler.paused }
+    ctx.body = body
   })
 
   router.get('/api/batches/:id', (ctx) => {
@@ -47,12 +53,13 @@ export function batchAdminRouter(deps: BatchAdminDeps): Router<AppState> {
     batches.get(id) // 404 for an unknown batch
     const { limit } = listParams(ctx.query, { defaultLimit: 100, maxLimit: 10_000, orders: false })
     const afterLine = Number(ctx.query.after_line ?? 0) || 0
-    const rows = store.results.deadLetters(store.results.seqOf(id), limit + 1, afterLine)
-    ctx.body = {
+    const rows = store.results.deadLetters(store.batches.seqOf(id), limit + 1, afterLine)
+    const body: DeadLetterPage = {
       object: 'list',
       data: rows.slice(0, limit).map((r) => ({ custom_id: r.custom_id, line: r.line, error_type: r.error_type, message: r.message, attempts: r.attempts, failed_at: r.created_at })),
       has_more: rows.length > limit,
     }
+    ctx.body = body
   })
 
   router.post('/api/batches/:id/retry-failed', async (ctx) => {
@@ -62,11 +69,11 @@ export function batchAdminRouter(deps: BatchAdminDeps): Router<AppState> {
 
   router.post('/api/batches/pause', deps.admin.require, (ctx) => {
     scheduler.pause()
-    ctx.body = { paused: true }
+    ctx.body = { paused: true } satisfies PauseState
   })
   router.post('/api/batches/resume', deps.admin.require, (ctx) => {
     scheduler.resume()
-    ctx.body = { paused: false }
+    ctx.body = { paused: false } satisfies PauseState
   })
 
   return router

@@ -4,6 +4,7 @@ import type { Settings } from '../../config/settings'
 import { readJsonBody } from '../json-body'
 import type { AppState } from '../middleware'
 import { listParams } from './list-params'
+import type { BatchList } from '../../contract/batches'
 
 export function batchesRouter(deps: { settings: Settings; batches: BatchService }): Router<AppState> {
   const { settings, batches } = deps
@@ -17,13 +18,14 @@ export function batchesRouter(deps: { settings: Settings; batches: BatchService 
   router.get('/v1/batches', (ctx) => {
     const { limit, after } = listParams(ctx.query, { defaultLimit: 20, maxLimit: 100, orders: false })
     const page = batches.list(limit, after)
-    ctx.body = {
+    const list: BatchList = {
       object: 'list',
       data: page.data,
       first_id: page.data[0]?.id ?? null,
       last_id: page.data.at(-1)?.id ?? null,
       has_more: page.hasMore,
     }
+    ctx.body = list
   })
 
   router.get('/v1/batches/:id', (ctx) => {

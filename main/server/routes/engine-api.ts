@@ -3,19 +3,20 @@ import { badRequest, notFound } from '../../api-error'
 import type { ModelRegistry } from '../../config/models'
 import type { Engine } from '../../engine/engine'
 import type { ModelDownloads } from '../../engine/model-download'
-import type { ProxyStats } from '../../engine/proxy-stats'
+import type { RequestCounters } from '../request-counters'
 import type { Store } from '../../store'
 import type { AdminAccess } from '../admin-access'
 import { readJsonBody } from '../json-body'
 import type { AppState } from '../middleware'
 import { echo } from '../../api-params'
+import type { EngineView, ModelDownloadStart } from '../../contract/engine'
 
 export interface EngineApiDeps {
   engine: Engine
   downloads: ModelDownloads
   registry: () => ModelRegistry
   registryStatus: () => { path: string; error: string | null }
-  stats: ProxyStats
+  stats: RequestCounters
   store: Store
   startedAt: number
   maxJsonBodyBytes: number
@@ -31,7 +32,8 @@ export function engineRouter(deps: EngineApiDeps): Router<AppState> {
   const router = new Router<AppState>()
 
   router.get('/api/engine', (ctx) => {
-    ctx.body = { ...engine.status(), defaultModel: engine.defaultModel(), downloads: deps.downloads.all(), registry: deps.registryStatus() }
+    const view: EngineView = { ...engine.status(), defaultModel: engine.defaultModel(), downloads: deps.downloads.all(), registry: deps.registryStatus() }
+    ctx.body = view
   })
 
   // Fetches an hf: model's file ahead of its first use; GET /api/engine and model.download events follow it.
@@ -44,7 +46,8 @@ export function engineRouter(deps: EngineApiDeps): Router<AppState> {
     const present = deps.downloads.isPresent(m.model)
     if (!present) void deps.downloads.ensure(m.id, m.model).catch(() => undefined) // the failure is in the progress
     ctx.status = present ? 200 : 202
-    ctx.body = { model: m.id, file: deps.downloads.localPath(m.model), downloaded: present, progress: deps.downloads.progress(m.id) }
+    const body: ModelDownloadStart = { model: m.id, file: deps.downloads.localPath(m.model), downloaded: present, progress: deps.downloads.progress(m.id) }
+    ctx.body = body
   })
 
   const modelParam = async (required: boolean, ctx: Parameters<Parameters<typeof router.post>[1]>[0]): Promise<string | undefined> => {

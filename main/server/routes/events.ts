@@ -1,7 +1,7 @@
 import { PassThrough } from 'node:stream'
 import Router from '@koa/router'
 import { ApiError } from '../../api-error'
-import type { ServiceEventMap } from '../../events'
+import { STREAM_EVENTS, type StreamEventMap, type StreamEventName } from '../../contract/events'
 import type { AppState } from '../middleware'
 import { health, type StatusDeps } from './status'
 
@@ -32,7 +32,7 @@ export function eventsRouter(d: StatusDeps): Router<AppState> {
     const res = ctx.res
     let closed = false
     const buffered = (): number => stream.writableLength + stream.readableLength + res.writableLength
-    const send = (event: string, data: unknown): void => write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`)
+    const send = <K extends StreamEventName>(event: K, data: StreamEventMap[K]): void => write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`)
     const write = (text: string): void => {
       if (closed) return
       stream.write(text)
@@ -41,8 +41,10 @@ export function eventsRouter(d: StatusDeps): Router<AppState> {
       close()
       ctx.req.socket.destroy()
     }
-    const names: (keyof ServiceEventMap)[] = ['batch.status', 'batch.progress', 'engine.state', 'model.download', 'gpu.sample', 'gpu.status', 'thermal', 'file.created', 'file.deleted', 'settings.changed']
-    const offs = names.map((name) => d.events.on(name, (payload) => send(name, payload)))
+    // settings.changed carries the service's own settings inside; clients read the view (GET /api/settings).
+    const offs = STREAM_EVENTS.map((name) =>
+      name === 'settings.changed' ? d.events.on(name, () => send(name, {})) : d.events.on(name, (payload) => send(name, payload)),
+    )
     const keepalive = setInterval(() => write(': keepalive\n\n'), SSE_KEEPALIVE_MS)
     const close = (): void => {
       if (closed) return

@@ -9,12 +9,13 @@ import type { Store } from '../../store'
 import { receiveUpload } from '../multipart-upload'
 import type { AppState } from '../middleware'
 import { listParams } from './list-params'
+import type { FileDeleted, FileList, FileObject } from '../../contract/files'
 
 /** Purposes a client may upload with (outputs are written by the server as `batch_output`). */
 const UPLOAD_PURPOSES = ['assistants', 'batch', 'fine-tune', 'vision', 'user_data', 'evals']
 const LIST_PURPOSES = [...UPLOAD_PURPOSES, 'batch_output', 'assistants_output', 'fine-tune-results']
 
-export function toFileObject(row: FileRow): Record<string, unknown> {
+export function toFileObject(row: FileRow): FileObject {
   return {
     id: row.id,
     object: 'file',
@@ -94,13 +95,14 @@ export function filesRouter(deps: { settings: Settings; store: Store; files: Fil
     if (after !== undefined) files.getRow(after, 'after')
     const page = store.files.list({ purpose, limit, order, after })!
     const data = page.rows.map(toFileObject)
-    ctx.body = {
+    const list: FileList = {
       object: 'list',
       data,
       first_id: page.rows[0]?.id ?? null,
       last_id: page.rows.at(-1)?.id ?? null,
       has_more: page.hasMore,
     }
+    ctx.body = list
   })
 
   router.get('/v1/files/:id', (ctx) => {
@@ -118,7 +120,7 @@ export function filesRouter(deps: { settings: Settings; store: Store; files: Fil
   router.delete('/v1/files/:id', (ctx) => {
     const row = files.getRow(ctx.params.id)
     files.delete(row.id)
-    ctx.body = { id: row.id, object: 'file', deleted: true }
+    ctx.body = { id: row.id, object: 'file', deleted: true } satisfies FileDeleted
   })
 
   return router

@@ -4,7 +4,7 @@ import { ApiError, badRequest } from '../../api-error'
 import { describeType } from '../../api-params'
 import type { Settings } from '../../config/settings'
 import type { Engine, EngineTicket } from '../../engine/engine'
-import type { ProxyStats } from '../../engine/proxy-stats'
+import type { RequestCounters } from '../request-counters'
 import { sanitizeEngineBody } from '../../engine/request-policy'
 import { upstreamRequest } from '../../engine/upstream'
 import { readJsonBodySized } from '../json-body'
@@ -18,7 +18,7 @@ export const INFERENCE_PATHS = ['/v1/chat/completions', '/v1/completions', '/v1/
  * rewritten to the served name, interactive priority set, SSE streamed through chunk by chunk, and the
  * engine's request aborted when the client goes away.
  */
-export function inferenceRouter(deps: { settings: Settings; engine: Engine; stats: ProxyStats; waiting: WaitingBodies }): Router<AppState> {
+export function inferenceRouter(deps: { settings: Settings; engine: Engine; stats: RequestCounters; waiting: WaitingBodies }): Router<AppState> {
   const { settings, engine, stats, waiting } = deps
   const router = new Router<AppState>()
   for (const path of INFERENCE_PATHS) {

@@ -1,12 +1,9 @@
 import http from 'node:http'
 import Router from '@koa/router'
-import type { BatchStatus } from '../../contract/batches'
-import type { EngineKind, EngineState } from '../../engine/engine-types'
+import { BATCH_STATUSES } from '../../contract/batches'
+import { ENGINE_STATES, type EngineKind } from '../../contract/engine'
 import type { AppState } from '../middleware'
 import type { EngineApiDeps } from './engine-api'
-
-const ENGINE_STATES: EngineState[] = ['stopped', 'starting', 'ready', 'stopping', 'failed', 'sleeping']
-const BATCH_STATUSES: BatchStatus[] = ['validating', 'failed', 'in_progress', 'finalizing', 'completed', 'expired', 'cancelling', 'cancelled']
 
 /** GET /metrics: Prometheus text with our gauges and counters, and the supervised engine's own series. */
 export function metricsRouter(deps: Pick<EngineApiDeps, 'engine' | 'store' | 'stats' | 'waiting'>): Router<AppState> {

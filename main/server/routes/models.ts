@@ -3,13 +3,14 @@ import { notFound } from '../../api-error'
 import { echo } from '../../api-params'
 import type { AppState } from '../middleware'
 import type { EngineApiDeps } from './engine-api'
+import type { ModelList, ModelObject } from '../../contract/models'
 
 /** GET /v1/models and /v1/models/{id}: the registry, with each model's engine, capabilities and whether it is loaded. */
 export function modelsRouter(deps: Pick<EngineApiDeps, 'engine' | 'registry' | 'downloads' | 'startedAt'>): Router<AppState> {
   const { engine, registry } = deps
   const router = new Router<AppState>()
 
-  const modelObject = (id: string): Record<string, unknown> | null => {
+  const modelObject = (id: string): ModelObject | null => {
     const m = registry().resolve(id)
     if (!m) return null
     const status = engine.status()
@@ -31,7 +32,8 @@ export function modelsRouter(deps: Pick<EngineApiDeps, 'engine' | 'registry' | '
   }
 
   router.get('/v1/models', (ctx) => {
-    ctx.body = { object: 'list', data: registry().models.map((m) => modelObject(m.id)) }
+    const list: ModelList = { object: 'list', data: registry().models.map((m) => modelObject(m.id)!) }
+    ctx.body = list
   })
 
   // Model names may hold a slash (an alias like openai/gpt-oss-20b), which the SDK sends as it is.

@@ -7,6 +7,7 @@ import type { AdminAccess } from '../admin-access'
 import { readJsonBody } from '../json-body'
 import type { AppState } from '../middleware'
 import { echo } from '../../api-params'
+import type { ApiKeyRotation, SettingsField, SettingsView } from '../../contract/settings'
 
 /** What the settings routes need from the service. */
 export interface SettingsControl {
@@ -30,7 +31,7 @@ const FIELDS = {
   thermal_resume_c: 'thermalResumeC',
   chunk_size: 'chunkSize',
   start_at_login: 'startAtLogin',
-} as const satisfies Record<string, keyof Settings>
+} as const satisfies Record<Exclude<SettingsField, 'lan'>, keyof Settings>
 
 const LOOPBACK = new Set(['127.0.0.1', 'localhost', '::1'])
 
@@ -42,7 +43,7 @@ const LOOPBACK = new Set(['127.0.0.1', 'localhost', '::1'])
 export function settingsRouter(c: SettingsControl, maxJsonBodyBytes: number, admin: AdminAccess): Router<AppState> {
   const router = new Router<AppState>()
 
-  const view = (ctx: Context): Record<string, unknown> => {
+  const view = (ctx: Context): SettingsView => {
     const isAdmin = admin.isAdmin(ctx)
     const saved = c.saved()
     const listening = c.listening()
@@ -67,7 +68,7 @@ export function settingsRouter(c: SettingsControl, maxJsonBodyBytes: number, adm
           .map(([field, key]) => [field, locked[key]])
           .concat([['lan', locked.host]])
           .filter(([, v]) => v),
-      ),
+      ) as SettingsView['locked'],
     }
   }
 
@@ -110,7 +111,7 @@ export function settingsRouter(c: SettingsControl, maxJsonBodyBytes: number, adm
       throw new ApiError(409, 'The API key comes from the VBS_API_KEY environment variable: change it there.', { code: 'key_from_environment' })
     }
     const key = c.regenerateApiKey()
-    ctx.body = { api_key: key, api_key_origin: c.apiKeyOrigin() }
+    ctx.body = { api_key: key, api_key_origin: c.apiKeyOrigin() } satisfies ApiKeyRotation
   })
 
   return router

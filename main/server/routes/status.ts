@@ -9,6 +9,7 @@ import type { ThermalGuard } from '../../gpu/thermal-guard'
 import type { Store } from '../../store'
 import type { DiskSpace } from '../../store/disk-space'
 import type { HealthDocument, HealthProblem, OpenHealth } from '../../contract/health'
+import type { GpuView } from '../../contract/gpu'
 import { presentsApiKey, type AppState } from '../middleware'
 
 export interface StatusDeps {
@@ -65,6 +66,7 @@ export function health(d: StatusDeps): HealthDocument {
     },
     engine: { state: engine.state, model: engine.model, phase: engine.phase, error: engine.lastError },
     runner: {
+      state: d.scheduler.currentState,
       beating: d.scheduler.beating,
       loop_error: d.scheduler.loopError,
       heartbeat_age_s: Math.round(heartbeatAgeMs / 100) / 10,
@@ -124,13 +126,14 @@ export function statusRouters(d: StatusDeps): { open: Router<AppState>; authed: 
   const authed = new Router<AppState>()
   authed.get('/api/gpu', (ctx) => {
     const since = Number(ctx.query.since ?? 0) || undefined
-    ctx.body = {
+    const view: GpuView = {
       status: d.gpu.status(),
       info: d.gpu.info(),
       current: d.gpu.current(),
       history: d.gpu.history(since),
       thermal: { paused: d.thermal.paused, reason: d.thermal.reason, pause_c: d.thermal.pauseC, resume_c: d.thermal.resumeC },
     }
+    ctx.body = view
   })
 
   return { open, authed }

@@ -12,7 +12,6 @@ const STATE_TONE: Record<EngineState, string> = {
   ready: 'pill-ok',
   stopping: 'pill-info',
   failed: 'pill-danger',
-  sleeping: '',
 }
 
 /** What to do about an engine error, by what it says. */
@@ -159,7 +158,7 @@ function Controls(): React.JSX.Element {
   const switchTo = useEngineStore((s) => s.switchTo)
   const [chosen, setChosen] = useState<string | null>(null)
   const selected = chosen ?? current ?? models[0]?.id ?? ''
-  const running = state === 'starting' || state === 'ready' || state === 'sleeping'
+  const running = state === 'starting' || state === 'ready'
   const description = models.find((m) => m.id === selected)?.description
   const busy = pending !== null || state === 'stopping'
   return (

@@ -1,4 +1,4 @@
-import * as api from '../api'
+import * as api from '../api/bridge'
 import { useConnectionStore } from '../store/connection'
 import type { Health, HealthProblem } from '../types'
 import { useNow } from './use-now'

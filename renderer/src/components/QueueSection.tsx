@@ -168,7 +168,7 @@ function JobRow(props: { id: string }): React.JSX.Element | null {
   const terminal = TERMINAL.includes(job.status)
   const queued = job.status === 'in_progress' && !job.running && !job.progress
   const detail =
-    job.status_detail ?? (terminal ? null : (job.progress?.waiting ?? (queued ? 'queued: one job runs at a time, oldest first' : null)))
+    job.status_detail ?? (terminal ? null : (job.hold?.detail ?? (queued ? 'queued: one job runs at a time, oldest first' : null)))
   const retryOf = job.metadata?.retry_of
   const retriedBy = job.metadata?.retried_by
   return (
@@ -209,7 +209,7 @@ function JobRow(props: { id: string }): React.JSX.Element | null {
       </div>
       <JobStats job={job} />
       {detail && (
-        <p className="job-detail small" data-testid="batch-detail">
+        <p className="job-detail small" data-testid="batch-detail" data-hold={job.status_detail || terminal ? undefined : job.hold?.kind}>
           {detail}
         </p>
       )}

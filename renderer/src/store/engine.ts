@@ -1,12 +1,13 @@
 import { create } from 'zustand'
-import * as api from '../api'
-import type { DownloadProgress, EngineStatus, EngineView, ModelInfo } from '../types'
+import * as api from '../api/endpoints'
+import type { DownloadProgress, EngineStatus, EngineView, ModelObject } from '../types'
 
 type EngineAction = 'start' | 'stop' | 'switch'
 
 interface EngineStoreState {
-  status: EngineView | null
-  models: ModelInfo[]
+  /** The last full read (GET /api/engine), updated by each action's answer and `engine.state` event. */
+  status: (EngineStatus & Partial<Pick<EngineView, 'registry'>>) | null
+  models: ModelObject[]
   /** Why the status or the model list could not be read. */
   loadError: string | null
   /** The action waiting for the service's answer. */
@@ -30,11 +31,11 @@ const message = (err: unknown): string => (err instanceof Error ? err.message : 
 
 /** The engine (vLLM, llama.cpp or remote): state, loading phase, download, log tail, the registry's models, and start/stop/switch. */
 export const useEngineStore = create<EngineStoreState>()((set, get) => {
-  const act = async (action: EngineAction, run: () => Promise<EngineView>): Promise<void> => {
+  const act = async (action: EngineAction, run: () => Promise<EngineStatus>): Promise<void> => {
     set({ pending: action, actionError: null })
     try {
       const status = await run()
-      set((s) => ({ status: { ...status, registry: status.registry ?? s.status?.registry } }))
+      set((s) => ({ status: { ...status, registry: s.status?.registry } }))
     } catch (err) {
       set({ actionError: message(err) })
     } finally {

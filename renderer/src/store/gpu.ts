@@ -1,5 +1,5 @@
 import { create } from 'zustand'
-import * as api from '../api'
+import * as api from '../api/endpoints'
 import type { GpuInfo, GpuSample, GpuStatus, ThermalDecision } from '../types'
 
 /** The chart shows this much history, as the service keeps. */

@@ -1,6 +1,6 @@
 import { create } from 'zustand'
 import * as api from '../api'
-import type { BatchErrorEntry, BatchObject, BatchProgress, FailedRequest, Job } from '../types'
+import type { BatchErrorEntry, BatchObject, BatchProgress, DeadLetter, Job } from '../types'
 
 export type JobAction = 'cancel' | 'retry' | 'download-output' | 'download-errors' | 'errors'
 
@@ -8,7 +8,7 @@ export type JobAction = 'cancel' | 'retry' | 'download-output' | 'download-error
 export type JobErrors =
   | { kind: 'loading' }
   | { kind: 'validation'; rows: BatchErrorEntry[] }
-  | { kind: 'requests'; rows: FailedRequest[] }
+  | { kind: 'requests'; rows: DeadLetter[] }
   | { kind: 'error'; message: string }
 
 interface QueueState {
@@ -113,15 +113,15 @@ export const useQueueStore = create<QueueState>()((set, get) => {
       }
     },
     upsertBatch: (batch) => {
-      const extra = get().jobs[batch.id] ?? { status_detail: null, progress: null, running: false }
+      const extra = get().jobs[batch.id] ?? { status_detail: null, hold: null, progress: null, running: false }
       putJobs([{ ...extra, ...batch }], false)
     },
     applyProgress: (id, progress) =>
       set((s) => {
         const job = s.jobs[id]
-        // The runner reports why it waits with each progress update; the job's status_detail is that same
-        // reason as last stored, so the newer one replaces it (no batch.status event clears it).
-        return job ? { jobs: { ...s.jobs, [id]: { ...job, progress, status_detail: progress.waiting } } } : s
+        // The runner reports why it waits with each progress update; the job's hold is that same reason as
+        // last stored, so the newer one replaces it (no batch.status event clears it).
+        return job ? { jobs: { ...s.jobs, [id]: { ...job, progress, hold: progress.hold } } } : s
       }),
     cancel: (id) =>
       act(id, 'cancel', async () => {

@@ -1,4 +1,4 @@
-import { setApiKey } from '../api'
+import { setApiKey } from '../api/transport'
 import { useAuthStore } from './auth'
 import { useConnectionStore } from './connection'
 import { useEngineStore } from './engine'

@@ -1,6 +1,13 @@
-// The addresses to give to others (the tray's copies, the dashboard's link). Pure: the network interfaces are
-// handed in (os.networkInterfaces()).
-import type { NetworkInterfaceInfo } from 'node:os'
+// The addresses to give to others (the tray's copies, the dashboard's own "copy link"), and the link format the
+// window reads its key from. Pure and runtime-neutral: the network interfaces are handed in
+// (os.networkInterfaces() in the service).
+
+/** What is needed of one of os.networkInterfaces()' addresses. */
+export interface InterfaceAddress {
+  family: string | number
+  internal: boolean
+  address: string
+}
 
 const WILDCARDS = new Set(['0.0.0.0', '::', ''])
 
@@ -12,7 +19,7 @@ const WILDCARDS = new Set(['0.0.0.0', '::', ''])
 export function shareableBaseUrl(
   serviceUrl: string,
   listenHost: string,
-  interfaces: NodeJS.Dict<NetworkInterfaceInfo[]>,
+  interfaces: Readonly<Record<string, readonly InterfaceAddress[] | undefined>>,
 ): string {
   if (!WILDCARDS.has(listenHost)) return serviceUrl
   const names = Object.keys(interfaces).sort()
@@ -37,5 +44,8 @@ export function apiUrl(baseUrl: string): string {
  * not in its logs), and the page takes the key from it.
  */
 export function dashboardLink(baseUrl: string, apiKey: string): string {
-  return `${baseUrl.replace(/\/+$/, '')}/#key=${encodeURIComponent(apiKey)}`
+  return `${baseUrl.replace(/\/+$/, '')}/#${DASHBOARD_KEY_PARAM}=${encodeURIComponent(apiKey)}`
 }
+
+/** The fragment parameter of a dashboard link that holds the key. */
+export const DASHBOARD_KEY_PARAM = 'key'

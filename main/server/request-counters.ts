@@ -1,5 +1,5 @@
 /** Counts of real-time requests by endpoint and status, for /metrics. */
-export class ProxyStats {
+export class RequestCounters {
   private readonly totals = new Map<string, number>()
 
   record(path: string, status: number): void {
