@@ -43,6 +43,10 @@ export interface ServiceOptions {
 
 /** How often expired files are looked for. */
 const EXPIRY_SWEEP_MS = 10 * 60 * 1000
+/** How often the thermal guard looks at the clock for readings that stopped (samples feed it as they come). */
+const THERMAL_RECHECK_MS = 1000
+/** How often models.yaml is looked at for an edit. */
+const MODELS_WATCH_MS = 1000
 
 /**
  * The composition root: config -> store -> batch -> server. The same service runs inside the Electron
@@ -126,6 +130,7 @@ export class Service {
       dataDir: s.dataDir,
       port: s.enginePort,
       healthPollMs: s.engineHealthPollMs,
+      healthTimeoutMs: s.engineHealthTimeoutMs,
       loadTimeoutS: s.engineLoadTimeoutS,
       stopGraceMs: s.engineStopGraceMs,
       killWaitMs: s.engineKillWaitMs,
@@ -133,13 +138,13 @@ export class Service {
       restartLimit: s.engineRestartLimit,
       restartWindowMs: s.engineRestartWindowMs,
       restartBackoffMs: s.engineRestartBackoffMs,
-      gpu: new NvidiaSmi('nvidia-smi', 5000, env),
+      gpu: new NvidiaSmi('nvidia-smi', s.nvidiaSmiTimeoutMs, env),
       log: engineLogger,
       events: this.events,
     })
     this.remote = new RemoteEngine({
       env,
-      probeTimeoutMs: 5000,
+      probeTimeoutMs: s.remoteProbeTimeoutMs,
       probeIntervalMs: s.remoteProbeMs,
       backoffBaseMs: Math.min(1000, s.remoteBackoffMaxMs),
       backoffMaxMs: s.remoteBackoffMaxMs,
@@ -283,7 +288,7 @@ export class Service {
       {
         requestTimeout: s.requestTimeoutMs,
         headersTimeout,
-        keepAliveTimeout: 65_000,
+        keepAliveTimeout: s.keepAliveTimeoutMs,
         connectionsCheckingInterval: Math.min(30_000, Math.max(250, Math.floor(headersTimeout / 4))),
       },
       app.callback(),
@@ -343,7 +348,7 @@ export class Service {
    */
   private thermalVerdict(): { paused: boolean; reason: string | null } {
     const now = Date.now()
-    if (now - this.thermalCheckedAt >= 1000) {
+    if (now - this.thermalCheckedAt >= THERMAL_RECHECK_MS) {
       this.thermalCheckedAt = now
       return this.checkThermal(this.gpu.reading(now))
     }
@@ -365,7 +370,7 @@ export class Service {
    * status); a running model is never disturbed: changed settings apply at its next load.
    */
   private watchRegistry(): void {
-    fs.watchFile(this.modelsPath, { interval: 1000 }, (now, before) => {
+    fs.watchFile(this.modelsPath, { interval: MODELS_WATCH_MS }, (now, before) => {
       if (now.mtimeMs === before.mtimeMs && now.size === before.size) return
       try {
         this.registry = loadModels(this.modelsPath)
@@ -394,7 +399,7 @@ export class Service {
       }
       endQuiet()
       const sweep = setInterval(endQuiet, 50)
-      const force = setTimeout(() => server.closeAllConnections(), 5000)
+      const force = setTimeout(() => server.closeAllConnections(), this.settings.shutdownCloseMs)
       await closed
       clearInterval(sweep)
       clearTimeout(force)

@@ -35,6 +35,10 @@ export interface Settings {
   engineStopGraceMs: number
   engineKillWaitMs: number
   gpuReleaseTimeoutMs: number
+  /** Longest wait for one answer of the engine's GET /health (readiness polls and the monitor of a ready engine). */
+  engineHealthTimeoutMs: number
+  /** Longest wait for a one-off nvidia-smi query (free VRAM before a start, GPU release after a stop). */
+  nvidiaSmiTimeoutMs: number
   engineRestartLimit: number
   engineRestartWindowMs: number
   engineRestartBackoffMs: number
@@ -52,6 +56,8 @@ export interface Settings {
   remoteProbeMs: number
   /** Longest wait between probes of a remote engine that is down (the wait doubles from 1 s up to this). */
   remoteBackoffMaxMs: number
+  /** Longest wait for one probe of a remote engine (GET /v1/models). */
+  remoteProbeTimeoutMs: number
   /** Largest body of a real-time request (chat with images can be large). */
   maxInferenceBodyBytes: number
   /** vLLM priority of interactive requests (lower runs first); batch requests use batchPriority. */
@@ -91,6 +97,10 @@ export interface Settings {
   requestTimeoutMs: number
   /** Longest a client may take to send its request headers. */
   headersTimeoutMs: number
+  /** How long an idle keep-alive connection stays open (above the 60 s of common proxies and SDK pools). */
+  keepAliveTimeoutMs: number
+  /** On stop, how long busy connections get to finish before they are cut. */
+  shutdownCloseMs: number
   /** An upload slower than this (averaged over several seconds) is cut off. */
   uploadMinBytesPerSecond: number
   /** Event streams (/api/events) open at once. */
@@ -146,6 +156,8 @@ export function defaultSettings(dataDir: string): Settings {
     engineStopGraceMs: 20_000,
     engineKillWaitMs: 10_000,
     gpuReleaseTimeoutMs: 30_000,
+    engineHealthTimeoutMs: 5000,
+    nvidiaSmiTimeoutMs: 5000,
     engineRestartLimit: 3,
     engineRestartWindowMs: 10 * 60_000,
     engineRestartBackoffMs: 2000,
@@ -158,6 +170,7 @@ export function defaultSettings(dataDir: string): Settings {
     hfEndpoint: 'https://huggingface.co',
     remoteProbeMs: 10_000,
     remoteBackoffMaxMs: 30_000,
+    remoteProbeTimeoutMs: 5000,
     maxInferenceBodyBytes: 32 * MiB,
     interactivePriority: 0,
     batchPriority: 10,
@@ -182,6 +195,8 @@ export function defaultSettings(dataDir: string): Settings {
     maxConnectionsPerClient: 256,
     requestTimeoutMs: 60 * 60_000,
     headersTimeoutMs: 30_000,
+    keepAliveTimeoutMs: 65_000,
+    shutdownCloseMs: 5000,
     uploadMinBytesPerSecond: 16 * 1024,
     maxEventStreams: 32,
     maxWaitingBodies: 64,
@@ -212,6 +227,8 @@ const ENV_NAMES: Record<Exclude<keyof Settings, 'dataDir'>, string> = {
   engineStopGraceMs: 'VBS_ENGINE_STOP_GRACE_MS',
   engineKillWaitMs: 'VBS_ENGINE_KILL_WAIT_MS',
   gpuReleaseTimeoutMs: 'VBS_GPU_RELEASE_TIMEOUT_MS',
+  engineHealthTimeoutMs: 'VBS_ENGINE_HEALTH_TIMEOUT_MS',
+  nvidiaSmiTimeoutMs: 'VBS_NVIDIA_SMI_TIMEOUT_MS',
   engineRestartLimit: 'VBS_ENGINE_RESTART_LIMIT',
   engineRestartWindowMs: 'VBS_ENGINE_RESTART_WINDOW_MS',
   engineRestartBackoffMs: 'VBS_ENGINE_RESTART_BACKOFF_MS',
@@ -224,6 +241,7 @@ const ENV_NAMES: Record<Exclude<keyof Settings, 'dataDir'>, string> = {
   hfEndpoint: 'VBS_HF_ENDPOINT',
   remoteProbeMs: 'VBS_REMOTE_PROBE_MS',
   remoteBackoffMaxMs: 'VBS_REMOTE_BACKOFF_MAX_MS',
+  remoteProbeTimeoutMs: 'VBS_REMOTE_PROBE_TIMEOUT_MS',
   maxInferenceBodyBytes: 'VBS_MAX_INFERENCE_BODY_BYTES',
   interactivePriority: 'VBS_INTERACTIVE_PRIORITY',
   batchPriority: 'VBS_BATCH_PRIORITY',
@@ -248,6 +266,8 @@ const ENV_NAMES: Record<Exclude<keyof Settings, 'dataDir'>, string> = {
   maxConnectionsPerClient: 'VBS_MAX_CONNECTIONS_PER_CLIENT',
   requestTimeoutMs: 'VBS_REQUEST_TIMEOUT_MS',
   headersTimeoutMs: 'VBS_HEADERS_TIMEOUT_MS',
+  keepAliveTimeoutMs: 'VBS_KEEP_ALIVE_TIMEOUT_MS',
+  shutdownCloseMs: 'VBS_SHUTDOWN_CLOSE_MS',
   uploadMinBytesPerSecond: 'VBS_UPLOAD_MIN_BYTES_PER_SECOND',
   maxEventStreams: 'VBS_MAX_EVENT_STREAMS',
   maxWaitingBodies: 'VBS_MAX_WAITING_BODIES',
@@ -272,6 +292,8 @@ const MINIMUM: Record<NumericKey, number> = {
   engineStopGraceMs: 0,
   engineKillWaitMs: 100,
   gpuReleaseTimeoutMs: 0,
+  engineHealthTimeoutMs: 50,
+  nvidiaSmiTimeoutMs: 100,
   engineRestartLimit: 0,
   engineRestartWindowMs: 1000,
   engineRestartBackoffMs: 0,
@@ -283,6 +305,7 @@ const MINIMUM: Record<NumericKey, number> = {
   engineLogFiles: 1,
   remoteProbeMs: 50,
   remoteBackoffMaxMs: 10,
+  remoteProbeTimeoutMs: 50,
   maxInferenceBodyBytes: 1024,
   interactivePriority: -1_000_000,
   batchPriority: -1_000_000,
@@ -304,6 +327,8 @@ const MINIMUM: Record<NumericKey, number> = {
   maxConnectionsPerClient: 1,
   requestTimeoutMs: 1000,
   headersTimeoutMs: 1000,
+  keepAliveTimeoutMs: 1000,
+  shutdownCloseMs: 0,
   uploadMinBytesPerSecond: 0,
   maxEventStreams: 1,
   maxWaitingBodies: 1,

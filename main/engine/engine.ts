@@ -4,6 +4,9 @@ import type { ModelEntry, ModelRegistry } from '../config/models'
 import type { EngineBackend, EngineCapabilities, EngineTarget } from './engine-backend'
 import { EngineError, type EngineStatus } from './engine-types'
 
+/** How often an idle model is looked at for unloading (idle_unload_minutes). */
+const IDLE_CHECK_MS = 30_000
+
 export interface EngineOptions {
   /** How long a request may wait for its model to load before it gets 503. */
   waitMs: number
@@ -61,7 +64,7 @@ export class Engine {
   ) {
     this.active = backends[0]
     if (o.idleUnloadMs > 0) {
-      this.idleTimer = setInterval(() => this.unloadIfIdle(), Math.min(30_000, o.idleUnloadMs))
+      this.idleTimer = setInterval(() => this.unloadIfIdle(), Math.min(IDLE_CHECK_MS, o.idleUnloadMs))
       this.idleTimer.unref()
     }
   }

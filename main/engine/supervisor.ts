@@ -25,6 +25,8 @@ export interface SupervisorOptions {
   /** Fixed engine port, or 0 for a free one per launch. */
   port: number
   healthPollMs: number
+  /** Longest wait for one answer of GET /health (a poll waits at most 5 polls' time, and never longer than this). */
+  healthTimeoutMs: number
   /** Per-model load_timeout_s wins; this is the default. */
   loadTimeoutS: number
   stopGraceMs: number
@@ -49,6 +51,8 @@ interface PidRecord {
 }
 
 const MiB_SLACK_AFTER_STOP = 512
+/** A ready engine's /health is asked at most this often (5 readiness polls' time when that is longer). */
+const MONITOR_MIN_INTERVAL_MS = 1000
 
 /**
  * Set in every engine's environment (and so in its children's, vLLM's EngineCore too) to a digest of the data
@@ -382,7 +386,7 @@ export class EngineSupervisor implements EngineBackend {
         this.fail(message, 'start_failed')
         throw new EngineError(message, 'start_failed')
       }
-      if (await healthy(port, Math.min(this.o.healthPollMs * 5, 5000))) {
+      if (await healthy(port, Math.min(this.o.healthPollMs * 5, this.o.healthTimeoutMs))) {
         // 'none' (an answer, yet no listener in /proc/net/tcp) means /proc cannot tell here: like 'unknown'.
         const owner = this.pgid === null ? 'unknown' : portOwner(port, this.pgid)
         if (owner !== 'foreign') break
@@ -510,10 +514,10 @@ export class EngineSupervisor implements EngineBackend {
   /** While serving, a /health that keeps failing (EngineCore dead behind a live API server) counts as a crash. */
   private startMonitor(): void {
     let failures = 0
-    const interval = Math.max(this.o.healthPollMs * 5, 1000)
+    const interval = Math.max(this.o.healthPollMs * 5, MONITOR_MIN_INTERVAL_MS)
     this.monitorTimer = setInterval(() => {
       if (this.state !== 'ready' || this.port === null) return
-      void healthy(this.port, interval).then((ok) => {
+      void healthy(this.port, Math.min(interval, this.o.healthTimeoutMs)).then((ok) => {
         failures = ok ? 0 : failures + 1
         if (failures >= 3 && this.state === 'ready') {
           failures = 0
