@@ -3,6 +3,7 @@ import os from 'node:os'
 import path from 'node:path'
 import { appRoot } from '../config/app-paths'
 import type { ModelEntry } from '../config/models'
+import { servingArgs } from './process-launcher'
 
 export { ENGINE_KEY_VAR } from './llama-server/args'
 
@@ -39,12 +40,7 @@ export function llamaArgv(entry: ModelEntry, plan: { script: string; modelFile: 
     plan.script,
     '--model',
     plan.modelFile,
-    '--host',
-    plan.host,
-    '--port',
-    String(plan.port),
-    '--served-model-name',
-    entry.id,
+    ...servingArgs(entry.id, plan.host, plan.port),
     '--parallel',
     String(entry.parallel ?? DEFAULT_PARALLEL),
     '--context-size',

@@ -39,3 +39,8 @@ export interface ProcessLauncher {
   /** Requests a batch keeps in flight by default. */
   batchConcurrency(entry: ModelEntry): number
 }
+
+/** Where the engine's OpenAI server listens and the name it serves the model as: vLLM and our llama.cpp server take the same flags. */
+export function servingArgs(servedName: string, host: string, port: number): string[] {
+  return ['--host', host, '--port', String(port), '--served-model-name', servedName]
+}

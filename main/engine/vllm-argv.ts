@@ -1,5 +1,6 @@
 import type { ModelEntry } from '../config/models'
 import { childEnv, HF_TOKEN_VARS } from './child-env'
+import { servingArgs } from './process-launcher'
 
 /** What the supervisor decides for one launch, besides the registry entry. */
 export interface LaunchPlan {
@@ -55,12 +56,7 @@ export function vllmArgv(entry: ModelEntry, plan: LaunchPlan): string[] {
   const argv = [
     'serve',
     entry.model,
-    '--host',
-    plan.host,
-    '--port',
-    String(plan.port),
-    '--served-model-name',
-    entry.id,
+    ...servingArgs(entry.id, plan.host, plan.port),
     // Interactive requests must overtake batch requests: vLLM orders its queue by (priority, arrival).
     '--scheduling-policy',
     'priority',

@@ -192,24 +192,23 @@ function writeMeta(w: Writer, key: string, m: MetaValue): void {
       w.push(Buffer.from([m.v ? 1 : 0]))
       break
     case 'strs':
-      w.u32(T_ARRAY)
-      w.u32(T_STRING)
-      w.u64(m.v.length)
-      for (const s of m.v) w.str(s)
+      writeArray(w, T_STRING, m.v, (s) => w.str(s))
       break
     case 'f32s':
-      w.u32(T_ARRAY)
-      w.u32(T_FLOAT32)
-      w.u64(m.v.length)
-      for (const f of m.v) w.f32(f)
+      writeArray(w, T_FLOAT32, m.v, (f) => w.f32(f))
       break
     case 'i32s':
-      w.u32(T_ARRAY)
-      w.u32(T_INT32)
-      w.u64(m.v.length)
-      for (const i of m.v) w.i32(i)
+      writeArray(w, T_INT32, m.v, (i) => w.i32(i))
       break
   }
+}
+
+/** A GGUF array value: its type tag, the element type, the count, then each element. */
+function writeArray<T>(w: Writer, elementType: number, values: readonly T[], write: (v: T) => void): void {
+  w.u32(T_ARRAY)
+  w.u32(elementType)
+  w.u64(values.length)
+  for (const v of values) write(v)
 }
 
 interface Tensor {

@@ -2,6 +2,7 @@ import { useState } from 'react'
 import { formatBytes, formatCount, formatDuration } from '../format'
 import { useEngineStore } from '../store/engine'
 import type { EngineKind, EngineState } from '../types'
+import { Card } from './Card'
 
 /** How engines are named to people. */
 export const KIND_LABEL: Record<EngineKind, string> = { vllm: 'vLLM', 'llama.cpp': 'llama.cpp', remote: 'remote server' }
@@ -226,15 +227,19 @@ export function EngineSection(): React.JSX.Element {
   const state = useEngineStore((s) => s.status?.state ?? null)
   const loadError = useEngineStore((s) => s.loadError)
   return (
-    <section className="card" aria-labelledby="engine-title" data-testid="engine">
-      <header className="card-head">
-        <h2 id="engine-title">Engine</h2>
-        {state && (
-          <span className={`pill ${STATE_TONE[state]}`} data-testid="engine-state">
-            {state}
-          </span>
-        )}
-      </header>
+    <Card
+      id="engine"
+      title="Engine"
+      head={
+        <>
+          {state && (
+            <span className={`pill ${STATE_TONE[state]}`} data-testid="engine-state">
+              {state}
+            </span>
+          )}
+        </>
+      }
+    >
       {state === null ? (
         loadError ? (
           <p className="callout callout-danger">Could not read the engine status: {loadError}</p>
@@ -252,6 +257,6 @@ export function EngineSection(): React.JSX.Element {
           <LogTail />
         </>
       )}
-    </section>
+    </Card>
   )
 }

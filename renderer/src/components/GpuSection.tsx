@@ -2,6 +2,7 @@ import { formatCelsius, formatCount, formatMiB, formatPercent } from '../format'
 import { useGpuStore } from '../store/gpu'
 import { ProgressBar } from './ProgressBar'
 import { TemperatureChart } from './TemperatureChart'
+import { Card } from './Card'
 
 function NoGpu(props: { reason: string | null }): React.JSX.Element {
   const starting = props.reason === 'not started'
@@ -88,12 +89,16 @@ export function GpuSection(): React.JSX.Element {
   const driver = useGpuStore((s) => s.info?.driverVersion ?? null)
   const loadError = useGpuStore((s) => s.loadError)
   return (
-    <section className="card" aria-labelledby="gpu-title" data-testid="gpu">
-      <header className="card-head">
-        <h2 id="gpu-title">GPU</h2>
-        {name && <span className="muted">{name}</span>}
-        {driver && <span className="muted small">driver {driver}</span>}
-      </header>
+    <Card
+      id="gpu"
+      title="GPU"
+      head={
+        <>
+          {name && <span className="muted">{name}</span>}
+          {driver && <span className="muted small">driver {driver}</span>}
+        </>
+      }
+    >
       {status === null ? (
         loadError ? <p className="callout callout-danger">Could not read the GPU telemetry: {loadError}</p> : <p className="muted">Loading…</p>
       ) : !status.available && !hasSample ? (
@@ -107,6 +112,6 @@ export function GpuSection(): React.JSX.Element {
           <Readings />
         </>
       )}
-    </section>
+    </Card>
   )
 }

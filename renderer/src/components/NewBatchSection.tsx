@@ -4,6 +4,7 @@ import { PREVIEW_CHECK_LINES } from '../jsonl-preview'
 import { useEngineStore } from '../store/engine'
 import { useUploadStore } from '../store/upload'
 import { ProgressBar } from './ProgressBar'
+import { Card } from './Card'
 
 function Problems(): React.JSX.Element | null {
   const preview = useUploadStore((s) => s.preview)
@@ -165,10 +166,7 @@ export function NewBatchSection(): React.JSX.Element {
   const choose = useUploadStore((s) => s.choose)
   const busy = useUploadStore((s) => s.upload.phase === 'uploading' || s.upload.phase === 'creating')
   return (
-    <section className="card wide" aria-labelledby="new-batch-title" data-testid="new-batch">
-      <header className="card-head">
-        <h2 id="new-batch-title">New batch</h2>
-      </header>
+    <Card id="new-batch" title="New batch" wide>
       <div className="dropzone" data-testid="drop-zone" aria-label="Drop a .jsonl batch file anywhere on this window">
         <span>Drop a <code>.jsonl</code> file anywhere on this window, or</span>
         <button type="button" onClick={() => input.current?.click()} disabled={busy}>
@@ -191,6 +189,6 @@ export function NewBatchSection(): React.JSX.Element {
         <span className="muted small">One request per line, as for OpenAI's Batch API. It is checked here before anything is uploaded.</span>
       </div>
       <Preview />
-    </section>
+    </Card>
   )
 }

@@ -2,6 +2,7 @@ import { formatCount, formatDuration, formatEpochSeconds, formatPercent, formatR
 import { useQueueStore, type JobErrors } from '../store/queue'
 import type { BatchStatus, Job } from '../types'
 import { ProgressBar } from './ProgressBar'
+import { Card } from './Card'
 
 const TERMINAL: readonly BatchStatus[] = ['failed', 'completed', 'expired', 'cancelled']
 const CANCELLABLE: readonly BatchStatus[] = ['validating', 'in_progress']
@@ -263,13 +264,18 @@ export function QueueSection(): React.JSX.Element {
   const pauseError = useQueueStore((s) => s.pauseError)
   const loadMore = useQueueStore((s) => s.loadMore)
   return (
-    <section className="card wide" aria-labelledby="queue-title" data-testid="queue">
-      <header className="card-head">
-        <h2 id="queue-title">Batch jobs</h2>
-        {loaded && <span className="muted">{plural(order.length, 'job')}</span>}
-        <span className="spacer" />
-        <PauseButton />
-      </header>
+    <Card
+      id="queue"
+      title="Batch jobs"
+      wide
+      head={
+        <>
+          {loaded && <span className="muted">{plural(order.length, 'job')}</span>}
+          <span className="spacer" />
+          <PauseButton />
+        </>
+      }
+    >
       {paused && (
         <p className="callout callout-warn" data-testid="queue-paused">
           All batch jobs are paused (Pause all): nothing new is sent to the engine. Press Resume all to continue.
@@ -303,6 +309,6 @@ client.batches.create(input_file_id=..., endpoint="/v1/chat/completions", comple
           Load older jobs
         </button>
       )}
-    </section>
+    </Card>
   )
 }

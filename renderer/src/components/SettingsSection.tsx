@@ -2,6 +2,7 @@ import { useEffect, useId, useState } from 'react'
 import { useAuthStore } from '../store/auth'
 import { useSettingsStore } from '../store/settings'
 import type { SettingsField, SettingsPatch, SettingsView } from '../types'
+import { Card } from './Card'
 
 type NumberField = 'port' | 'thermal_pause_c' | 'thermal_resume_c' | 'chunk_size'
 type BoolField = 'lan' | 'start_at_login'
@@ -268,15 +269,20 @@ export function SettingsSection(): React.JSX.Element {
   const settings = useSettingsStore((s) => s.settings)
   const loadError = useSettingsStore((s) => s.loadError)
   return (
-    <section className="card wide" aria-labelledby="settings-title" data-testid="settings">
-      <header className="card-head">
-        <h2 id="settings-title">Settings</h2>
-        {settings && (
-          <span className="muted small">
-            listening on {settings.listening.host}:{settings.listening.port}
-          </span>
-        )}
-      </header>
+    <Card
+      id="settings"
+      title="Settings"
+      wide
+      head={
+        <>
+          {settings && (
+            <span className="muted small">
+              listening on {settings.listening.host}:{settings.listening.port}
+            </span>
+          )}
+        </>
+      }
+    >
       {!settings ? (
         loadError ? <p className="callout callout-danger">Could not read the settings: {loadError}</p> : <p className="muted">Loading…</p>
       ) : (
@@ -291,6 +297,6 @@ export function SettingsSection(): React.JSX.Element {
           <ApiKey settings={settings} />
         </>
       )}
-    </section>
+    </Card>
   )
 }
