@@ -20,8 +20,6 @@ export type HoldKind =
   /** The job stopped on an unexpected error and is tried again after a backoff. */
   | 'error_backoff'
 
-export const HOLD_KINDS: readonly HoldKind[] = ['paused', 'thermal', 'disk_full', 'engine_loading', 'engine_unavailable', 'model_missing', 'error_backoff']
-
 export interface Hold {
   kind: HoldKind
   detail: string
