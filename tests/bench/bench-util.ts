@@ -1,3 +1,6 @@
+import { once } from 'node:events'
+import fs from 'node:fs'
+
 /** Small pieces the benchmark scripts share. */
 
 export const delay = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms))
@@ -50,4 +53,48 @@ export function cleanUpOnSignals(cleanup: () => Promise<unknown>): void {
   }
   process.on('SIGINT', onSignal)
   process.on('SIGTERM', onSignal)
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Figures in tables
+// ---------------------------------------------------------------------------------------------------
+
+/** Decimal megabytes, as the targets are stated. */
+export const MB = 1_000_000
+
+/** A number with `digits` decimals, or 'n/a' when there is none. */
+export const f = (n: number | null | undefined, digits = 1): string => (n === null || n === undefined || !Number.isFinite(n) ? 'n/a' : n.toFixed(digits))
+/** A whole number with thousands separators. */
+export const int = (n: number): string => n.toLocaleString('en-US')
+export const verdict = (ok: boolean): string => (ok ? 'PASS' : 'MISS')
+
+/** kB (as /proc gives them) in MB. */
+export function mbOfKb(kb: number): number
+export function mbOfKb(kb: number | null): number | null
+export function mbOfKb(kb: number | null): number | null {
+  return kb === null ? null : (kb * 1024) / MB
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Input files
+// ---------------------------------------------------------------------------------------------------
+
+/** Writes line(1) .. line(count) (each with its newline) to `file`, streamed in 1 MiB writes. Returns the bytes written. */
+export async function writeLines(file: string, count: number, line: (i: number) => string): Promise<number> {
+  const out = fs.createWriteStream(file)
+  const failed = new Promise<never>((_, reject) => out.once('error', reject))
+  failed.catch(() => undefined)
+  let bytes = 0
+  let buffer = ''
+  for (let i = 1; i <= count; i++) {
+    buffer += line(i)
+    if (buffer.length >= 1 << 20 || i === count) {
+      bytes += Buffer.byteLength(buffer)
+      if (!out.write(buffer)) await Promise.race([once(out, 'drain'), failed])
+      buffer = ''
+    }
+  }
+  out.end()
+  await Promise.race([once(out, 'finish'), failed])
+  return bytes
 }

@@ -1,8 +1,10 @@
+import { execFileSync } from 'node:child_process'
 import fs from 'node:fs'
+import { socketInodes } from '../../main/engine/process-group'
 
 /**
- * Small Linux /proc helpers for the benchmarks: a process's memory figures, its descendants, and which of
- * them holds a listening TCP socket (so a benchmark measures the process that really runs the service,
+ * Small Linux /proc helpers for the benchmarks: a process's memory figures and CPU time, its descendants, and
+ * which of them holds a listening TCP socket (so a benchmark measures the process that really runs the service,
  * not a launcher such as the `tsx` CLI, which runs the script in a child `node`).
  */
 
@@ -31,18 +33,70 @@ export function resetPeakRss(pid: number): boolean {
   }
 }
 
-/** The parent pid of a process, from /proc/<pid>/stat, or null when it is gone. */
-function parentOf(pid: number): number | null {
+/**
+ * The fields of a /proc stat file (a process's `/proc/<pid>/stat`, or one thread's `/proc/<pid>/task/<tid>/stat`)
+ * from field 3 (the state) on, or null when it is gone. The command name (field 2) is in parentheses and may
+ * itself hold spaces or parentheses, so the fields start after the last ')'.
+ */
+function statFields(file: string): string[] | null {
   let stat: string
   try {
-    stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8')
+    stat = fs.readFileSync(file, 'utf8')
   } catch {
     return null
   }
-  // The command name (field 2) is in parentheses and may itself hold spaces or parentheses.
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
-  const ppid = Number(fields[1])
-  return Number.isInteger(ppid) ? ppid : null
+  return stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+}
+
+/** The parent pid of a process, or null when it is gone. */
+function parentOf(pid: number): number | null {
+  const fields = statFields(`/proc/${pid}/stat`)
+  const ppid = Number(fields?.[1])
+  return fields && Number.isInteger(ppid) ? ppid : null
+}
+
+let clockTicks: number | null = null
+/** Clock ticks per second of the times in /proc stat files (`getconf CLK_TCK`, read once). */
+function clkTck(): number {
+  if (clockTicks === null) {
+    try {
+      const n = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim())
+      clockTicks = Number.isFinite(n) && n > 0 ? n : 100
+    } catch {
+      clockTicks = 100
+    }
+  }
+  return clockTicks
+}
+
+/** CPU seconds (utime + stime, fields 14 and 15) of a /proc stat file, or null when it is gone. */
+export function statCpuSeconds(file: string): number | null {
+  const fields = statFields(file)
+  return fields ? (Number(fields[11]) + Number(fields[12])) / clkTck() : null
+}
+
+/** CPU seconds (user + system, all threads) a process has used so far, or null when it is gone. */
+export function cpuSeconds(pid: number | null): number | null {
+  return pid === null ? null : statCpuSeconds(`/proc/${pid}/stat`)
+}
+
+/** CPU seconds of a process: all threads, and its main thread alone (tid = pid: a node process's JS event loop). */
+export interface Cpu {
+  total: number | null
+  main: number | null
+}
+
+export function cpuOf(pid: number | null): Cpu {
+  if (pid === null) return { total: null, main: null }
+  return { total: statCpuSeconds(`/proc/${pid}/stat`), main: statCpuSeconds(`/proc/${pid}/task/${pid}/stat`) }
+}
+
+/** What a process used between two readings of cpuOf. */
+export function cpuDelta(a: Cpu, b: Cpu): Cpu {
+  return {
+    total: a.total !== null && b.total !== null ? b.total - a.total : null,
+    main: a.main !== null && b.main !== null ? b.main - a.main : null,
+  }
 }
 
 /** `root` and every process below it, root first, breadth-first. */
@@ -91,22 +145,7 @@ function listeningInodes(port: number): Set<string> {
 
 /** True when one of the process's open descriptors is one of the given sockets. */
 function holdsSocket(pid: number, inodes: Set<string>): boolean {
-  let fds: string[]
-  try {
-    fds = fs.readdirSync(`/proc/${pid}/fd`)
-  } catch {
-    return false
-  }
-  for (const fd of fds) {
-    let target: string
-    try {
-      target = fs.readlinkSync(`/proc/${pid}/fd/${fd}`)
-    } catch {
-      continue
-    }
-    const match = /^socket:\[(\d+)\]$/.exec(target)
-    if (match && inodes.has(match[1])) return true
-  }
+  for (const inode of socketInodes(pid)) if (inodes.has(inode)) return true
   return false
 }
 
@@ -116,6 +155,21 @@ export function findListeningProcess(root: number, port: number): number | null 
   if (inodes.size === 0) return null
   for (const pid of processTree(root)) if (holdsSocket(pid, inodes)) return pid
   return null
+}
+
+/**
+ * A variable of the environment a process was started with (/proc/<pid>/environ: what it later removes from
+ * its own process.env stays there), or null when it is gone or has none.
+ */
+export function environOf(pid: number, name: string): string | null {
+  let text: string
+  try {
+    text = fs.readFileSync(`/proc/${pid}/environ`, 'utf8')
+  } catch {
+    return null
+  }
+  const entry = text.split('\0').find((e) => e.startsWith(`${name}=`))
+  return entry === undefined ? null : entry.slice(name.length + 1)
 }
 
 /** The command line of a process, space-joined, or '' when it is gone. */

@@ -3,24 +3,20 @@
  *
  *   npx tsx tests/bench/proxy-overhead.ts [--seconds 8]
  *
- * The service runs as `npm run serve` does (its own process) and launches fake-vllm as its engine. The load
- * generator (this process, keep-alive connections) sends the same chat request either straight to the
- * engine's port ("direct") or through the service's /v1/chat/completions ("proxied"), so both paths hit the
- * same engine. Targets: with 32 connections and a 50 ms engine, proxied >= 0.95 of direct throughput and
- * < 2 ms added p50; reported: 64 connections against a ~0 ms engine (the proxy's CPU cost per request);
- * swap A->B beyond the engine's own load time < 1 s.
+ * The service runs as `npm run serve` does (its own process, started by launcher.ts) and launches fake-vllm
+ * as its engine. The load generator (this process, keep-alive connections) sends the same chat request either
+ * straight to the engine's port ("direct", with the key the service launched the engine with) or through the
+ * service's /v1/chat/completions ("proxied"), so both paths hit the same engine. Targets: with 32 connections
+ * and a 50 ms engine, proxied >= 0.95 of direct throughput and < 2 ms added p50; reported: 64 connections
+ * against a ~0 ms engine (the proxy's CPU cost per request); swap A->B beyond the engine's own load time < 1 s.
  */
-import { spawn, type ChildProcess } from 'node:child_process'
-import fs from 'node:fs'
+import { spawn } from 'node:child_process'
 import http from 'node:http'
 import os from 'node:os'
-import path from 'node:path'
-import { serveArgs } from '../helpers/serve-command'
 import { delay } from './bench-util'
+import { FAKE_VLLM, fakeEngineEnv } from './fake-vllm'
+import { bench, type Service } from './launcher'
 
-const ROOT = path.resolve(__dirname, '..', '..')
-const FAKE = path.join(ROOT, 'tests', 'fixtures', 'fake-vllm')
-const KEY = 'bench-key'
 const args = process.argv.slice(2)
 const SECONDS = Number(args[args.indexOf('--seconds') + 1]) || 8
 const LOAD_MS = 2000
@@ -34,91 +30,16 @@ const MODELS = `models:
     vram_gb: 4
 `
 
-interface Running {
-  child: ChildProcess
-  url: string
-}
-
-const cleanup: (() => void)[] = []
-process.on('exit', () => cleanup.forEach((f) => f()))
-process.on('SIGINT', () => process.exit(130))
-
-function tmp(prefix: string): string {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), prefix))
-  cleanup.push(() => fs.rmSync(dir, { recursive: true, force: true }))
-  return dir
-}
-
-async function startService(latencyMs: number): Promise<Running> {
-  const data = tmp('vbs-bench-data-')
-  const gpu = tmp('vbs-bench-gpu-')
-  fs.writeFileSync(path.join(data, 'models.yaml'), MODELS)
-  const child = spawn(process.execPath, serveArgs(), {
-    cwd: ROOT,
-    env: {
-      PATH: `${path.join(ROOT, 'tests', 'fixtures', 'bin')}:${process.env.PATH}`,
-      HOME: os.homedir(),
-      VBS_DATA_DIR: data,
-      VBS_HOST: '127.0.0.1',
-      VBS_PORT: '0',
-      VBS_API_KEY: KEY,
-      VBS_VLLM_BIN: FAKE,
-      VBS_LOG_LEVEL: 'warn',
-      FAKE_GPU_STATE_DIR: gpu,
-      FAKE_VLLM_LATENCY_MS: String(latencyMs),
-      FAKE_VLLM_LOAD_MS: String(LOAD_MS),
-      FAKE_VLLM_GPU_MIB: '4000',
-    },
-    stdio: ['ignore', 'pipe', 'inherit'],
+/** The service with fake-vllm (engine latency `latencyMs`), its engine bench-a loaded; and the engine's port. */
+async function startService(latencyMs: number): Promise<{ service: Service; enginePort: number }> {
+  const gpu = bench.tempDir('vbs-bench-gpu-')
+  const service = await bench.start({
+    models: MODELS,
+    echoStderr: true,
+    env: { ...fakeEngineEnv(gpu), VBS_LOG_LEVEL: 'warn', FAKE_VLLM_LATENCY_MS: String(latencyMs), FAKE_VLLM_LOAD_MS: String(LOAD_MS) },
   })
-  cleanup.push(() => {
-    try {
-      child.kill('SIGKILL')
-    } catch {
-      // gone
-    }
-  })
-  const url = await new Promise<string>((resolve, reject) => {
-    let out = ''
-    const timer = setTimeout(() => reject(new Error(`service did not start:\n${out}`)), 60_000)
-    child.stdout!.on('data', (d: Buffer) => {
-      out += d.toString()
-      const m = /\(this machine: (http:\/\/[^)]+)\)/.exec(out)
-      if (m) {
-        clearTimeout(timer)
-        resolve(m[1])
-      }
-    })
-    child.once('exit', () => reject(new Error(`service exited:\n${out}`)))
-  })
-  return { child, url }
-}
-
-async function stopService(s: Running): Promise<void> {
-  const exited = new Promise((r) => s.child.once('exit', r))
-  s.child.kill('SIGTERM')
-  await Promise.race([exited, delay(30_000)])
-}
-
-
-async function api(url: string, pathname: string, body?: unknown): Promise<Record<string, unknown>> {
-  const res = await fetch(`${url}${pathname}`, {
-    method: body === undefined ? 'GET' : 'POST',
-    headers: { authorization: `Bearer ${KEY}`, 'content-type': 'application/json' },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  })
-  return (await res.json()) as Record<string, unknown>
-}
-
-async function waitReady(url: string, model: string): Promise<number> {
-  const deadline = Date.now() + 120_000
-  for (;;) {
-    const s = await api(url, '/api/engine')
-    if (s.state === 'ready' && s.model === model) return s.port as number
-    if (s.state === 'failed') throw new Error(`engine failed: ${String(s.lastError)}`)
-    if (Date.now() > deadline) throw new Error('engine not ready in time')
-    await delay(50)
-  }
+  const engine = await service.startEngine('bench-a', 50)
+  return { service, enginePort: engine.port as number }
 }
 
 interface Result {
@@ -130,7 +51,7 @@ interface Result {
 }
 
 /** `connections` loops, each sending one request after another for `seconds`. */
-async function load(target: URL, model: string, connections: number, seconds: number): Promise<Result> {
+async function load(target: URL, headers: Record<string, string>, model: string, connections: number, seconds: number): Promise<Result> {
   const agent = new http.Agent({ keepAlive: true, maxSockets: connections })
   const body = Buffer.from(JSON.stringify({ model, messages: [{ role: 'user', content: 'benchmark me please' }], max_tokens: 16 }))
   const latencies: number[] = []
@@ -139,18 +60,14 @@ async function load(target: URL, model: string, connections: number, seconds: nu
   const one = (): Promise<void> =>
     new Promise((resolve) => {
       const t0 = performance.now()
-      const req = http.request(
-        target,
-        { method: 'POST', agent, headers: { 'content-type': 'application/json', 'content-length': body.length, authorization: `Bearer ${KEY}` } },
-        (res) => {
-          res.resume()
-          res.on('end', () => {
-            if (res.statusCode === 200) latencies.push(performance.now() - t0)
-            else errors += 1
-            resolve()
-          })
-        },
-      )
+      const req = http.request(target, { method: 'POST', agent, headers: { 'content-type': 'application/json', 'content-length': body.length, ...headers } }, (res) => {
+        res.resume()
+        res.on('end', () => {
+          if (res.statusCode === 200) latencies.push(performance.now() - t0)
+          else errors += 1
+          resolve()
+        })
+      })
       req.on('error', () => {
         errors += 1
         resolve()
@@ -170,17 +87,25 @@ async function load(target: URL, model: string, connections: number, seconds: nu
   return { requests: latencies.length, rps: latencies.length / elapsed, p50: q(0.5), p99: q(0.99), errors }
 }
 
+/** The two ways to the same engine: straight to its port (with its own key), and through the service. */
+function targets(s: { service: Service; enginePort: number }): { direct: [URL, Record<string, string>]; proxied: [URL, Record<string, string>] } {
+  return {
+    direct: [new URL(`http://127.0.0.1:${s.enginePort}/v1/chat/completions`), s.service.engineHeaders()],
+    proxied: [new URL(`${s.service.url}/v1/chat/completions`), { authorization: `Bearer ${s.service.key}` }],
+  }
+}
+
 /** The engine's own start: fake-vllm launched by hand, until /health answers (polled every 10 ms). */
 async function engineOwnLoadMs(): Promise<number> {
-  const gpu = tmp('vbs-bench-gpu-')
+  const gpu = bench.tempDir('vbs-bench-gpu-')
   const port = 20000 + Math.floor(Math.random() * 20000)
   const t0 = performance.now()
-  const child = spawn(FAKE, ['serve', 'bench-org/bench-b', '--host', '127.0.0.1', '--port', String(port), '--served-model-name', 'bench-b'], {
+  const child = spawn(FAKE_VLLM, ['serve', 'bench-org/bench-b', '--host', '127.0.0.1', '--port', String(port), '--served-model-name', 'bench-b'], {
     env: { ...process.env, FAKE_GPU_STATE_DIR: gpu, FAKE_VLLM_LOAD_MS: String(LOAD_MS), FAKE_VLLM_GPU_MIB: '4000' },
     stdio: 'ignore',
     detached: true,
   })
-  cleanup.push(() => {
+  bench.onCleanup(() => {
     try {
       process.kill(-child.pid!, 'SIGKILL')
     } catch {
@@ -202,39 +127,43 @@ const f1 = (n: number): string => n.toFixed(1)
 
 async function main(): Promise<void> {
   console.log(`proxy-overhead: ${SECONDS} s per run, ${os.cpus().length} cores, Node ${process.version}`)
+  const m = await bench.measure(async () => {
+    // 1. 32 connections, 50 ms engine.
+    bench.step = 'the latency-bound case'
+    const slow = await startService(50)
+    const s = targets(slow)
+    await load(...s.direct, 'bench-a', 32, 1) // warm-up
+    await load(...s.proxied, 'bench-a', 32, 1)
+    const direct = await load(...s.direct, 'bench-a', 32, SECONDS)
+    const proxied = await load(...s.proxied, 'bench-a', 32, SECONDS)
+    await slow.service.stop()
+
+    // 2. 64 connections, ~0 ms engine: the proxy's CPU cost.
+    bench.step = 'the CPU-bound case'
+    const fast = await startService(0)
+    const t = targets(fast)
+    await load(...t.proxied, 'bench-a', 64, 1)
+    const directFast = await load(...t.direct, 'bench-a', 64, SECONDS)
+    const proxiedFast = await load(...t.proxied, 'bench-a', 64, SECONDS)
+
+    // 3. Swap A -> B: the first request for B, answered, against the engine's own load time.
+    bench.step = 'the swap'
+    const own = await engineOwnLoadMs()
+    const t0 = performance.now()
+    const swapped = await load(...t.proxied, 'bench-b', 1, 0.001)
+    const swapMs = performance.now() - t0
+    await fast.service.stop()
+    if (swapped.errors > 0 || swapped.requests !== 1) throw new Error('the swap request failed')
+    return { direct, proxied, directFast, proxiedFast, own, swapMs }
+  })
+  const { direct, proxied, own, swapMs } = m
+
   const rows: string[] = []
-
-  // 1. 32 connections, 50 ms engine.
-  const slow = await startService(50)
-  await api(slow.url, '/api/engine/start', { model: 'bench-a' })
-  const slowPort = await waitReady(slow.url, 'bench-a')
-  await load(new URL(`http://127.0.0.1:${slowPort}/v1/chat/completions`), 'bench-a', 32, 1) // warm-up
-  await load(new URL(`${slow.url}/v1/chat/completions`), 'bench-a', 32, 1)
-  const direct = await load(new URL(`http://127.0.0.1:${slowPort}/v1/chat/completions`), 'bench-a', 32, SECONDS)
-  const proxied = await load(new URL(`${slow.url}/v1/chat/completions`), 'bench-a', 32, SECONDS)
-  await stopService(slow)
-
-  // 2. 64 connections, ~0 ms engine: the proxy's CPU cost.
-  const fast = await startService(0)
-  await api(fast.url, '/api/engine/start', { model: 'bench-a' })
-  const fastPort = await waitReady(fast.url, 'bench-a')
-  await load(new URL(`${fast.url}/v1/chat/completions`), 'bench-a', 64, 1)
-  const directFast = await load(new URL(`http://127.0.0.1:${fastPort}/v1/chat/completions`), 'bench-a', 64, SECONDS)
-  const proxiedFast = await load(new URL(`${fast.url}/v1/chat/completions`), 'bench-a', 64, SECONDS)
-
-  // 3. Swap A -> B: the first request for B, answered, against the engine's own load time.
-  const own = await engineOwnLoadMs()
-  const t0 = performance.now()
-  const swapped = await load(new URL(`${fast.url}/v1/chat/completions`), 'bench-b', 1, 0.001)
-  const swapMs = performance.now() - t0
-  await stopService(fast)
-  if (swapped.errors > 0 || swapped.requests !== 1) throw new Error('the swap request failed')
-
   rows.push('| case | connections | engine latency | direct req/s | proxied req/s | ratio | direct p50 ms | proxied p50 ms | added p50 ms | proxied p99 ms | errors |')
   rows.push('|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|')
   for (const [name, conns, lat, d, p] of [
     ['latency-bound', 32, '50 ms', direct, proxied],
-    ['CPU-bound', 64, '~0 ms', directFast, proxiedFast],
+    ['CPU-bound', 64, '~0 ms', m.directFast, m.proxiedFast],
   ] as const) {
     rows.push(
       `| ${name} | ${conns} | ${lat} | ${f1(d.rps)} | ${f1(p.rps)} | ${(p.rps / d.rps).toFixed(3)} | ${f1(d.p50)} | ${f1(p.p50)} | ${(p.p50 - d.p50).toFixed(2)} | ${f1(p.p99)} | ${d.errors + p.errors} |`,
@@ -253,10 +182,4 @@ async function main(): Promise<void> {
   console.log(`target: swap overhead < 1000 ms: ${(swapMs - own).toFixed(0)} ms ${swapMs - own < 1000 ? 'PASS' : 'MISS'}`)
 }
 
-main().then(
-  () => process.exit(0),
-  (err: unknown) => {
-    console.error(err)
-    process.exit(1)
-  },
-)
+bench.run('proxy-overhead', main)

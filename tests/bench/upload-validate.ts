@@ -4,37 +4,30 @@
  *
  *   npx tsx tests/bench/upload-validate.ts [--lines N]      (default 200000 lines of ~500 bytes = ~100 MB)
  *
- * The real service runs as a child process (`npm run serve`'s command, read from package.json) on a fresh temp data dir. It runs
- * the script in a child `node`, so the process measured is the one that holds the listening socket,
+ * The real service runs as a child process (`npm run serve`'s command, read from package.json, started by
+ * launcher.ts) on a fresh temp data dir. The process measured is the one that holds the listening socket,
  * found under the spawned pid through /proc. It is a benchmark, not a test: a missed target is reported
  * as MISS, and the exit status is non-zero only when something broke.
  */
-import { spawn, type ChildProcess } from 'node:child_process'
 import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
-import { once } from 'node:events'
-import OpenAI from 'openai'
-import { commandLine, findListeningProcess, processTree, readStatusKb, resetPeakRss, RssSampler } from './proc-memory'
-import { serveArgs } from '../helpers/serve-command'
-import { delay, describeError, Tail, within } from './bench-util'
+import { parseFlags } from './args'
+import { delay, MB, mbOfKb, writeLines } from './bench-util'
+import { bench, ROOT } from './launcher'
+import { commandLine, readStatusKb, resetPeakRss, RssSampler } from './proc-memory'
 import { prng } from '../helpers/prng'
 
 const DEFAULT_LINES = 200_000
-const MB = 1_000_000 // decimal megabytes, as the ~100 MB target is stated
 const TARGET_VALIDATE_MBPS = 50
 const TARGET_RSS_GROWTH_MB = 150
 const SAMPLE_MS = 50
 const POLL_MS = 20
-const LISTEN_TIMEOUT_MS = 60_000
 const STOP_TIMEOUT_MS = 15_000
-const KILL_TIMEOUT_MS = 5_000
 /** Idle time after start before the baseline is read, so start-up work has settled. */
 const SETTLE_MS = 1_000
 const MODEL = 'gemma-3-12b'
 const ENDPOINT = '/v1/chat/completions'
-
-const repoRoot = path.resolve(path.dirname(process.argv[1] ?? '.'), '..', '..')
 
 interface Options {
   lines: number
@@ -42,26 +35,19 @@ interface Options {
 
 function parseArgs(argv: readonly string[]): Options {
   let lines = DEFAULT_LINES
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i]
-    let value: string | undefined
-    if (arg === '--lines') value = argv[++i]
-    else if (arg.startsWith('--lines=')) value = arg.slice('--lines='.length)
-    else if (arg === '--help' || arg === '-h') {
-      console.log('usage: npx tsx tests/bench/upload-validate.ts [--lines N]')
-      process.exit(0)
-    } else throw new Error(`unknown argument ${JSON.stringify(arg)} (usage: [--lines N])`)
-    const n = Number(value)
-    if (!Number.isSafeInteger(n) || n < 1) throw new Error(`--lines needs a positive integer, got ${JSON.stringify(value)}`)
-    lines = n
-  }
+  parseFlags(argv, 'usage: npx tsx tests/bench/upload-validate.ts [--lines N]', {
+    '--lines': (v) => {
+      const n = Number(v)
+      if (!Number.isSafeInteger(n) || n < 1) throw new Error(`--lines needs a positive integer, got ${JSON.stringify(v)}`)
+      lines = n
+    },
+  })
   return { lines }
 }
 
 // ---------------------------------------------------------------------------------------------------
 // Input generation
 // ---------------------------------------------------------------------------------------------------
-
 
 const WORDS = (
   'the a of to and in is for on that with as by at from this be are was it an or which batch request model ' +
@@ -72,14 +58,9 @@ const WORDS = (
 ).split(' ')
 
 /** Writes `lines` request lines of 450-550 bytes (500 on average) to `file`, streamed. Returns its size. */
-async function writeInput(file: string, lines: number): Promise<number> {
+function writeInput(file: string, lines: number): Promise<number> {
   const random = prng(0x5eed)
-  const out = fs.createWriteStream(file)
-  const failed = new Promise<never>((_, reject) => out.once('error', reject))
-  failed.catch(() => undefined)
-  let bytes = 0
-  let buffer = ''
-  for (let i = 1; i <= lines; i++) {
+  return writeLines(file, lines, (i) => {
     const request = {
       custom_id: `req-${i}`,
       method: 'POST',
@@ -100,130 +81,8 @@ async function writeInput(file: string, lines: number): Promise<number> {
     const pad = target - skeleton - contentBytes // ASCII padding makes the length exact
     if (pad > 0) content += '.'.repeat(pad)
     request.body.messages[0].content = content
-    const line = JSON.stringify(request) + '\n'
-    buffer += line
-    bytes += Buffer.byteLength(line)
-    if (buffer.length >= 1 << 20 || i === lines) {
-      if (!out.write(buffer)) await Promise.race([once(out, 'drain'), failed])
-      buffer = ''
-    }
-  }
-  out.end()
-  await Promise.race([once(out, 'finish'), failed])
-  return bytes
-}
-
-// ---------------------------------------------------------------------------------------------------
-// The service under test
-// ---------------------------------------------------------------------------------------------------
-
-
-/** A launched service: registered for clean-up as soon as it is spawned, before it listens. */
-interface ServiceProcess {
-  child: ChildProcess
-  exited: Promise<void>
-  output: Tail
-  /** The node process that runs the service and listens (a child of the tsx launcher); set once known. */
-  pid: number | null
-  url: string | null
-}
-
-function launchService(dataDir: string, apiKey: string, maxRequests: number, maxFileBytes: number): ServiceProcess {
-  const env: NodeJS.ProcessEnv = {}
-  for (const [k, v] of Object.entries(process.env)) if (!k.startsWith('VBS_')) env[k] = v
-  Object.assign(env, {
-    VBS_DATA_DIR: dataDir,
-    VBS_PORT: '0',
-    VBS_HOST: '127.0.0.1',
-    VBS_API_KEY: apiKey,
-    VBS_MODELS: path.join(repoRoot, 'models.yaml'),
-    VBS_MAX_REQUESTS_PER_BATCH: String(maxRequests),
-    VBS_MAX_QUEUED_REQUESTS: String(Math.max(maxRequests, 1_000_000)),
-    VBS_MAX_FILE_BYTES: String(maxFileBytes),
+    return JSON.stringify(request) + '\n'
   })
-  // `npm run serve`'s command: one node process that runs the service.
-  const child = spawn(process.execPath, serveArgs(), { cwd: repoRoot, env, stdio: ['ignore', 'pipe', 'pipe'] })
-  const output = new Tail()
-  const exited = new Promise<void>((resolve) => {
-    child.once('exit', () => resolve())
-    child.once('error', () => resolve()) // never spawned: nothing to wait for
-  })
-  child.stdout?.on('data', (chunk: Buffer) => output.push(chunk))
-  child.stderr?.on('data', (chunk: Buffer) => output.push(chunk))
-  return { child, exited, output, pid: null, url: null }
-}
-
-/** Waits (bounded) for the "listening on" line, then finds the process that holds the listening socket. */
-async function waitUntilListening(service: ServiceProcess): Promise<void> {
-  const { child, output } = service
-  const url = await new Promise<string>((resolve, reject) => {
-    let stdout = ''
-    const finish = (err: Error | null, value = ''): void => {
-      clearTimeout(timer)
-      child.stdout?.off('data', onData)
-      child.off('error', onError)
-      child.off('exit', onExit)
-      if (err) reject(err)
-      else resolve(value)
-    }
-    const onData = (chunk: Buffer): void => {
-      stdout += chunk.toString()
-      const match = /listening on (http:\/\/[^\s]+)/.exec(stdout)
-      if (match) finish(null, match[1])
-    }
-    const onError = (err: Error): void => finish(new Error(`cannot start the service: ${err.message}`))
-    const onExit = (code: number | null, signal: NodeJS.Signals | null): void =>
-      finish(new Error(`the service exited before listening (code ${code}, signal ${signal}); output:\n${output}`))
-    const timer = setTimeout(
-      () => finish(new Error(`the service did not print "listening on" within ${LISTEN_TIMEOUT_MS / 1000} s; output:\n${output}`)),
-      LISTEN_TIMEOUT_MS,
-    )
-    child.stdout?.on('data', onData)
-    child.once('error', onError)
-    child.once('exit', onExit)
-  })
-  if (child.pid === undefined) throw new Error('the service has no pid')
-  const port = Number(new URL(url).port)
-  const pid = findListeningProcess(child.pid, port)
-  if (pid === null) {
-    throw new Error(`no process under pid ${child.pid} (the launched service) holds a socket listening on port ${port}`)
-  }
-  service.url = url
-  service.pid = pid
-}
-
-
-
-/**
- * SIGTERM to the launcher (tsx passes it on to the service), a bounded wait, then SIGKILL to whatever is
- * left of the processes started under it (a SIGKILLed launcher would leave its node child running).
- */
-async function stopService(service: ServiceProcess): Promise<void> {
-  const { child } = service
-  const launcher = child.pid
-  if (launcher === undefined) return // never spawned
-  // The processes we started, with their command lines, so a reused pid is never signalled.
-  const started = processTree(launcher).map((pid) => ({ pid, cmd: commandLine(pid) }))
-  const stillRunning = (): number[] => started.filter((p) => p.cmd !== '' && commandLine(p.pid) === p.cmd).map((p) => p.pid)
-
-  if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM')
-  const stopped = await within(service.exited, STOP_TIMEOUT_MS)
-  if (!stopped) console.error(`the service did not stop within ${STOP_TIMEOUT_MS / 1000} s of SIGTERM; sending SIGKILL`)
-  // After a clean stop the launcher's children are gone too; give them a moment before forcing it.
-  if (stopped) {
-    for (let waited = 0; stillRunning().length > 0 && waited < KILL_TIMEOUT_MS; waited += 100) await delay(100)
-  }
-  const left = stillRunning()
-  if (left.length === 0) return
-  if (stopped) console.error(`processes ${left.join(', ')} outlived the service's launcher; sending SIGKILL`)
-  for (const pid of left) {
-    try {
-      process.kill(pid, 'SIGKILL')
-    } catch {
-      // already gone
-    }
-  }
-  if (!(await within(service.exited, KILL_TIMEOUT_MS))) console.error(`the launcher ${launcher} did not exit after SIGKILL`)
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -285,23 +144,10 @@ function validateMsFromLog(dataDir: string, batchId: string): number | null {
 
 const seconds = (fromMs: number): number => (performance.now() - fromMs) / 1000
 
-/** What a run has set up, for the clean-up and for saying where a failure happened. */
-interface RunContext {
-  temps: string[]
-  services: ServiceProcess[]
-  sampler: RssSampler | null
-  step: string
-}
-
-async function run(options: Options, ctx: RunContext): Promise<Result> {
+async function run(options: Options): Promise<Result> {
   const { lines } = options
-  const { temps, services } = ctx
-  ctx.step = 'generating the input file'
-  const inputDir = fs.mkdtempSync(path.join(os.tmpdir(), 'vbs-bench-input-'))
-  temps.push(inputDir)
-  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'vbs-bench-data-'))
-  temps.push(dataDir)
-
+  bench.step = 'generating the input file'
+  const inputDir = bench.tempDir('vbs-bench-input-')
   const inputPath = path.join(inputDir, 'input.jsonl')
   let t = performance.now()
   const fileBytes = await writeInput(inputPath, lines)
@@ -309,19 +155,24 @@ async function run(options: Options, ctx: RunContext): Promise<Result> {
   if (fs.statSync(inputPath).size !== fileBytes) throw new Error('the generated file has an unexpected size')
   console.error(`generated ${lines.toLocaleString('en-US')} lines, ${(fileBytes / MB).toFixed(1)} MB in ${generateS.toFixed(1)} s`)
 
-  ctx.step = 'starting the service'
-  const apiKey = `bench-${Math.random().toString(36).slice(2)}`
-  const service = launchService(dataDir, apiKey, Math.max(lines, 200_000), Math.max(fileBytes * 2, 512 * 1024 * 1024))
-  services.push(service) // from here on the clean-up stops it, whatever happens
-  await waitUntilListening(service)
-  const pid = service.pid as number
-  const url = service.url as string
+  bench.step = 'starting the service'
+  const maxRequests = Math.max(lines, 200_000)
+  const service = await bench.start({
+    stopTimeoutMs: STOP_TIMEOUT_MS,
+    env: {
+      VBS_MODELS: path.join(ROOT, 'models.yaml'),
+      VBS_MAX_REQUESTS_PER_BATCH: String(maxRequests),
+      VBS_MAX_QUEUED_REQUESTS: String(Math.max(maxRequests, 1_000_000)),
+      VBS_MAX_FILE_BYTES: String(Math.max(fileBytes * 2, 512 * 1024 * 1024)),
+    },
+  })
+  const { pid, url } = service
   const command = commandLine(pid)
   console.error(`service at ${url}: launcher pid ${service.child.pid}, measuring pid ${pid} (${command})`)
 
-  ctx.step = 'reading the baseline RSS'
+  bench.step = 'reading the baseline RSS'
   const sampler = new RssSampler(pid, SAMPLE_MS)
-  ctx.sampler = sampler
+  bench.onCleanup(() => sampler.stop())
   sampler.start()
   await delay(SETTLE_MS)
   const baselineKb = readStatusKb(pid, 'VmRSS')
@@ -329,9 +180,9 @@ async function run(options: Options, ctx: RunContext): Promise<Result> {
   const hwmReset = resetPeakRss(pid)
   sampler.peakKb = baselineKb
 
-  const client = new OpenAI({ apiKey, baseURL: `${url}/v1`, maxRetries: 0, timeout: 10 * 60_000 })
+  const client = service.openai()
 
-  ctx.step = 'uploading the file'
+  bench.step = 'uploading the file'
   sampler.setPhase('upload')
   t = performance.now()
   const file = await client.files.create({ file: fs.createReadStream(inputPath), purpose: 'batch' })
@@ -339,7 +190,7 @@ async function run(options: Options, ctx: RunContext): Promise<Result> {
   if (file.bytes !== fileBytes) throw new Error(`the server stored ${file.bytes} bytes of the ${fileBytes} uploaded`)
   console.error(`uploaded as ${file.id} in ${uploadS.toFixed(2)} s`)
 
-  ctx.step = 'creating the batch and waiting for in_progress'
+  bench.step = 'creating the batch and waiting for in_progress'
   sampler.setPhase('validate')
   t = performance.now()
   let batch = await client.batches.create({ input_file_id: file.id, endpoint: ENDPOINT, completion_window: '24h' })
@@ -366,10 +217,9 @@ async function run(options: Options, ctx: RunContext): Promise<Result> {
   if (total !== lines) throw new Error(`batch ${batch.id} counts ${total} requests, expected ${lines}`)
   console.error(`batch ${batch.id} in_progress after ${validateS.toFixed(2)} s with ${total} requests`)
 
-  ctx.step = 'stopping the service'
-  await stopService(service)
-  services.splice(services.indexOf(service), 1)
-  const logMs = validateMsFromLog(dataDir, batch.id)
+  bench.step = 'stopping the service'
+  await service.stop()
+  const logMs = validateMsFromLog(service.dataDir, batch.id)
 
   const sampledPeakKb = sampler.peakKb
   const peakKb = hwmReset && hwmKb !== null ? Math.max(sampledPeakKb, hwmKb) : sampledPeakKb
@@ -397,8 +247,6 @@ async function run(options: Options, ctx: RunContext): Promise<Result> {
 // ---------------------------------------------------------------------------------------------------
 // Report
 // ---------------------------------------------------------------------------------------------------
-
-const mbOfKb = (kb: number): number => (kb * 1024) / MB
 
 function report(r: Result): void {
   const fileMb = r.fileBytes / MB
@@ -443,54 +291,10 @@ function report(r: Result): void {
   )
 }
 
-
-/** For an error report: whether the service is still up, and its last output if it is not. */
-function serviceState(services: readonly ServiceProcess[]): string {
-  const service = services[services.length - 1]
-  if (!service) return ''
-  const { child, pid } = service
-  const serviceGone = pid !== null && commandLine(pid) === ''
-  if (child.exitCode === null && child.signalCode === null && !serviceGone) return ''
-  const how =
-    child.exitCode !== null || child.signalCode !== null
-      ? `the service's launcher exited (code ${child.exitCode}, signal ${child.signalCode})`
-      : `the service process ${pid} is gone`
-  return `\n${how}; its last output:\n${service.output.toString() || '(none)'}`
-}
-
 async function main(): Promise<void> {
   const options = parseArgs(process.argv.slice(2))
-  const ctx: RunContext = { temps: [], services: [], sampler: null, step: 'starting' }
-  let cleaning: Promise<void> | null = null
-  const cleanup = (): Promise<void> =>
-    (cleaning ??= (async () => {
-      ctx.sampler?.stop()
-      for (const service of ctx.services.splice(0)) await stopService(service)
-      for (const dir of ctx.temps.splice(0)) fs.rmSync(dir, { recursive: true, force: true })
-    })())
-  const onSignal = (signal: NodeJS.Signals): void => {
-    console.error(`${signal}: cleaning up`)
-    void cleanup().finally(() => process.exit(130))
-  }
-  process.once('SIGINT', onSignal)
-  process.once('SIGTERM', onSignal)
-
-  let result: Result
-  try {
-    result = await run(options, ctx)
-  } catch (err) {
-    // Described before the clean-up, which stops the service and forgets it.
-    throw new Error(`while ${ctx.step}: ${describeError(err)}${serviceState(ctx.services)}`, { cause: err })
-  } finally {
-    await cleanup()
-  }
+  const result = await bench.measure(() => run(options))
   report(result)
 }
 
-main().then(
-  () => process.exit(0),
-  (err: unknown) => {
-    console.error(`upload-validate benchmark failed: ${err instanceof Error ? err.message : String(err)}`)
-    process.exit(1)
-  },
-)
+bench.run('upload-validate', main)
