@@ -6,6 +6,7 @@ import type { Store } from '../store'
 import type { BatchRow } from '../store/batches-repo'
 import type { RequestResult, Usage } from '../store/results-repo'
 import { errorMessageOf } from '../contract/errors'
+import { promptText, readAnswer } from './engine-answer'
 import type { EngineTarget } from '../engine/engine-backend'
 import { sanitizeEngineBody } from '../engine/request-policy'
 import { sendToEngine } from './engine-client'
@@ -62,6 +63,8 @@ interface Item {
   raw: Buffer
   attempts: number
   startedAt: number
+  /** The request's text, for the results search (read once, when its line is first parsed). */
+  promptText?: string
 }
 
 const EMPTY_USAGE: Usage = { input: 0, cached: 0, output: 0, reasoning: 0 }
@@ -208,6 +211,7 @@ export class BatchRun {
       item.attempts += 1
       if (outcome.kind === 'transient' && outcome.status === null && !this.abandon.signal.aborted) this.deps.unreachable(outcome.reason)
       if (outcome.kind === 'ok') {
+        const answer = readAnswer(outcome.body)
         committer.add({
           line: item.line,
           customId: item.customId,
@@ -218,9 +222,12 @@ export class BatchRun {
           body: outcome.body,
           errorCode: null,
           errorMessage: null,
-          usage: usageOf(outcome.body),
+          usage: answer.usage,
           startedAt: item.startedAt,
           finishedAt: Date.now(),
+          promptText: item.promptText ?? '',
+          answerText: answer.text,
+          finishReason: answer.finishReason,
         })
       } else if (outcome.kind === 'final') {
         committer.add(this.failure(item, outcome.status, outcome.body, null, errorMessageOf(outcome.body)))
@@ -249,6 +256,7 @@ export class BatchRun {
       return null
     }
     const body = request.body ?? {}
+    item.promptText ??= promptText(body)
     sanitizeEngineBody(body, target)
     body.model = target.served
     if (target.priority) body.priority = this.o.priority
@@ -269,6 +277,9 @@ export class BatchRun {
       usage: EMPTY_USAGE,
       startedAt: item.startedAt || Date.now(),
       finishedAt: Date.now(),
+      promptText: item.promptText ?? '',
+      answerText: null,
+      finishReason: null,
     }
   }
 
@@ -308,23 +319,6 @@ function newRequestId(): string {
 }
 
 /** Token counts from an OpenAI-style response body. */
-function usageOf(body: string): Usage {
-  try {
-    const u = (JSON.parse(body) as { usage?: Record<string, unknown> }).usage
-    if (!u) return EMPTY_USAGE
-    const num = (v: unknown): number => (typeof v === 'number' && Number.isFinite(v) ? v : 0)
-    const details = (v: unknown, key: string): number => (v && typeof v === 'object' ? num((v as Record<string, unknown>)[key]) : 0)
-    return {
-      input: num(u.prompt_tokens),
-      cached: details(u.prompt_tokens_details, 'cached_tokens'),
-      output: num(u.completion_tokens),
-      reasoning: details(u.completion_tokens_details, 'reasoning_tokens'),
-    }
-  } catch {
-    return EMPTY_USAGE
-  }
-}
-
 /** Reads the chunk's request lines from the input file: one read for the whole span when it is not huge. */
 async function readItems(fd: fs.promises.FileHandle, rows: { line: number; custom_id: string; offset: number; length: number; attempts: number }[]): Promise<Item[]> {
   const first = rows[0]

@@ -343,6 +343,8 @@ const MAXIMUM: Partial<Record<NumericKey, number>> = {
   thermalPauseC: 95,
   thermalResumeC: 94,
   chunkSize: 100_000,
+  // A result's search key is the batch's number times 2^24 plus its line (store/results-repo.ts).
+  maxRequestsPerBatch: 16_000_000,
 }
 
 /** Keys from the environment must be at least this long (a short key is guessable across the LAN). */

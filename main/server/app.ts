@@ -10,6 +10,7 @@ import { batchesRouter } from './routes/batches'
 import { inferenceRouter } from './routes/inference'
 import { engineRouter } from './routes/engine-api'
 import { batchAdminRouter } from './routes/batch-admin'
+import { resultsRouter } from './routes/results'
 import type { Scheduler } from '../batch/scheduler'
 import type { GpuTelemetry } from '../gpu/telemetry'
 import type { ThermalGuard } from '../gpu/thermal-guard'
@@ -75,6 +76,7 @@ export function createApp(deps: AppDeps): Koa<AppState> {
     metricsRouter({ ...deps, waiting }),
     engineRouter({ ...deps, maxJsonBodyBytes: s.maxJsonBodyBytes, admin, waiting }),
     batchAdminRouter({ ...deps, admin }),
+    resultsRouter(deps),
     status.authed,
     eventsRouter(statusDeps),
     settingsRouter(deps.settingsControl, s.maxJsonBodyBytes, admin),

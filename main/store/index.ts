@@ -5,6 +5,7 @@ import { FilesRepo } from './files-repo'
 import { BatchesRepo } from './batches-repo'
 import { RequestsRepo } from './requests-repo'
 import { ResultsRepo } from './results-repo'
+import { ResultsQuery } from './results-query'
 
 /** The service's durable state: one SQLite database in the data dir and a repository per table group. */
 export interface Store {
@@ -13,6 +14,8 @@ export interface Store {
   batches: BatchesRepo
   requests: RequestsRepo
   results: ResultsRepo
+  /** The results viewer's reads (pages, search, one request). */
+  resultsQuery: ResultsQuery
   close(): void
 }
 
@@ -29,6 +32,7 @@ export function openStore(dataDir: string): Store {
     batches,
     requests: new RequestsRepo(db, batches),
     results: new ResultsRepo(db),
+    resultsQuery: new ResultsQuery(db),
     close: () => db.close(),
   }
 }

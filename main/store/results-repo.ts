@@ -1,5 +1,6 @@
 import type { Database, Statement } from 'better-sqlite3'
 import { errorMessageOf } from '../contract/errors'
+import { PREVIEW_CHARS } from '../contract/results'
 
 export interface Usage {
   input: number
@@ -25,7 +26,15 @@ export interface RequestResult {
   usage: Usage
   startedAt: number
   finishedAt: number
+  /** What the results viewer shows and searches: the request's text, the answer's (or the error's), why it ended. */
+  promptText: string
+  answerText: string | null
+  finishReason: string | null
 }
+
+/** A result's key in the search index: one batch's rows are one rowid range (see migration 0005). */
+export const SEARCH_KEY_LINES = 2 ** 24
+export const searchKey = (seq: number, line: number): number => seq * SEARCH_KEY_LINES + line
 
 /** A request row joined with its result, in input order, for the output and error files. */
 export interface JoinedRow {
@@ -63,11 +72,15 @@ export class ResultsRepo {
   private readonly failedRequests: Statement<[number, number, number], { line: number; custom_id: string; offset: number; length: number }>
   private readonly deadNeverRan: Statement<[{ seq: number; code: string; message: string; now: number }]>
   private readonly markNeverRanStmt: Statement<[{ seq: number; state: string }]>
+  private readonly unindex: Statement<[number]>
+  private readonly index: Statement<[number, string, string]>
 
   constructor(private readonly db: Database) {
     this.insertResult = db.prepare(`INSERT OR REPLACE INTO results
-      (batch_seq, line, status_code, request_id, body, error_code, error_message, input_tokens, output_tokens, started_at, finished_at)
-      VALUES (@seq, @line, @statusCode, @requestId, @body, @errorCode, @errorMessage, @input, @output, @startedAt, @finishedAt)`)
+      (batch_seq, line, status_code, request_id, body, error_code, error_message, input_tokens, output_tokens, started_at, finished_at, preview, finish_reason)
+      VALUES (@seq, @line, @statusCode, @requestId, @body, @errorCode, @errorMessage, @input, @output, @startedAt, @finishedAt, @preview, @finishReason)`)
+    this.unindex = db.prepare('DELETE FROM result_search WHERE rowid = ?')
+    this.index = db.prepare('INSERT INTO result_search (rowid, prompt, answer) VALUES (?, ?, ?)')
     this.markRequest = db.prepare('UPDATE requests SET state = ?, attempts = ? WHERE batch_seq = ? AND line = ?')
     this.insertDead = db.prepare(`INSERT OR REPLACE INTO dead_letters
       (batch_seq, line, custom_id, error_type, message, attempts, created_at)
@@ -99,6 +112,7 @@ export class ResultsRepo {
     this.db.transaction(() => {
       const sums = { seq, completed: 0, failed: 0, input: 0, cached: 0, output: 0, reasoning: 0 }
       for (const r of results) {
+        const shown = r.answerText ?? r.errorMessage ?? errorMessageOf(r.body)
         this.insertResult.run({
           seq,
           line: r.line,
@@ -111,7 +125,13 @@ export class ResultsRepo {
           output: r.usage.output,
           startedAt: r.startedAt,
           finishedAt: r.finishedAt,
+          preview: shown === null ? null : previewOf(shown),
+          finishReason: r.finishReason,
         })
+        // A request committed again (after a crash, before its first commit was known) replaces its entry.
+        const key = searchKey(seq, r.line)
+        this.unindex.run(key)
+        this.index.run(key, r.promptText, shown ?? '')
         this.markRequest.run(r.state, r.attempts, seq, r.line)
         if (r.state === 'succeeded') sums.completed += 1
         else {
@@ -170,4 +190,15 @@ export class ResultsRepo {
       after = rows[rows.length - 1].line
     }
   }
+}
+
+/** The first PREVIEW_CHARS characters of a text, whitespace runs folded, never half a surrogate pair. */
+export function previewOf(text: string): string {
+  const folded = text.length > PREVIEW_CHARS * 4 ? text.slice(0, PREVIEW_CHARS * 4) : text
+  const flat = folded.replace(/\s+/g, ' ').trim()
+  if (flat.length <= PREVIEW_CHARS) return flat
+  let end = PREVIEW_CHARS
+  const c = flat.charCodeAt(end - 1)
+  if (c >= 0xd800 && c <= 0xdbff) end -= 1
+  return `${flat.slice(0, end)}…`
 }

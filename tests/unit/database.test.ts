@@ -107,6 +107,29 @@ describe('database', () => {
     db.close()
   })
 
+  it('0005 adds the results search: previews and finish reasons of stored results filled in, their answers searchable', () => {
+    const file = path.join(tempDir(), 'db.sqlite')
+    openDatabase(file, migrations.slice(0, 4)).close()
+    const v4 = new BetterSqlite3(file)
+    v4.prepare(
+      "INSERT INTO batches (seq, id, endpoint, input_file_id, completion_window, status, created_at, expires_at) VALUES (3, 'batch_old', '/v1/chat/completions', 'file-x', '24h', 'completed', 1, 2)",
+    ).run()
+    const result = v4.prepare('INSERT INTO results (batch_seq, line, status_code, body, error_message, finished_at) VALUES (3, ?, ?, ?, ?, 1)')
+    result.run(1, 200, JSON.stringify({ choices: [{ message: { role: 'assistant', content: 'A pear is a fruit.' }, finish_reason: 'length' }] }), null)
+    result.run(2, 400, JSON.stringify({ error: { message: 'messages: Field required' } }), null)
+    result.run(3, null, null, 'failed after 3 attempts')
+    v4.close()
+    const db = openDatabase(file, migrations.slice(0, 5))
+    expect(db.pragma('user_version', { simple: true })).toBe(5)
+    expect(db.prepare('SELECT line, preview, finish_reason FROM results ORDER BY line').all()).toEqual([
+      { line: 1, preview: 'A pear is a fruit.', finish_reason: 'length' },
+      { line: 2, preview: 'messages: Field required', finish_reason: null },
+      { line: 3, preview: 'failed after 3 attempts', finish_reason: null },
+    ])
+    expect(db.prepare("SELECT rowid FROM result_search WHERE result_search MATCH 'pear'").all()).toEqual([{ rowid: 3 * 2 ** 24 + 1 }])
+    db.close()
+  })
+
   it('runs a migration in one transaction: a failing one leaves neither its tables nor a new user_version', () => {
     const file = path.join(tempDir(), 'db.sqlite')
     const broken: Migration = {

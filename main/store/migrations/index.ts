@@ -3,6 +3,7 @@ import { migration0001 } from './0001-initial'
 import { migration0002 } from './0002-progress'
 import { migration0003 } from './0003-validation-attempts'
 import { migration0004 } from './0004-hold'
+import { migration0005 } from './0005-results-search'
 
 export interface Migration {
   version: number
@@ -11,4 +12,4 @@ export interface Migration {
 }
 
 /** Every migration, in order; a migration's version is its position (1-based). */
-export const migrations: readonly Migration[] = [migration0001, migration0002, migration0003, migration0004]
+export const migrations: readonly Migration[] = [migration0001, migration0002, migration0003, migration0004, migration0005]
