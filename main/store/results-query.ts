@@ -34,8 +34,9 @@ export interface ResultFilter {
   limit: number
 }
 
-const COLUMNS = `r.line, r.custom_id, r.state, r.attempts, r.offset, r.length, s.status_code, s.request_id, s.body, s.error_code,
-  s.error_message, s.input_tokens, s.output_tokens, s.started_at, s.finished_at, s.preview, s.finish_reason`
+/** A page's columns: the request's narrow row, and of its result the small columns (never the body). */
+const PAGE_COLUMNS = `r.line, r.custom_id, r.state, r.attempts, r.offset, r.length, r.preview, r.finish_reason, s.status_code,
+  s.request_id, s.error_code, s.error_message, s.input_tokens, s.output_tokens, s.started_at, s.finished_at`
 const JOIN = 'LEFT JOIN results s ON s.batch_seq = r.batch_seq AND s.line = r.line'
 const STATE_SQL: Record<ResultState, string> = {
   succeeded: "r.state = 'succeeded'",
@@ -59,22 +60,41 @@ export class ResultsQuery {
     if (match === '') return { rows: [], total: 0 } // words were asked for, none could be searched
     const where = ['r.batch_seq = @seq']
     if (f.state) where.push(STATE_SQL[f.state])
-    if (f.finishReason !== undefined) where.push('s.finish_reason = @finishReason')
+    if (f.finishReason !== undefined) where.push('r.finish_reason = @finishReason')
     const params = { seq, finishReason: f.finishReason ?? null, match, lo: seq * SEARCH_KEY_LINES, hi: (seq + 1) * SEARCH_KEY_LINES - 1, limit: f.limit, offset: f.offset }
-    // The index answers a rowid range of one batch; its hits are joined back to the batch's requests by line.
-    const from = match === null
-      ? `FROM requests r ${JOIN}`
-      : `FROM (SELECT rowid - @lo AS line FROM result_search WHERE result_search MATCH @match AND rowid BETWEEN @lo AND @hi) h
-         JOIN requests r ON r.batch_seq = @seq AND r.line = h.line ${JOIN}`
-    const clause = `${from} WHERE ${where.join(' AND ')}`
-    const rows = this.statements.get<object, ResultRow>(`SELECT ${COLUMNS} ${clause} ORDER BY r.line LIMIT @limit OFFSET @offset`).all(params)
-    const total = this.statements.get<object, { n: number }>(`SELECT COUNT(*) AS n ${clause}`).get(params)?.n ?? 0
+    // Filters and counts read only the narrow requests rows (and the index's hits, one batch's rowid range);
+    // the wide result rows are read for the page's lines alone.
+    const hits = 'FROM result_search WHERE result_search MATCH @match AND rowid BETWEEN @lo AND @hi'
+    const filtered = where.length > 1
+    let lines: number[]
+    let total: number
+    if (!filtered) {
+      // Words alone: the index's hits are the page, in rowid (= line) order. Nothing: the batch's requests.
+      const from = match === null ? 'FROM requests r WHERE r.batch_seq = @seq' : hits
+      const order = match === null ? 'r.line' : 'rowid'
+      const line = match === null ? 'r.line' : 'rowid - @lo'
+      lines = this.statements.get<object, number>(`SELECT ${line} ${from} ORDER BY ${order} LIMIT @limit OFFSET @offset`).pluck().all(params)
+      total = this.statements.get<object, number>(`SELECT COUNT(*) ${from}`).pluck().get(params) ?? 0
+    } else {
+      // Filtered: the matching lines in one scan of the narrow requests rows; with words, intersected with the
+      // index's hits (both sorted by line) here rather than by a lookup per hit.
+      let matching = this.statements.get<object, number>(`SELECT r.line FROM requests r WHERE ${where.join(' AND ')} ORDER BY r.line`).pluck().all(params)
+      if (match !== null) matching = intersectSorted(matching, this.statements.get<object, number>(`SELECT rowid - @lo ${hits} ORDER BY rowid`).pluck().all(params))
+      total = matching.length
+      lines = matching.slice(f.offset, f.offset + f.limit)
+    }
+    if (lines.length === 0) return { rows: [], total }
+    const rows = this.statements
+      .get<[number, string], ResultRow>(
+        `SELECT ${PAGE_COLUMNS}, NULL AS body FROM requests r ${JOIN} WHERE r.batch_seq = ? AND r.line IN (SELECT value FROM json_each(?)) ORDER BY r.line`,
+      )
+      .all(seq, JSON.stringify(lines))
     return { rows, total }
   }
 
   /** One request of a batch by its custom_id, or undefined. */
   byCustomId(seq: number, customId: string): ResultRow | undefined {
-    return this.statements.get<[number, string], ResultRow>(`SELECT ${COLUMNS} FROM requests r ${JOIN} WHERE r.batch_seq = ? AND r.custom_id = ?`).get(seq, customId)
+    return this.statements.get<[number, string], ResultRow>(`SELECT ${PAGE_COLUMNS}, s.body FROM requests r ${JOIN} WHERE r.batch_seq = ? AND r.custom_id = ?`).get(seq, customId)
   }
 }
 
@@ -94,4 +114,18 @@ export function ftsQuery(q: string): string {
   const last = terms[terms.length - 1]
   if (!last.includes(' ') && last.length >= 4 && !/"$/.test(q.trim())) terms[terms.length - 1] = `${last}*`
   return terms.join(' ')
+}
+
+/** The numbers in both ascending lists. */
+function intersectSorted(a: readonly number[], b: readonly number[]): number[] {
+  const out: number[] = []
+  for (let i = 0, j = 0; i < a.length && j < b.length; ) {
+    if (a[i] === b[j]) {
+      out.push(a[i])
+      i += 1
+      j += 1
+    } else if (a[i] < b[j]) i += 1
+    else j += 1
+  }
+  return out
 }

@@ -63,7 +63,7 @@ export interface DeadLetter {
 /** Results, dead letters and the counters they move, written together so a crash never splits them. */
 export class ResultsRepo {
   private readonly insertResult: Statement
-  private readonly markRequest: Statement<[string, number, number, number]>
+  private readonly markRequest: Statement<[string, number, string | null, string | null, number, number]>
   private readonly insertDead: Statement
   private readonly bumpAttempts: Statement<[number, number, number]>
   private readonly bumpBatch: Statement
@@ -77,11 +77,11 @@ export class ResultsRepo {
 
   constructor(private readonly db: Database) {
     this.insertResult = db.prepare(`INSERT OR REPLACE INTO results
-      (batch_seq, line, status_code, request_id, body, error_code, error_message, input_tokens, output_tokens, started_at, finished_at, preview, finish_reason)
-      VALUES (@seq, @line, @statusCode, @requestId, @body, @errorCode, @errorMessage, @input, @output, @startedAt, @finishedAt, @preview, @finishReason)`)
+      (batch_seq, line, status_code, request_id, body, error_code, error_message, input_tokens, output_tokens, started_at, finished_at)
+      VALUES (@seq, @line, @statusCode, @requestId, @body, @errorCode, @errorMessage, @input, @output, @startedAt, @finishedAt)`)
     this.unindex = db.prepare('DELETE FROM result_search WHERE rowid = ?')
     this.index = db.prepare('INSERT INTO result_search (rowid, prompt, answer) VALUES (?, ?, ?)')
-    this.markRequest = db.prepare('UPDATE requests SET state = ?, attempts = ? WHERE batch_seq = ? AND line = ?')
+    this.markRequest = db.prepare('UPDATE requests SET state = ?, attempts = ?, finish_reason = ?, preview = ? WHERE batch_seq = ? AND line = ?')
     this.insertDead = db.prepare(`INSERT OR REPLACE INTO dead_letters
       (batch_seq, line, custom_id, error_type, message, attempts, created_at)
       VALUES (@seq, @line, @customId, @errorType, @message, @attempts, @createdAt)`)
@@ -125,14 +125,12 @@ export class ResultsRepo {
           output: r.usage.output,
           startedAt: r.startedAt,
           finishedAt: r.finishedAt,
-          preview: shown === null ? null : previewOf(shown),
-          finishReason: r.finishReason,
         })
         // A request committed again (after a crash, before its first commit was known) replaces its entry.
         const key = searchKey(seq, r.line)
         this.unindex.run(key)
         this.index.run(key, r.promptText, shown ?? '')
-        this.markRequest.run(r.state, r.attempts, seq, r.line)
+        this.markRequest.run(r.state, r.attempts, r.finishReason, shown === null ? null : previewOf(shown), seq, r.line)
         if (r.state === 'succeeded') sums.completed += 1
         else {
           sums.failed += 1

@@ -107,13 +107,14 @@ describe('database', () => {
     db.close()
   })
 
-  it('0005 adds the results search: previews and finish reasons of stored results filled in, their answers searchable', () => {
+  it('0005 adds the results search: previews and finish reasons of stored results on their requests, their answers searchable', () => {
     const file = path.join(tempDir(), 'db.sqlite')
     openDatabase(file, migrations.slice(0, 4)).close()
     const v4 = new BetterSqlite3(file)
     v4.prepare(
       "INSERT INTO batches (seq, id, endpoint, input_file_id, completion_window, status, created_at, expires_at) VALUES (3, 'batch_old', '/v1/chat/completions', 'file-x', '24h', 'completed', 1, 2)",
     ).run()
+    for (const line of [1, 2, 3, 4]) v4.prepare("INSERT INTO requests (batch_seq, line, custom_id, offset, length) VALUES (3, ?, ?, 0, 1)").run(line, `r${line}`)
     const result = v4.prepare('INSERT INTO results (batch_seq, line, status_code, body, error_message, finished_at) VALUES (3, ?, ?, ?, ?, 1)')
     result.run(1, 200, JSON.stringify({ choices: [{ message: { role: 'assistant', content: 'A pear is a fruit.' }, finish_reason: 'length' }] }), null)
     result.run(2, 400, JSON.stringify({ error: { message: 'messages: Field required' } }), null)
@@ -121,10 +122,12 @@ describe('database', () => {
     v4.close()
     const db = openDatabase(file, migrations.slice(0, 5))
     expect(db.pragma('user_version', { simple: true })).toBe(5)
-    expect(db.prepare('SELECT line, preview, finish_reason FROM results ORDER BY line').all()).toEqual([
+    // On the narrow requests rows; line 4 has no result yet (pending).
+    expect(db.prepare('SELECT line, preview, finish_reason FROM requests ORDER BY line').all()).toEqual([
       { line: 1, preview: 'A pear is a fruit.', finish_reason: 'length' },
       { line: 2, preview: 'messages: Field required', finish_reason: null },
       { line: 3, preview: 'failed after 3 attempts', finish_reason: null },
+      { line: 4, preview: null, finish_reason: null },
     ])
     expect(db.prepare("SELECT rowid FROM result_search WHERE result_search MATCH 'pear'").all()).toEqual([{ rowid: 3 * 2 ** 24 + 1 }])
     db.close()

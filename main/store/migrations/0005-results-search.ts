@@ -1,29 +1,31 @@
 import type { Migration } from './index'
 
 /**
- * What the results viewer reads of each result without parsing its body: a preview (the first 200 characters of
- * the answer or of the error) and the finish reason; and a full-text index over the prompt and the answer,
- * written in the same transaction as the result. The index is contentless (the texts are in the input file and
- * the body already) and keyed by `batch_seq * 2^24 + line`, so one batch's rows are one rowid range.
- * Results stored by older versions get their preview, finish reason and answer indexed here (their prompts are
- * in the input files, which a migration does not read).
+ * What the results viewer reads of each request without opening its result: why generation stopped and a
+ * preview (the first 200 characters of the answer or of the error), on the narrow `requests` row, so that a page,
+ * a filter and a count over 200,000 requests never touch the wide result rows. And a full-text index over the
+ * prompt and the answer, written in the same transaction as the result. The index is contentless (the texts
+ * are in the input file and the body already) and keyed by `batch_seq * 2^24 + line`, so one batch's rows are
+ * one rowid range. Results stored by older versions get their preview, finish reason and answer indexed here
+ * (their prompts are in the input files, which a migration does not read).
  */
 export const migration0005: Migration = {
   version: 5,
   name: 'results-search',
   up: (db) => {
     db.exec(`
-      ALTER TABLE results ADD COLUMN preview TEXT;
-      ALTER TABLE results ADD COLUMN finish_reason TEXT;
+      ALTER TABLE requests ADD COLUMN finish_reason TEXT;
+      ALTER TABLE requests ADD COLUMN preview TEXT;
       CREATE VIRTUAL TABLE result_search USING fts5(prompt, answer, content='', contentless_delete=1, tokenize='unicode61 remove_diacritics 2');
     `)
     db.exec(`
-      UPDATE results SET
-        finish_reason = CASE WHEN json_valid(body) THEN json_extract(body, '$.choices[0].finish_reason') END,
+      UPDATE requests SET
+        finish_reason = CASE WHEN json_valid(s.body) THEN json_extract(s.body, '$.choices[0].finish_reason') END,
         preview = substr(COALESCE(
-          CASE WHEN json_valid(body) THEN COALESCE(json_extract(body, '$.choices[0].message.content'), json_extract(body, '$.choices[0].text'), json_extract(body, '$.error.message')) END,
-          error_message,
-          body), 1, 200)
+          CASE WHEN json_valid(s.body) THEN COALESCE(json_extract(s.body, '$.choices[0].message.content'), json_extract(s.body, '$.choices[0].text'), json_extract(s.body, '$.error.message')) END,
+          s.error_message,
+          s.body), 1, 200)
+      FROM results s WHERE s.batch_seq = requests.batch_seq AND s.line = requests.line
     `)
     db.exec(`
       INSERT INTO result_search (rowid, prompt, answer)
