@@ -63,20 +63,5 @@ export function checkExpiresAfter(value: unknown, param: string): number | null 
   return seconds
 }
 
-/** How much of a client's value an error message repeats. */
-export const ECHO_MAX_CHARS = 100
-
-/**
- * A client's value as an error message may repeat it: JSON-quoted (so control characters and quotes are
- * escaped) and cut to about ECHO_MAX_CHARS characters, saying how long it really was.
- */
-export function echo(value: unknown, max = ECHO_MAX_CHARS): string {
-  let text: string
-  try {
-    text = typeof value === 'string' ? value : (JSON.stringify(value) ?? String(value))
-  } catch {
-    text = String(value)
-  }
-  if (text.length <= max) return JSON.stringify(text)
-  return `${JSON.stringify(text.slice(0, max))}... (${text.length.toLocaleString('en-US')} characters)`
-}
+/** A client's value as an error message repeats it: one rule for the service and the dashboard, in the contract. */
+export { ECHO_MAX_CHARS, echo } from './contract/echo'

@@ -1,4 +1,3 @@
-import fs from 'node:fs'
 import type { Logger } from 'pino'
 import type { Settings } from '../config/settings'
 import type { ModelRegistry } from '../config/models'
@@ -12,7 +11,7 @@ import type { RequestIndexRow } from '../store/requests-repo'
 import { newBatchRow, toBatchObject } from '../store/batch-row'
 import { BatchLifecycle } from './batch-lifecycle'
 import { BATCH_ENDPOINTS, type BatchObject } from '../contract/batches'
-import { readLines } from './jsonl-lines'
+import { forEachLineOfFile } from './jsonl-lines'
 import { clipMessage, JsonlValidator } from './validate-jsonl'
 import type { FileStorage } from '../store/file-storage'
 
@@ -244,23 +243,19 @@ export class BatchService {
     })
     let slice: RequestIndexRow[] = []
     const stillValidating = (): boolean => !this.stopping && store.batches.get(id)?.status === 'validating'
-    const stream = fs.createReadStream(files.pathOf(row.input_file_id), { highWaterMark: 1024 * 1024 })
-    try {
-      for await (const raw of readLines(stream, settings.maxLineBytes)) {
-        if (raw.line % INDEX_SLICE === 0 && !stillValidating()) break
-        const { customId } = validator.check(raw.line, raw.bytes, raw.length)
-        // Once a line is bad the batch fails: indexing the rest would only be thrown away.
-        if (customId !== null && !validator.hasErrors) {
-          slice.push({ line: raw.line, custom_id: customId, offset: raw.offset, length: raw.length })
-          if (slice.length >= INDEX_SLICE) {
-            store.requests.insertMany(id, slice)
-            slice = []
-          }
+    // A callback per line, not an async iterator: the lines of a chunk are checked in one go.
+    await forEachLineOfFile(files.pathOf(row.input_file_id), settings.maxLineBytes, (line, bytes, offset, length) => {
+      if (line % INDEX_SLICE === 0 && !stillValidating()) return false
+      const { customId } = validator.check(line, bytes, length)
+      // Once a line is bad the batch fails: indexing the rest would only be thrown away.
+      if (customId !== null && !validator.hasErrors) {
+        slice.push({ line, custom_id: customId, offset, length })
+        if (slice.length >= INDEX_SLICE) {
+          store.requests.insertMany(id, slice)
+          slice = []
         }
       }
-    } finally {
-      stream.destroy()
-    }
+    })
     if (!stillValidating()) {
       if (this.stopping) return // recover() validates it again on the next start
       store.requests.deleteForBatch(id)

@@ -1,5 +1,16 @@
-import { echo } from '../api-params'
-import { MAX_CUSTOM_ID_CHARS, type BatchErrorEntry } from '../contract/batches'
+import { isUtf8 } from 'node:buffer'
+import {
+  BatchLineRules,
+  EMPTY_FILE,
+  isBlankLine,
+  lineTooLarge,
+  notUtf8,
+  parseLine,
+  type BatchLineFields,
+  type LineProblem,
+} from '../contract/batch-line'
+import type { BatchErrorEntry } from '../contract/batches'
+import { scanRequest } from './request-scan'
 
 /** What the validator needs to know about the batch and the registry. */
 export interface ValidationRules {
@@ -25,29 +36,17 @@ export const MAX_ERRORS_BYTES = 256 * 1024
 /** Room kept in MAX_ERRORS_BYTES for the entry that counts the errors not listed. */
 const UNLISTED_NOTE_BYTES = 512
 
-/** The field a request body must have, per endpoint, for the engine to accept it at all. */
-const REQUIRED_BODY_FIELD: Record<string, string> = {
-  '/v1/chat/completions': 'messages',
-  '/v1/completions': 'prompt',
-  '/v1/embeddings': 'input',
-}
-
+// Fatal: a line that is not UTF-8 is an error, not replacement characters. It also drops a leading BOM, as it did
+// before the fast path existed, so a file saved with one keeps validating.
 const utf8 = new TextDecoder('utf-8', { fatal: true })
 const fmt = (n: number): string => n.toLocaleString('en-US')
-
-/** Characters (code points) of a string, without copying it. */
-function characters(s: string): number {
-  let n = 0
-  for (let i = 0; i < s.length; i++) {
-    const c = s.charCodeAt(i)
-    if (c >= 0xd800 && c <= 0xdbff && i + 1 < s.length) {
-      const d = s.charCodeAt(i + 1)
-      if (d >= 0xdc00 && d <= 0xdfff) i += 1
-    }
-    n += 1
-  }
-  return n
-}
+/**
+ * Longest line the fast path (./request-scan) takes; a longer one is rare, and goes the usual way like any line
+ * the fast path declines. That keeps JSON.parse, and what it costs, for the huge lines: the guard against a
+ * validation that takes the service down (BatchService.recover) is tested with a line that exhausts the heap
+ * in JSON.parse (tests/integration/validation-crash.test.ts), which the fast path would read without building it.
+ */
+export const FAST_PATH_MAX_BYTES = 1024 * 1024
 
 /** A message cut to `max` characters (never in the middle of a surrogate pair). */
 export function clipMessage(message: string, max = MAX_ERROR_MESSAGE_CHARS): string {
@@ -63,15 +62,16 @@ export interface LineVerdict {
   customId: string | null
 }
 
+const NONE: LineVerdict = Object.freeze({ customId: null })
+
 /**
  * Checks a batch input file line by line: a pure function of the lines it is fed. Each bad line gets one
- * error entry (the first problem found) with its 1-based line number, an OpenAI error code and the param.
+ * error entry (the first problem found, by the rules of main/contract/batch-line.ts that the dashboard's preview
+ * shares) with its 1-based line number, an OpenAI error code and the param. On top of those rules the service
+ * keeps its own: the line size limit, the request limit and the bounds of the error list.
  */
 export class JsonlValidator {
-  /** The registry id every line must use: set by the first line that names a known model. */
-  model: string | null = null
-  private modelLine = 0
-  private readonly customIds = new Map<string, number>()
+  private readonly lineRules: BatchLineRules
   private requestCount = 0
   private nonBlankLines = 0
   private readonly errorList: BatchErrorEntry[] = []
@@ -82,7 +82,14 @@ export class JsonlValidator {
   private errorCount = 0
   private limitReported = false
 
-  constructor(private readonly rules: ValidationRules) {}
+  constructor(private readonly rules: ValidationRules) {
+    this.lineRules = new BatchLineRules({ endpoint: rules.endpoint, resolveModel: rules.resolveModel })
+  }
+
+  /** The registry id every line must use: set by the first line that names a known model. */
+  get model(): string | null {
+    return this.lineRules.model
+  }
 
   /** Valid requests seen so far (within the limit). */
   get requests(): number {
@@ -93,130 +100,33 @@ export class JsonlValidator {
     return this.errorCount > 0
   }
 
-  /** Checks one line. `bytes` is null for a line longer than maxLineBytes. */
+  /** Checks one line. `bytes` is null for a line longer than maxLineBytes, whose `length` is then named. */
   check(line: number, bytes: Buffer | null, length: number): LineVerdict {
-    const none: LineVerdict = { customId: null }
     if (bytes === null) {
       this.nonBlankLines += 1
-      this.fail(
-        line,
-        'request_too_large',
-        null,
-        `line ${line} is ${fmt(length)} bytes; a request line may have at most ${fmt(this.rules.maxLineBytes)} bytes (VBS_MAX_LINE_BYTES)`,
-      )
-      return none
+      return this.reject(lineTooLarge(line, length, this.rules.maxLineBytes))
     }
-    let text: string
-    try {
-      text = utf8.decode(bytes)
-    } catch {
-      this.nonBlankLines += 1
-      this.fail(line, 'invalid_json_line', null, `line ${line} is not valid UTF-8 text`)
-      return none
+    // The usual line takes the fast path: no decoding, no JSON.parse. Any other goes the way that words its problem.
+    let fields: BatchLineFields | null = bytes.length <= FAST_PATH_MAX_BYTES && isUtf8(bytes) ? scanRequest(bytes) : null
+    if (fields === null) {
+      let text: string
+      try {
+        text = utf8.decode(bytes)
+      } catch {
+        this.nonBlankLines += 1
+        return this.reject(notUtf8(line))
+      }
+      if (isBlankLine(text)) return NONE // blank lines are skipped, as vLLM's run-batch does
+      const parsed = parseLine(line, text)
+      if (!parsed.ok) {
+        this.nonBlankLines += 1
+        return this.reject(parsed.problem)
+      }
+      fields = parsed.fields
     }
-    if (text.trim() === '') return none // blank lines are skipped, as vLLM's run-batch does
     this.nonBlankLines += 1
-
-    let parsed: unknown
-    try {
-      parsed = JSON.parse(text)
-    } catch (err) {
-      this.fail(line, 'invalid_json_line', null, `line ${line} is not valid JSON: ${(err as Error).message}`)
-      return none
-    }
-    if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) {
-      this.fail(line, 'invalid_json_line', null, `line ${line} must be a JSON object, one request per line`)
-      return none
-    }
-    const req = parsed as Record<string, unknown>
-    const at = `line ${line}`
-
-    for (const field of ['custom_id', 'method', 'url', 'body'] as const) {
-      if (req[field] === undefined || req[field] === null) {
-        this.fail(line, 'missing_required_parameter', field, `${at}: missing required parameter '${field}'`)
-        return none
-      }
-    }
-    const customId = req.custom_id
-    if (typeof customId !== 'string' || customId === '') {
-      this.fail(line, 'invalid_type', 'custom_id', `${at}: custom_id must be a non-empty string`)
-      return none
-    }
-    if (customId.length > MAX_CUSTOM_ID_CHARS) {
-      const n = characters(customId)
-      if (n > MAX_CUSTOM_ID_CHARS) {
-        this.fail(
-          line,
-          'invalid_value',
-          'custom_id',
-          `${at}: custom_id is ${fmt(n)} characters long; at most ${MAX_CUSTOM_ID_CHARS} are allowed`,
-        )
-        return none
-      }
-    }
-    if (req.method !== 'POST') {
-      this.fail(line, 'invalid_value', 'method', `${at}: method must be "POST", got ${echo(req.method)}`)
-      return none
-    }
-    if (req.url !== this.rules.endpoint) {
-      this.fail(
-        line,
-        'invalid_url',
-        'url',
-        `${at}: url ${echo(req.url)} differs from the batch's endpoint "${this.rules.endpoint}"`,
-      )
-      return none
-    }
-    const body = req.body
-    if (typeof body !== 'object' || Array.isArray(body) || body === null) {
-      this.fail(line, 'invalid_type', 'body', `${at}: body must be a JSON object`)
-      return none
-    }
-    const b = body as Record<string, unknown>
-    if (b.stream === true) {
-      this.fail(line, 'streaming_unsupported', 'body.stream', `${at}: streaming is not supported in a batch; remove "stream": true`)
-      return none
-    }
-    if (b.model === undefined || b.model === null || b.model === '') {
-      this.fail(line, 'invalid_request', 'body.model', `${at}: body.model is required`)
-      return none
-    }
-    if (typeof b.model !== 'string') {
-      this.fail(line, 'invalid_type', 'body.model', `${at}: body.model must be a string`)
-      return none
-    }
-    const model = this.rules.resolveModel(b.model)
-    if (model === undefined) {
-      this.fail(line, 'model_not_found', 'body.model', `${at}: model ${echo(b.model)} is not in models.yaml`)
-      return none
-    }
-    if (this.model === null) {
-      this.model = model
-      this.modelLine = line
-    } else if (model !== this.model) {
-      this.fail(
-        line,
-        'mismatched_model',
-        'body.model',
-        `${at}: model ${echo(b.model)} differs from ${JSON.stringify(this.model)} used from line ${this.modelLine}; a batch runs one model`,
-      )
-      return none
-    }
-    const needed = REQUIRED_BODY_FIELD[this.rules.endpoint]
-    if (needed && (b[needed] === undefined || b[needed] === null)) {
-      this.fail(line, 'missing_required_parameter', `body.${needed}`, `${at}: body.${needed} is required for ${this.rules.endpoint}`)
-      return none
-    }
-    const first = this.customIds.get(customId)
-    if (first !== undefined) {
-      this.fail(
-        line,
-        'duplicate_custom_id',
-        'custom_id',
-        `${at}: custom_id ${echo(customId)} already used on line ${first}`,
-      )
-      return none
-    }
+    const verdict = this.lineRules.check(line, fields)
+    if (!verdict.ok) return this.reject(verdict.problem)
     if (this.requestCount >= this.rules.maxRequests) {
       if (!this.limitReported) {
         this.limitReported = true
@@ -224,15 +134,15 @@ export class JsonlValidator {
           line,
           'too_many_requests',
           null,
-          `${at}: the file holds more than ${fmt(this.rules.maxRequests)} requests, the limit for one batch ` +
+          `line ${line}: the file holds more than ${fmt(this.rules.maxRequests)} requests, the limit for one batch ` +
             '(VBS_MAX_REQUESTS_PER_BATCH); split it into several batches',
         )
       }
-      return none
+      return NONE
     }
-    this.customIds.set(customId, line)
+    this.lineRules.admit(line, verdict.customId)
     this.requestCount += 1
-    return { customId }
+    return { customId: verdict.customId }
   }
 
   /**
@@ -241,7 +151,7 @@ export class JsonlValidator {
    */
   finish(): BatchErrorEntry[] {
     if (this.nonBlankLines === 0) {
-      this.fail(null, 'empty_file', null, 'the input file holds no requests')
+      this.fail(null, EMPTY_FILE.code, null, EMPTY_FILE.message)
     }
     const out = [...this.errorList]
     const unlisted = this.errorCount - this.errorList.length
@@ -254,6 +164,11 @@ export class JsonlValidator {
       })
     }
     return out
+  }
+
+  private reject(problem: LineProblem): LineVerdict {
+    this.fail(problem.line, problem.code, problem.param, problem.message)
+    return NONE
   }
 
   private fail(line: number | null, code: string, param: string | null, message: string): void {

@@ -3,9 +3,23 @@
  * which endpoint and model, and the first problems with their line numbers. The file is streamed: every line
  * is counted, but only the first PREVIEW_CHECK_LINES are decoded and checked, so a 100 MB file is never held
  * as one string. The service validates the whole file again when the batch is created; this is a quick look.
+ *
+ * The checks are the service's own (main/contract/batch-line.ts), so a line gets the problem, in the words,
+ * that the service would give it: one per line, the first found. What only the service knows it checks alone:
+ * which models are in models.yaml (the window compares `models` with the registry it shows), the request limit.
  */
 
-import { BATCH_ENDPOINTS, MAX_CUSTOM_ID_CHARS } from '../../main/contract/batches'
+import {
+  BatchLineRules,
+  EMPTY_FILE,
+  isBatchEndpoint,
+  isBlankLine,
+  lineTooLarge,
+  notUtf8,
+  parseLine,
+  urlProblem,
+  type LineProblem,
+} from '../../main/contract/batch-line'
 
 /** Lines decoded and checked; the rest are only counted. */
 export const PREVIEW_CHECK_LINES = 2000
@@ -13,13 +27,6 @@ export const PREVIEW_CHECK_LINES = 2000
 export const PREVIEW_MAX_PROBLEMS = 20
 /** A line longer than this is not decoded (the service's default limit per line is 16 MiB). */
 export const PREVIEW_MAX_LINE_BYTES = 16 * 1024 * 1024
-
-/** What each endpoint needs in `body`, as the service checks it. */
-const REQUIRED_BODY_FIELD: Record<string, string> = {
-  '/v1/chat/completions': 'messages',
-  '/v1/completions': 'prompt',
-  '/v1/embeddings': 'input',
-}
 
 export interface PreviewProblem {
   /** 1-based line number, or null for a problem with the file as a whole. */
@@ -34,7 +41,7 @@ export interface JsonlPreview {
   bytes: number
   /** Lines decoded and checked (at most PREVIEW_CHECK_LINES). */
   checkedLines: number
-  /** The lines' url, from the first line that names a batch endpoint. */
+  /** The lines' url, from the first line that names a batch endpoint: the batch is created with it. */
   endpoint: string | null
   /** Every model named in the checked lines, first seen first. */
   models: string[]
@@ -48,9 +55,25 @@ const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === 'obj
 /** Space, tab, CR: what a blank line may hold. */
 const isBlankByte = (b: number): boolean => b === 0x20 || b === 0x09 || b === 0x0d
 
+/** A listed problem, and for a bad url seen before any line named the endpoint, that url. */
+interface Listed {
+  problem: LineProblem
+  url?: unknown
+}
+
+export interface PreviewOptions {
+  /**
+   * The registry id a model name stands for (id or alias), or undefined if it is not in models.yaml. Without
+   * it, names are compared as written and unknown ones are left to the window's registry check.
+   */
+  resolveModel?: (name: string) => string | undefined
+}
+
 /** Feed it the file's bytes in chunks of any size, then call finish(). Pure. */
 export class JsonlScanner {
   private readonly decoder = new TextDecoder('utf-8', { fatal: true })
+  /** The endpoint is not known up front: it is the first line's that names one (see note()). */
+  private readonly rules: BatchLineRules
   private lineNo = 0
   private lines = 0
   private blankLines = 0
@@ -59,14 +82,17 @@ export class JsonlScanner {
   /** The current line's bytes, kept only while it is one of the lines to check. */
   private pending: Uint8Array[] = []
   private pendingBytes = 0
+  /** The current line's length so far, while checking (named when it is too long). */
+  private lineBytes = 0
   private tooLong = false
   private hasContent = false
-  private endpoint: string | null = null
-  private endpointLine = 0
-  private readonly models = new Map<string, number>()
-  private readonly customIds = new Map<string, number>()
-  private readonly problems: PreviewProblem[] = []
+  private readonly models = new Set<string>()
+  private readonly listed: Listed[] = []
   private moreProblems = 0
+
+  constructor(options: PreviewOptions = {}) {
+    this.rules = new BatchLineRules({ endpoint: null, resolveModel: options.resolveModel })
+  }
 
   push(chunk: Uint8Array): void {
     this.bytes += chunk.length
@@ -87,15 +113,21 @@ export class JsonlScanner {
     if (fileName !== undefined && !/\.jsonl$/i.test(fileName)) {
       fileProblems.push({ line: null, message: `the file name must end in .jsonl (got '${fileName}')` })
     }
-    if (this.lines === 0) fileProblems.push({ line: null, message: 'the file has no requests (it is empty or every line is blank)' })
+    if (this.lines === 0) fileProblems.push({ line: null, message: EMPTY_FILE.message })
+    const endpoint = this.rules.endpoint
+    const problems = this.listed.map(({ problem, url }): PreviewProblem => {
+      // Checked before a line named the endpoint: now that it is known, say it as the service will.
+      const p = url !== undefined && endpoint !== null ? urlProblem(problem.line, url, endpoint) : problem
+      return { line: p.line, message: p.detail }
+    })
     return {
       lines: this.lines,
       blankLines: this.blankLines,
       bytes: this.bytes,
       checkedLines: this.checkedLines,
-      endpoint: this.endpoint,
-      models: [...this.models.keys()],
-      problems: [...fileProblems, ...this.problems],
+      endpoint,
+      models: [...this.models],
+      problems: [...fileProblems, ...problems],
       moreProblems: this.moreProblems,
     }
   }
@@ -107,6 +139,7 @@ export class JsonlScanner {
   private take(chunk: Uint8Array, start: number, end: number): void {
     if (start === end) return
     if (this.checking) {
+      this.lineBytes += end - start
       if (this.tooLong) return
       if (this.pendingBytes + (end - start) > PREVIEW_MAX_LINE_BYTES) {
         this.tooLong = true
@@ -133,14 +166,16 @@ export class JsonlScanner {
     const line = this.lineNo
     if (line <= PREVIEW_CHECK_LINES) {
       const tooLong = this.tooLong
+      const length = this.lineBytes
       const parts = this.pending
       this.pending = []
       this.pendingBytes = 0
+      this.lineBytes = 0
       this.tooLong = false
       if (tooLong) {
         this.lines += 1
         this.checkedLines += 1
-        this.problem(line, `longer than ${PREVIEW_MAX_LINE_BYTES / 1024 / 1024} MiB: too large for one request`)
+        this.problem(lineTooLarge(line, length, PREVIEW_MAX_LINE_BYTES))
         return
       }
       let text: string
@@ -149,10 +184,10 @@ export class JsonlScanner {
       } catch {
         this.lines += 1
         this.checkedLines += 1
-        this.problem(line, 'not valid UTF-8')
+        this.problem(notUtf8(line))
         return
       }
-      if (text.trim() === '') {
+      if (isBlankLine(text)) {
         this.blankLines += 1
         return
       }
@@ -166,70 +201,34 @@ export class JsonlScanner {
     this.hasContent = false
   }
 
-  private problem(line: number, message: string): void {
-    if (this.problems.length < PREVIEW_MAX_PROBLEMS) this.problems.push({ line, message })
+  private problem(problem: LineProblem, url?: unknown): void {
+    if (this.listed.length < PREVIEW_MAX_PROBLEMS) this.listed.push(url === undefined ? { problem } : { problem, url })
     else this.moreProblems += 1
   }
 
-  /** The checks the service makes on each line, in the same words where it can. */
   private check(line: number, text: string): void {
-    let value: unknown
-    try {
-      value = JSON.parse(text)
-    } catch {
-      this.problem(line, 'not valid JSON')
+    const parsed = parseLine(line, text)
+    if (!parsed.ok) {
+      this.problem(parsed.problem)
       return
     }
-    if (!isRecord(value)) {
-      this.problem(line, 'not a JSON object')
-      return
-    }
-    const { custom_id: customId, method, url, body } = value
-    if (customId === undefined) this.problem(line, 'missing custom_id')
-    else if (typeof customId !== 'string') this.problem(line, `custom_id must be a string, not ${JSON.stringify(customId)}`)
-    else if (customId === '') this.problem(line, 'custom_id must not be empty')
-    else if (customId.length > MAX_CUSTOM_ID_CHARS && [...customId].length > MAX_CUSTOM_ID_CHARS) {
-      this.problem(line, `custom_id is ${[...customId].length.toLocaleString('en-US')} characters long; at most ${MAX_CUSTOM_ID_CHARS} are allowed`)
-    } else {
-      const first = this.customIds.get(customId)
-      if (first !== undefined) this.problem(line, `custom_id '${customId}' already used on line ${first}`)
-      else this.customIds.set(customId, line)
-    }
+    this.note(parsed.fields)
+    const endpointKnown = this.rules.endpoint !== null
+    const verdict = this.rules.check(line, parsed.fields)
+    if (verdict.ok) this.rules.admit(line, verdict.customId)
+    else if (verdict.problem.code === 'invalid_url' && !endpointKnown) this.problem(verdict.problem, parsed.fields.url)
+    else this.problem(verdict.problem)
+  }
 
-    if (method === undefined) this.problem(line, 'missing method (must be "POST")')
-    else if (method !== 'POST') this.problem(line, `method must be "POST", not ${JSON.stringify(method)}`)
-
-    let lineEndpoint: string | null = null
-    if (url === undefined) this.problem(line, 'missing url')
-    else if (typeof url !== 'string' || !(BATCH_ENDPOINTS as readonly string[]).includes(url)) {
-      this.problem(line, `url ${JSON.stringify(url)} is not a batch endpoint (${BATCH_ENDPOINTS.join(', ')})`)
-    } else if (this.endpoint === null) {
-      this.endpoint = url
-      this.endpointLine = line
-      lineEndpoint = url
-    } else if (url !== this.endpoint) {
-      this.problem(line, `url '${url}' differs from '${this.endpoint}' on line ${this.endpointLine}: a batch has one endpoint`)
-    } else {
-      lineEndpoint = url
-    }
-
-    if (!isRecord(body)) {
-      this.problem(line, body === undefined ? 'missing body' : 'body must be a JSON object')
-      return
-    }
-    const model = body.model
-    if (model === undefined || model === '') this.problem(line, 'missing body.model')
-    else if (typeof model !== 'string') this.problem(line, 'body.model must be a string')
-    else {
-      const [firstModel, firstLine] = this.models.entries().next().value ?? [null, 0]
-      if (!this.models.has(model)) this.models.set(model, line)
-      if (firstModel !== null && firstModel !== model) {
-        this.problem(line, `model '${model}' differs from '${firstModel}' on line ${firstLine}: a batch runs one model`)
-      }
-    }
-    if (body.stream === true) this.problem(line, 'body.stream is true: streaming is not supported in a batch')
-    const required = lineEndpoint === null ? undefined : REQUIRED_BODY_FIELD[lineEndpoint]
-    if (required !== undefined && body[required] === undefined) this.problem(line, `missing body.${required}`)
+  /**
+   * What the preview shows beyond problems, from any parsed line, good or bad: the endpoint (the first url
+   * that is a batch endpoint; the batch is created with it, so the rules then hold every line to it) and the
+   * models named.
+   */
+  private note(fields: Readonly<Record<string, unknown>>): void {
+    if (this.rules.endpoint === null && isBatchEndpoint(fields.url)) this.rules.endpoint = fields.url
+    const body = fields.body
+    if (isRecord(body) && typeof body.model === 'string' && body.model !== '') this.models.add(body.model)
   }
 }
 
@@ -245,8 +244,8 @@ function concat(parts: Uint8Array[]): Uint8Array {
 }
 
 /** Streams a File (or any Blob) through the scanner. Rejects with an AbortError when `signal` aborts. */
-export async function previewJsonl(file: Blob & { name?: string }, signal?: AbortSignal): Promise<JsonlPreview> {
-  const scanner = new JsonlScanner()
+export async function previewJsonl(file: Blob & { name?: string }, signal?: AbortSignal, options?: PreviewOptions): Promise<JsonlPreview> {
+  const scanner = new JsonlScanner(options)
   const reader = file.stream().getReader()
   let done = false
   try {

@@ -10,6 +10,16 @@ const line = (id: string, extra: Record<string, unknown> = {}): string =>
 
 const GOOD = [line('a'), line('b'), line('c')].join('\n') + '\n'
 
+/** What JSON.parse says of `text`: the service's message repeats it. */
+function jsonError(text: string): string {
+  try {
+    JSON.parse(text)
+  } catch (err) {
+    return (err as Error).message
+  }
+  throw new Error(`${text} is valid JSON`)
+}
+
 function chooseFile(file: File): void {
   fireEvent.change(screen.getByTestId('file-input'), { target: { files: [file] } })
 }
@@ -28,9 +38,10 @@ describe('the preview of a dropped or chosen .jsonl file', () => {
 
   test('bad lines are named with their line numbers', async () => {
     startWithService()
+    const cutShort = '{"custom_id": "b", "method": "POST"' // cut short
     const text = [
       line('a'),
-      '{"custom_id": "b", "method": "POST"', // cut short
+      cutShort,
       '',
       JSON.stringify({ custom_id: 'c', method: 'GET', url: '/v1/chat/completions', body: { model: 'gemma-3-12b', messages: [] } }),
       JSON.stringify({ method: 'POST', url: '/v1/chat/completions', body: { messages: [] } }),
@@ -42,13 +53,14 @@ describe('the preview of a dropped or chosen .jsonl file', () => {
     const items = within(problems)
       .getAllByRole('listitem')
       .map((li) => li.textContent)
+    // The service's words, one problem per line (the first found); line 5's missing body.model comes after
+    // its missing custom_id, as it does in the service (tests/unit/batch-line.test.ts has a line missing only that).
     expect(items).toEqual([
-      'line 2: not valid JSON',
-      'line 4: method must be "POST", not "GET"',
-      'line 5: missing custom_id',
-      'line 5: missing body.model',
-      'line 6: not a JSON object',
-      "line 7: url '/v1/embeddings' differs from '/v1/chat/completions' on line 1: a batch has one endpoint",
+      `line 2: not valid JSON: ${jsonError(cutShort)}`,
+      'line 4: method must be "POST", got "GET"',
+      "line 5: missing required parameter 'custom_id'",
+      'line 6: must be a JSON object, one request per line',
+      'line 7: url "/v1/embeddings" differs from the batch\'s endpoint "/v1/chat/completions"',
     ])
     const preview = screen.getByTestId('drop-preview')
     expect(preview.textContent).toContain('6 lines')
@@ -59,7 +71,7 @@ describe('the preview of a dropped or chosen .jsonl file', () => {
     startWithService()
     chooseFile(new File([[line('q1'), line('q2'), line('q1')].join('\n')], 'dup.jsonl'))
     const problems = await screen.findByTestId('preview-problems')
-    expect(problems.textContent).toContain("line 3: custom_id 'q1' already used on line 1")
+    expect(problems.textContent).toContain('line 3: custom_id "q1" already used on line 1')
   })
 
   test('an empty custom_id and one longer than the service takes (512 characters) are named before upload', async () => {
@@ -70,7 +82,7 @@ describe('the preview of a dropped or chosen .jsonl file', () => {
     const items = within(problems)
       .getAllByRole('listitem')
       .map((li) => li.textContent)
-    expect(items).toEqual(['line 2: custom_id must not be empty', 'line 3: custom_id is 513 characters long; at most 512 are allowed'])
+    expect(items).toEqual(['line 2: custom_id must be a non-empty string', 'line 3: custom_id is 513 characters long; at most 512 are allowed'])
   })
 
   test('two models in one file, and a model that is not in models.yaml', async () => {
@@ -78,7 +90,7 @@ describe('the preview of a dropped or chosen .jsonl file', () => {
     const other = JSON.stringify({ custom_id: 'x', method: 'POST', url: '/v1/chat/completions', body: { model: 'mystery-70b', messages: [] } })
     chooseFile(new File([[line('a'), other].join('\n')], 'two.jsonl'))
     const problems = await screen.findByTestId('preview-problems')
-    expect(problems.textContent).toContain("line 2: model 'mystery-70b' differs from 'gemma-3-12b' on line 1: a batch runs one model")
+    expect(problems.textContent).toContain('line 2: model "mystery-70b" differs from "gemma-3-12b" used from line 1; a batch runs one model')
     await waitFor(() => expect(screen.getByTestId('drop-preview').textContent).toContain("Not in models.yaml: 'mystery-70b'"))
   })
 
@@ -129,7 +141,7 @@ describe('the scanner', () => {
     s.push(new TextEncoder().encode(line('c')))
     const p = s.finish('x.jsonl')
     expect(p.lines).toBe(3)
-    expect(p.problems).toEqual([{ line: 2, message: 'not valid UTF-8' }])
+    expect(p.problems).toEqual([{ line: 2, message: 'not valid UTF-8 text' }])
     expect(new JsonlScanner().finish('empty.jsonl').problems[0]?.message).toContain('no requests')
   })
 })
