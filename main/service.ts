@@ -32,6 +32,7 @@ import { GpuTelemetry, type GpuSample } from './gpu/telemetry'
 import { ThermalGuard, type ThermalDecision, type ThermalReading } from './gpu/thermal-guard'
 import { VERSION } from './version'
 import type { EngineError } from './engine/engine-types'
+import { ComparisonService } from './compare/comparison-service'
 
 export interface ServiceOptions {
   env?: NodeJS.ProcessEnv
@@ -72,6 +73,7 @@ export class Service {
   readonly engine: Engine
   readonly stats = new RequestCounters()
   readonly scheduler: Scheduler
+  readonly comparisons: ComparisonService
   readonly gpu: GpuTelemetry
   readonly thermal: ThermalGuard
   private thermalCheckedAt = 0
@@ -185,6 +187,13 @@ export class Service {
       validation: (id) => this.batches.validation(id),
       disk: this.files.disk,
     })
+    this.comparisons = new ComparisonService({
+      store: this.store,
+      files: this.files,
+      batches: this.batches,
+      scheduler: this.scheduler,
+      registry: () => this.registry,
+    })
   }
 
   /** The key clients must send; it changes when regenerated. */
@@ -255,6 +264,7 @@ export class Service {
       store: this.store,
       files: this.files,
       batches: this.batches,
+      comparisons: this.comparisons,
       log: this.log,
       version: VERSION,
       startedAt: this.startedAt,

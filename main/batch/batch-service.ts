@@ -50,9 +50,12 @@ export class BatchService {
     this.lifecycle = new BatchLifecycle(deps.store.batches, deps.events, deps.log)
   }
 
-  /** POST /v1/batches: checks the parameters and the queue limits, stores the batch and starts validating it. */
-  create(params: CreateBatchParams): BatchObject {
-    const { store, settings } = this.deps
+  /**
+   * POST /v1/batches: checks the parameters and the queue limits, stores the batch and starts validating it.
+   * `model` (a registry id) runs the file on that model whatever its lines name (a comparison's arm).
+   */
+  create(params: CreateBatchParams, options: { model?: string } = {}): BatchObject {
+    const { store } = this.deps
     const inputFileId = requireString(params.input_file_id, 'input_file_id')
     const endpoint = requireString(params.endpoint, 'endpoint')
     if (!(BATCH_ENDPOINTS as readonly string[]).includes(endpoint)) {
@@ -79,20 +82,7 @@ export class BatchService {
       )
     }
 
-    const active = store.batches.countActive()
-    if (active >= settings.maxActiveBatches) {
-      throw this.queueFull(
-        `${active} batches are already validating or running, the limit (VBS_MAX_ACTIVE_BATCHES=${settings.maxActiveBatches}). ` +
-          'Try again when one has finished.',
-      )
-    }
-    const queued = store.batches.queuedRequests()
-    if (queued + file.line_count > settings.maxQueuedRequests) {
-      throw this.queueFull(
-        `The queue holds ${queued.toLocaleString('en-US')} requests; adding this file's ${file.line_count.toLocaleString('en-US')} lines ` +
-          `would pass the limit of ${settings.maxQueuedRequests.toLocaleString('en-US')} (VBS_MAX_QUEUED_REQUESTS). Try again later.`,
-      )
-    }
+    this.checkCapacity(file.id, 1)
 
     const createdAt = nowSeconds()
     const row = newBatchRow({
@@ -105,6 +95,8 @@ export class BatchService {
       expires_at: createdAt + WINDOW_SECONDS[window],
       metadata: metadata ? JSON.stringify(metadata) : null,
       output_expires_after: outputExpiresAfter,
+      // Set now only when the file runs on a model of the caller's choice: validation keeps it (see validate).
+      model: options.model ?? null,
     })
     store.batches.insert(row)
     this.deps.log.info({ batch: row.id, file: file.id, endpoint }, `batch ${row.id} created`)
@@ -114,6 +106,33 @@ export class BatchService {
 
   get(id: string): BatchObject {
     return toBatchObject(this.getRow(id))
+  }
+
+  /**
+   * Throws the 429 that `count` more batches of this file would meet (VBS_MAX_ACTIVE_BATCHES,
+   * VBS_MAX_QUEUED_REQUESTS): a comparison makes all its batches or none.
+   */
+  checkCapacity(inputFileId: unknown, count: number): void {
+    const { store, settings } = this.deps
+    const fileId = requireString(inputFileId, 'input_file_id')
+    if (!FILE_ID.test(fileId)) throw notFound(`No such File object: ${echo(fileId)}`, 'input_file_id')
+    const file = this.deps.files.getRow(fileId, 'input_file_id')
+    const active = store.batches.countActive()
+    if (active + count > settings.maxActiveBatches) {
+      throw this.queueFull(
+        count === 1
+          ? `${active} batches are already validating or running, the limit (VBS_MAX_ACTIVE_BATCHES=${settings.maxActiveBatches}). Try again when one has finished.`
+          : `${active} batches are already validating or running and ${count} more are asked for, past the limit (VBS_MAX_ACTIVE_BATCHES=${settings.maxActiveBatches}). ` +
+              'Try again when some have finished.',
+      )
+    }
+    const queued = store.batches.queuedRequests()
+    if (queued + count * file.line_count > settings.maxQueuedRequests) {
+      throw this.queueFull(
+        `The queue holds ${queued.toLocaleString('en-US')} requests; adding this file's ${file.line_count.toLocaleString('en-US')} lines` +
+          `${count > 1 ? ` ${count} times` : ''} would pass the limit of ${settings.maxQueuedRequests.toLocaleString('en-US')} (VBS_MAX_QUEUED_REQUESTS). Try again later.`,
+      )
+    }
   }
 
   list(limit: number, after?: string): { data: BatchObject[]; hasMore: boolean } {
@@ -236,7 +255,8 @@ export class BatchService {
     const registry = this.deps.registry()
     const validator = new JsonlValidator({
       endpoint: row.endpoint,
-      resolveModel: (name) => registry.resolve(name)?.id,
+      // A batch created for a model of the caller's choice runs it whatever its lines name.
+      resolveModel: row.model !== null ? () => row.model! : (name) => registry.resolve(name)?.id,
       maxRequests: settings.maxRequestsPerBatch,
       maxLineBytes: settings.maxLineBytes,
       maxReportedErrors: settings.maxReportedErrors,
@@ -244,7 +264,7 @@ export class BatchService {
     let slice: RequestIndexRow[] = []
     const stillValidating = (): boolean => !this.stopping && store.batches.get(id)?.status === 'validating'
     // A callback per line, not an async iterator: the lines of a chunk are checked in one go.
-    await forEachLineOfFile(files.pathOf(row.input_file_id), settings.maxLineBytes, (line, bytes, offset, length) => {
+    await store.bulkWrite(() => forEachLineOfFile(files.pathOf(row.input_file_id), settings.maxLineBytes, (line, bytes, offset, length) => {
       if (line % INDEX_SLICE === 0 && !stillValidating()) return false
       const { customId } = validator.check(line, bytes, length)
       // Once a line is bad the batch fails: indexing the rest would only be thrown away.
@@ -255,7 +275,7 @@ export class BatchService {
           slice = []
         }
       }
-    })
+    }))
     if (!stillValidating()) {
       if (this.stopping) return // recover() validates it again on the next start
       store.requests.deleteForBatch(id)

@@ -4,6 +4,7 @@
  * nothing here imports Node, Electron or the rest of main/.
  */
 export type * from './batches'
+export type * from './comparisons'
 export type * from './engine'
 export type * from './errors'
 export type * from './events'

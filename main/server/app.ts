@@ -11,6 +11,8 @@ import { inferenceRouter } from './routes/inference'
 import { engineRouter } from './routes/engine-api'
 import { batchAdminRouter } from './routes/batch-admin'
 import { resultsRouter } from './routes/results'
+import { comparisonsRouter } from './routes/comparisons'
+import type { ComparisonService } from '../compare/comparison-service'
 import type { Scheduler } from '../batch/scheduler'
 import type { GpuTelemetry } from '../gpu/telemetry'
 import type { ThermalGuard } from '../gpu/thermal-guard'
@@ -37,6 +39,7 @@ export interface AppDeps {
   store: Store
   files: FileStorage
   batches: BatchService
+  comparisons: ComparisonService
   log: Logger
   version: string
   startedAt: number
@@ -77,6 +80,7 @@ export function createApp(deps: AppDeps): Koa<AppState> {
     engineRouter({ ...deps, maxJsonBodyBytes: s.maxJsonBodyBytes, admin, waiting }),
     batchAdminRouter({ ...deps, admin }),
     resultsRouter(deps),
+    comparisonsRouter({ comparisons: deps.comparisons, maxJsonBodyBytes: s.maxJsonBodyBytes }),
     status.authed,
     eventsRouter(statusDeps),
     settingsRouter(deps.settingsControl, s.maxJsonBodyBytes, admin),

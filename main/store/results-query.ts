@@ -92,6 +92,17 @@ export class ResultsQuery {
     return { rows, total }
   }
 
+  /** The custom_ids of a batch's requests whose prompt or answer match the words `q` (see ftsQuery). */
+  matchingCustomIds(seq: number, q: string): string[] {
+    const match = ftsQuery(q)
+    if (match === '') return []
+    return this.statements
+      .get<object, string>(`SELECT r.custom_id FROM (SELECT rowid - @lo AS line FROM result_search WHERE result_search MATCH @match AND rowid BETWEEN @lo AND @hi) h
+        JOIN requests r ON r.batch_seq = @seq AND r.line = h.line`)
+      .pluck()
+      .all({ seq, match, lo: seq * SEARCH_KEY_LINES, hi: (seq + 1) * SEARCH_KEY_LINES - 1 })
+  }
+
   /** One request of a batch by its custom_id, or undefined. */
   byCustomId(seq: number, customId: string): ResultRow | undefined {
     return this.statements.get<[number, string], ResultRow>(`SELECT ${PAGE_COLUMNS}, s.body FROM requests r ${JOIN} WHERE r.batch_seq = ? AND r.custom_id = ?`).get(seq, customId)

@@ -1,6 +1,7 @@
 import type { Database, Statement } from 'better-sqlite3'
 import { errorMessageOf } from '../contract/errors'
 import { PREVIEW_CHARS } from '../contract/results'
+import { answerHashes } from './answer-hash'
 
 export interface Usage {
   input: number
@@ -63,7 +64,7 @@ export interface DeadLetter {
 /** Results, dead letters and the counters they move, written together so a crash never splits them. */
 export class ResultsRepo {
   private readonly insertResult: Statement
-  private readonly markRequest: Statement<[string, number, string | null, string | null, number, number]>
+  private readonly markRequest: Statement<[string, number, string | null, string | null, string | null, string | null, number, number]>
   private readonly insertDead: Statement
   private readonly bumpAttempts: Statement<[number, number, number]>
   private readonly bumpBatch: Statement
@@ -81,7 +82,8 @@ export class ResultsRepo {
       VALUES (@seq, @line, @statusCode, @requestId, @body, @errorCode, @errorMessage, @input, @output, @startedAt, @finishedAt)`)
     this.unindex = db.prepare('DELETE FROM result_search WHERE rowid = ?')
     this.index = db.prepare('INSERT INTO result_search (rowid, prompt, answer) VALUES (?, ?, ?)')
-    this.markRequest = db.prepare('UPDATE requests SET state = ?, attempts = ?, finish_reason = ?, preview = ? WHERE batch_seq = ? AND line = ?')
+    this.markRequest = db.prepare(`UPDATE requests SET state = ?, attempts = ?, finish_reason = ?, preview = ?, answer_hash = ?, normalized_hash = ?
+      WHERE batch_seq = ? AND line = ?`)
     this.insertDead = db.prepare(`INSERT OR REPLACE INTO dead_letters
       (batch_seq, line, custom_id, error_type, message, attempts, created_at)
       VALUES (@seq, @line, @customId, @errorType, @message, @attempts, @createdAt)`)
@@ -130,7 +132,8 @@ export class ResultsRepo {
         const key = searchKey(seq, r.line)
         this.unindex.run(key)
         this.index.run(key, r.promptText, shown ?? '')
-        this.markRequest.run(r.state, r.attempts, r.finishReason, shown === null ? null : previewOf(shown), seq, r.line)
+        const hashes = answerHashes(r.state === 'succeeded' ? r.answerText : null)
+        this.markRequest.run(r.state, r.attempts, r.finishReason, shown === null ? null : previewOf(shown), hashes.exact, hashes.normalized, seq, r.line)
         if (r.state === 'succeeded') sums.completed += 1
         else {
           sums.failed += 1

@@ -19,7 +19,7 @@ import { commandLine, readStatusKb, resetPeakRss, RssSampler } from './proc-memo
 import { prng } from '../helpers/prng'
 
 const DEFAULT_LINES = 200_000
-const TARGET_VALIDATE_MBPS = 50
+const TARGET_VALIDATE_MBPS = 100
 const TARGET_RSS_GROWTH_MB = 150
 const SAMPLE_MS = 50
 const POLL_MS = 20

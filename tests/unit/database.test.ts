@@ -6,6 +6,7 @@ import { DatabaseVersionError, openDatabase } from '../../main/store/database'
 import { migrations } from '../../main/store/migrations'
 import type { Migration } from '../../main/store/migrations'
 import { tempDir } from '../helpers/service'
+import { answerHashes } from '../../main/store/answer-hash'
 
 describe('database', () => {
   it('opens in WAL mode with every migration applied and user_version set', () => {
@@ -130,6 +131,13 @@ describe('database', () => {
       { line: 4, preview: null, finish_reason: null },
     ])
     expect(db.prepare("SELECT rowid FROM result_search WHERE result_search MATCH 'pear'").all()).toEqual([{ rowid: 3 * 2 ** 24 + 1 }])
+    // The digests the comparisons match answers by: the same as a result committed now would get.
+    expect(db.prepare('SELECT answer_hash, normalized_hash FROM requests ORDER BY line').all()).toEqual([
+      { answer_hash: answerHashes('A pear is a fruit.').exact, normalized_hash: answerHashes('a pear is a fruit').normalized },
+      { answer_hash: null, normalized_hash: null },
+      { answer_hash: null, normalized_hash: null },
+      { answer_hash: null, normalized_hash: null },
+    ])
     db.close()
   })
 

@@ -468,6 +468,15 @@ describe('fake-vllm', () => {
     )
     expect(version.trim()).toMatch(/^\d+\.\d+\.\d+$/)
   })
+  it('a variant model (FAKE_VLLM_VARIANT) shouts or flips its answer where the request asks, and is plain otherwise', async () => {
+    const fake = await startFake(tempStateDir(), [], { FAKE_VLLM_VARIANT: SERVED })
+    await waitHealthy(fake)
+    const say = async (content: string): Promise<string | null> =>
+      (await client(fake).chat.completions.create({ model: SERVED, messages: [{ role: 'user', content }] })).choices[0].message.content
+    expect(await say('plain words')).toBe('echo: plain words')
+    expect(await say('loud [shout] words')).toBe('ECHO: LOUD [SHOUT] WORDS!')
+    expect(await say('one two [flip]')).toBe('[flip] two one echo:')
+  })
 })
 
 describe('fake nvidia-smi and lspci', () => {

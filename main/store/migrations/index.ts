@@ -4,6 +4,7 @@ import { migration0002 } from './0002-progress'
 import { migration0003 } from './0003-validation-attempts'
 import { migration0004 } from './0004-hold'
 import { migration0005 } from './0005-results-search'
+import { migration0006 } from './0006-comparisons'
 
 export interface Migration {
   version: number
@@ -12,4 +13,4 @@ export interface Migration {
 }
 
 /** Every migration, in order; a migration's version is its position (1-based). */
-export const migrations: readonly Migration[] = [migration0001, migration0002, migration0003, migration0004, migration0005]
+export const migrations: readonly Migration[] = [migration0001, migration0002, migration0003, migration0004, migration0005, migration0006]

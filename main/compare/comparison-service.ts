@@ -1,0 +1,294 @@
+import fs from 'node:fs'
+import { badRequest, notFound } from '../api-error'
+import { echo } from '../api-params'
+import type { BatchService } from '../batch/batch-service'
+import { readAnswer } from '../batch/engine-answer'
+import type { Scheduler } from '../batch/scheduler'
+import type { ModelRegistry } from '../config/models'
+import type { ArmAnswer, Comparison, ComparisonArm, ComparisonRow, ComparisonRowPage, Vote } from '../contract/comparisons'
+import { VOTE_OUTCOMES } from '../contract/comparisons'
+import type { Store } from '../store'
+import type { ArmRequest, ArmRow, ComparisonRow as StoredComparison } from '../store/comparisons-repo'
+import type { FileStorage } from '../store/file-storage'
+import { progressOfRow } from '../store/batch-row'
+import { BATCH_ID, COMPARISON_ID, newComparisonId, nowSeconds } from '../store/ids'
+import { round4, wilsonInterval } from './stats'
+
+export const MIN_ARMS = 2
+export const MAX_ARMS = 4
+const MAX_NAME_CHARS = 256
+const MAX_NOTE_CHARS = 4000
+
+export interface ComparisonDeps {
+  store: Store
+  files: FileStorage
+  batches: BatchService
+  scheduler: Pick<Scheduler, 'progressOf'>
+  registry: () => ModelRegistry
+}
+
+/** One arm with the batch behind it. */
+interface Arm extends ArmRow {
+  seq: number
+}
+
+/**
+ * A/B comparisons: one input file run on several models (a batch each, queued one after another so each model
+ * loads once), or batches that existed; their rows aligned by custom_id; a person's votes; the figures.
+ */
+export class ComparisonService {
+  constructor(private readonly d: ComparisonDeps) {}
+
+  /** POST /api/comparisons: `{input_file_id, models, name?, endpoint?}` or `{batch_ids, name?}`. */
+  create(body: Record<string, unknown>): Comparison {
+    const name = optionalName(body.name)
+    const hasFile = body.input_file_id !== undefined
+    const hasBatches = body.batch_ids !== undefined
+    if (hasFile === hasBatches) {
+      throw badRequest("Give either 'input_file_id' with 'models' (run one file on several models) or 'batch_ids' (compare batches that exist).", 'invalid_value', hasFile ? 'batch_ids' : 'input_file_id')
+    }
+    const id = newComparisonId()
+    if (hasBatches) return this.fromBatches(id, name, body.batch_ids)
+    return this.fromFile(id, name, body)
+  }
+
+  private fromFile(id: string, name: string | null, body: Record<string, unknown>): Comparison {
+    const models = armList(body.models, 'models')
+    const registry = this.d.registry()
+    const resolved = models.map((m) => {
+      if (typeof m !== 'string' || m === '') throw badRequest("Invalid 'models': each must be a model id or alias from models.yaml.", 'invalid_value', 'models')
+      const entry = registry.resolve(m)
+      if (!entry) throw notFound(`The model ${echo(m)} does not exist: it is not in models.yaml.`, 'models')
+      return entry.id
+    })
+    if (new Set(resolved).size !== resolved.length) throw badRequest(`Invalid 'models': ${resolved.join(', ')} names a model twice; compare different models.`, 'invalid_value', 'models')
+    const endpoint = body.endpoint ?? '/v1/chat/completions'
+    const inputFileId = body.input_file_id
+    // All or nothing: every batch fits in the queue, or none is made.
+    this.d.batches.checkCapacity(inputFileId, resolved.length)
+    const created = resolved.map((model) =>
+      this.d.batches.create(
+        { input_file_id: inputFileId, endpoint, completion_window: '24h', metadata: { comparison_id: id, model } },
+        { model },
+      ),
+    )
+    this.d.store.comparisons.insert(
+      { id, name, input_file_id: typeof inputFileId === 'string' ? inputFileId : null, created_at: nowSeconds() },
+      created.map((b, i) => ({ batch_id: b.id, model: resolved[i] })),
+    )
+    return this.get(id)
+  }
+
+  private fromBatches(id: string, name: string | null, raw: unknown): Comparison {
+    const ids = armList(raw, 'batch_ids')
+    const batches = ids.map((b) => {
+      if (typeof b !== 'string' || !BATCH_ID.test(b)) throw badRequest(`Invalid 'batch_ids': ${echo(String(b))} is not a batch id.`, 'invalid_value', 'batch_ids')
+      return this.d.batches.get(b)
+    })
+    if (new Set(ids).size !== ids.length) throw badRequest("Invalid 'batch_ids': a batch is named twice.", 'invalid_value', 'batch_ids')
+    const models = batches.map((b) => b.model ?? '')
+    const twice = models.find((m, i) => models.indexOf(m) !== i)
+    if (twice !== undefined) {
+      throw badRequest(`Invalid 'batch_ids': two of them ran ${echo(twice)}; a comparison is between different models.`, 'invalid_value', 'batch_ids')
+    }
+    const seqs = batches.map((b) => this.d.store.batches.seqOf(b.id))
+    for (let i = 1; i < seqs.length; i++) {
+      if (!this.d.store.comparisons.sharesCustomIds(seqs[0], seqs[i])) {
+        throw badRequest(`Batches ${batches[0].id} and ${batches[i].id} share no custom_id: there is nothing to compare.`, 'invalid_value', 'batch_ids')
+      }
+    }
+    this.d.store.comparisons.insert({ id, name, input_file_id: null, created_at: nowSeconds() }, batches.map((b, i) => ({ batch_id: b.id, model: models[i] })))
+    return this.get(id)
+  }
+
+  list(limit: number, after?: string): { data: Comparison[]; hasMore: boolean } {
+    const page = this.d.store.comparisons.list(limit, after)
+    if (!page) throw notFound(`No such comparison: ${echo(after ?? '')}`, 'after')
+    return { data: page.rows.map((r) => this.view(r)), hasMore: page.hasMore }
+  }
+
+  get(id: string): Comparison {
+    return this.view(this.stored(id))
+  }
+
+  /** GET /api/comparisons/{id}/rows. */
+  rows(id: string, o: { q?: string; differences: boolean; offset: number; limit: number }): ComparisonRowPage {
+    const c = this.stored(id)
+    const arms = this.arms(c)
+    const [first, ...others] = arms
+    let ids: string[]
+    let total: number
+    if (o.q !== undefined) {
+      // Words in the prompt or in any model's answer; with differences, only rows where the answers differ.
+      const matching = new Set<string>()
+      for (const arm of arms) for (const cid of this.d.store.resultsQuery.matchingCustomIds(arm.seq, o.q)) matching.add(cid)
+      const ordered = this.d.store.comparisons.inLineOrder(first.seq, [...matching])
+      const kept = o.differences ? ordered.filter((cid) => this.differs(arms, cid)) : ordered
+      ids = kept.slice(o.offset, o.offset + o.limit)
+      total = kept.length
+    } else {
+      ;({ ids, total } = this.d.store.comparisons.customIds(first.seq, others.map((a) => a.seq), o))
+    }
+    const perArm = arms.map((a) => this.d.store.comparisons.requestsFor(a.seq, ids))
+    const votes = this.d.store.comparisons.votesFor(c.seq, ids)
+    const firstBatch = this.d.store.batches.get(first.batch_id)
+    const inputPath = firstBatch ? this.d.files.pathOf(firstBatch.input_file_id) : null
+    const data: ComparisonRow[] = ids.map((cid) => {
+      const mine = perArm[0].get(cid)!
+      const answers: Record<string, ArmAnswer | null> = {}
+      arms.forEach((a, i) => {
+        const r = perArm[i].get(cid)
+        answers[a.model] = r ? armAnswer(r) : null
+      })
+      const hashes = arms.map((_, i) => perArm[i].get(cid)?.normalized_hash ?? null)
+      const vote = votes.get(cid)
+      return {
+        custom_id: cid,
+        line: mine.line,
+        prompt: inputPath ? promptOf(inputPath, mine) : null,
+        answers,
+        differs: hashes.every((h) => h !== null) && new Set(hashes).size > 1,
+        vote: vote ? { custom_id: cid, winner: vote.winner, note: vote.note, updated_at: vote.updated_at } : null,
+      }
+    })
+    return { object: 'list', data, total, has_more: o.offset + data.length < total }
+  }
+
+  /** PUT /api/comparisons/{id}/votes/{custom_id}: `{winner, note?}`. */
+  vote(id: string, customId: string, body: Record<string, unknown>): Vote {
+    const c = this.stored(id)
+    const arms = this.arms(c)
+    const choices = [...arms.map((a) => a.model), ...VOTE_OUTCOMES]
+    const winner = body.winner
+    if (typeof winner !== 'string' || !choices.includes(winner)) {
+      throw badRequest(`Invalid 'winner': ${winner === undefined ? 'missing' : echo(String(winner))}. Expected one of ${choices.join(', ')}.`, 'invalid_value', 'winner')
+    }
+    const note = body.note === undefined || body.note === null ? null : body.note
+    if (note !== null && (typeof note !== 'string' || note.length > MAX_NOTE_CHARS)) {
+      throw badRequest(`Invalid 'note': expected text of at most ${MAX_NOTE_CHARS} characters.`, 'invalid_value', 'note')
+    }
+    if (this.d.store.comparisons.requestsFor(arms[0].seq, [customId]).size === 0) {
+      throw notFound(`Comparison ${c.id} has no row with custom_id ${echo(customId)}.`, 'custom_id')
+    }
+    const now = nowSeconds()
+    this.d.store.comparisons.vote(c.seq, customId, winner, note || null, now)
+    return { custom_id: customId, winner, note: note || null, updated_at: now }
+  }
+
+  /** Every aligned row with its answers' text and its vote, in the first batch's order (for the exports). */
+  *allRows(id: string): Generator<{ row: ComparisonRow; models: string[] }> {
+    const models = this.arms(this.stored(id)).map((a) => a.model)
+    const PAGE = 500
+    for (let offset = 0; ; offset += PAGE) {
+      const page = this.rows(id, { differences: false, offset, limit: PAGE })
+      for (const row of page.data) yield { row, models }
+      if (!page.has_more) return
+    }
+  }
+
+  private stored(id: string): StoredComparison {
+    const c = COMPARISON_ID.test(id) ? this.d.store.comparisons.get(id) : undefined
+    if (!c) throw notFound(`No such comparison: ${echo(id)}`, 'id')
+    return c
+  }
+
+  private arms(c: StoredComparison): Arm[] {
+    return this.d.store.comparisons.arms(c.seq).map((a) => ({ ...a, seq: this.d.store.batches.seqOf(a.batch_id) }))
+  }
+
+  private differs(arms: Arm[], customId: string): boolean {
+    const hashes = arms.map((a) => this.d.store.comparisons.requestsFor(a.seq, [customId]).get(customId)?.normalized_hash ?? null)
+    return hashes.every((h) => h !== null) && new Set(hashes).size > 1
+  }
+
+  private view(c: StoredComparison): Comparison {
+    const arms = this.arms(c)
+    const counts = this.d.store.comparisons.voteCountsBy(c.seq)
+    const totalVotes = [...counts.values()].reduce((s, n) => s + n, 0)
+    const pair = new Map<string, { both: number; exact: number; normalized: number }>()
+    const agreementOf = (i: number, j: number): { both: number; exact: number; normalized: number } => {
+      const key = i < j ? `${i}:${j}` : `${j}:${i}`
+      let v = pair.get(key)
+      if (!v) pair.set(key, (v = this.d.store.comparisons.agreement(arms[Math.min(i, j)].seq, arms[Math.max(i, j)].seq)))
+      return v
+    }
+    const armViews: ComparisonArm[] = arms.map((a, i) => {
+      const batch = this.d.store.batches.get(a.batch_id)!
+      const figures = this.d.store.comparisons.armFigures(a.seq)
+      const others = arms.map((_, j) => j).filter((j) => j !== i).map((j) => agreementOf(i, j)).filter((x) => x.both > 0)
+      const mean = (f: (x: { both: number; exact: number; normalized: number }) => number): number | null =>
+        others.length === 0 ? null : round4(others.reduce((s, x) => s + f(x) / x.both, 0) / others.length)
+      const wins = counts.get(a.model) ?? 0
+      const wallS = figures.firstStart !== null && figures.lastEnd !== null ? (figures.lastEnd - figures.firstStart) / 1000 : 0
+      return {
+        model: a.model,
+        batch_id: a.batch_id,
+        status: batch.status,
+        progress: this.d.scheduler.progressOf(a.batch_id) ?? progressOfRow(batch),
+        total: batch.total,
+        completed: batch.completed,
+        failed: batch.failed,
+        mean_latency_ms: figures.meanLatency === null ? null : Math.round(figures.meanLatency),
+        p95_latency_ms: figures.p95Latency,
+        tokens_per_second: wallS > 0 ? Math.round((figures.outputTokens / wallS) * 10) / 10 : null,
+        mean_output_tokens: figures.n > 0 ? Math.round((figures.outputTokens / figures.n) * 10) / 10 : null,
+        agreement: { exact: mean((x) => x.exact), normalized: mean((x) => x.normalized) },
+        wins,
+        win_rate: totalVotes > 0 ? round4(wins / totalVotes) : null,
+        win_rate_interval: wilsonInterval(wins, totalVotes),
+      }
+    })
+    return {
+      id: c.id,
+      object: 'comparison',
+      name: c.name,
+      input_file_id: c.input_file_id,
+      created_at: c.created_at,
+      models: arms.map((a) => a.model),
+      arms: armViews,
+      rows: this.d.store.comparisons.customIds(arms[0].seq, [], { differences: false, offset: 0, limit: 0 }).total,
+      votes: { total: totalVotes, tie: counts.get('tie') ?? 0, both_bad: counts.get('both_bad') ?? 0 },
+    }
+  }
+}
+
+function optionalName(v: unknown): string | null {
+  if (v === undefined || v === null || v === '') return null
+  if (typeof v !== 'string' || v.length > MAX_NAME_CHARS) throw badRequest(`Invalid 'name': expected text of at most ${MAX_NAME_CHARS} characters.`, 'invalid_value', 'name')
+  return v
+}
+
+function armList(v: unknown, param: string): unknown[] {
+  if (!Array.isArray(v) || v.length < MIN_ARMS || v.length > MAX_ARMS) {
+    throw badRequest(`Invalid '${param}': expected a list of ${MIN_ARMS} to ${MAX_ARMS}.`, 'invalid_value', param)
+  }
+  return v
+}
+
+/** One arm's answer in a row: the text of a succeeded answer, the error's message, nothing while pending. */
+function armAnswer(r: ArmRequest): ArmAnswer {
+  const state = r.state === 'succeeded' ? 'succeeded' : r.state === 'pending' ? 'pending' : 'failed'
+  const latency = r.started_at !== null && r.finished_at !== null ? Math.max(0, r.finished_at - r.started_at) : null
+  let text: string | null = null
+  if (state === 'succeeded') text = readAnswer(r.body).text
+  else if (state === 'failed') text = r.error_message ?? r.preview ?? `never ran: the batch was ${r.state}`
+  return { state, text, latency_ms: latency, output_tokens: r.output_tokens }
+}
+
+/** The prompt of a request line: its messages, prompt or input, read from the input file by offset. */
+function promptOf(file: string, r: { offset: number; length: number }): unknown {
+  try {
+    const fd = fs.openSync(file, 'r')
+    try {
+      const buf = Buffer.alloc(r.length)
+      fs.readSync(fd, buf, 0, r.length, r.offset)
+      const body = (JSON.parse(buf.toString('utf8')) as { body?: Record<string, unknown> }).body ?? {}
+      return body.messages ?? body.prompt ?? body.input ?? null
+    } finally {
+      fs.closeSync(fd)
+    }
+  } catch {
+    return null
+  }
+}
+
