@@ -17,7 +17,7 @@ import { createApp } from './server/app'
 import { answerClientErrors } from './server/client-error'
 import { ConnectionGuard } from './server/connection-guard'
 import { openStore, type Store } from './store'
-import { FileStorage } from './store/file-storage'
+import { FileService } from './files/file-service'
 import { Engine } from './engine/engine'
 import { EngineSupervisor } from './engine/supervisor'
 import { EngineLog } from './engine/engine-log'
@@ -64,7 +64,7 @@ export class Service {
   readonly log: Logger
   readonly events = new ServiceEvents()
   readonly store: Store
-  readonly files: FileStorage
+  readonly files: FileService
   readonly batches: BatchService
   readonly supervisor: EngineSupervisor
   readonly remote: RemoteEngine
@@ -102,7 +102,7 @@ export class Service {
     this.modelsPath = ensureModelsFile(this.settings.modelsPath, this.settings.dataDir)
     this.registry = loadModels(this.modelsPath)
     this.store = openStore(this.settings.dataDir)
-    this.files = new FileStorage(this.settings.dataDir, this.store, this.events, this.log, {
+    this.files = new FileService(this.settings.dataDir, this.store, this.events, this.log, {
       minFreeBytes: this.settings.minFreeMb * 1024 * 1024,
       maxStoredBytes: this.settings.maxStoredBytes,
     })

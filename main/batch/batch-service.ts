@@ -13,7 +13,7 @@ import { BatchLifecycle } from './batch-lifecycle'
 import { BATCH_ENDPOINTS, type BatchObject } from '../contract/batches'
 import { forEachLineOfFile } from './jsonl-lines'
 import { clipMessage, JsonlValidator } from './validate-jsonl'
-import type { FileStorage } from '../store/file-storage'
+import type { FileService } from '../files/file-service'
 
 export interface CreateBatchParams {
   input_file_id?: unknown
@@ -36,7 +36,7 @@ export interface BatchServiceDeps {
   store: Store
   settings: Settings
   registry: () => ModelRegistry
-  files: FileStorage
+  files: FileService
   events: ServiceEvents
   log: Logger
 }

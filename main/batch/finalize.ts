@@ -2,7 +2,7 @@ import crypto from 'node:crypto'
 import fs from 'node:fs'
 import type { Logger } from 'pino'
 import type { Store } from '../store'
-import type { FileStorage } from '../store/file-storage'
+import type { FileService } from '../files/file-service'
 import type { JoinedRow } from '../store/results-repo'
 import type { BatchLifecycle } from './batch-lifecycle'
 import type { BatchObject } from '../contract/batches'
@@ -11,7 +11,7 @@ export type FinalOutcome = 'completed' | 'cancelled' | 'expired'
 
 export interface FinalizeDeps {
   store: Store
-  files: FileStorage
+  files: FileService
   lifecycle: BatchLifecycle
   log: Logger
 }

@@ -1,7 +1,7 @@
 import fs from 'node:fs'
 import { ApiError } from '../api-error'
 import type { Store } from '../store'
-import type { FileStorage } from '../store/file-storage'
+import type { FileService } from '../files/file-service'
 import type { BatchService } from './batch-service'
 import type { BatchObject } from '../contract/batches'
 
@@ -10,7 +10,7 @@ import type { BatchObject } from '../contract/batches'
  * original input into a new input file, the two batches linked by metadata (`retry_of` on the new one,
  * `retried_by` on the old one).
  */
-export async function retryFailed(store: Store, files: FileStorage, batches: BatchService, batchId: string): Promise<BatchObject> {
+export async function retryFailed(store: Store, files: FileService, batches: BatchService, batchId: string): Promise<BatchObject> {
   const original = batches.get(batchId)
   if (!['completed', 'cancelled', 'expired'].includes(original.status)) {
     throw new ApiError(409, `Batch ${batchId} is ${original.status}; its failed requests can be retried once it has ended.`, {

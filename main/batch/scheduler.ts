@@ -6,7 +6,7 @@ import type { EngineTarget } from '../engine/engine-backend'
 import type { DownloadProgress } from '../engine/engine-types'
 import type { ServiceEvents } from '../events'
 import type { Store } from '../store'
-import type { FileStorage } from '../store/file-storage'
+import type { FileService } from '../files/file-service'
 import type { BatchRow } from '../store/batches-repo'
 import type { BatchLifecycle } from './batch-lifecycle'
 import { finalizeBatch, type FinalOutcome } from './finalize'
@@ -27,7 +27,7 @@ export interface DiskState {
 
 export interface SchedulerDeps {
   store: Store
-  files: FileStorage
+  files: FileService
   lifecycle: BatchLifecycle
   engine: Engine
   registry: () => ModelRegistry

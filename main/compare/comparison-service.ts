@@ -9,7 +9,7 @@ import type { ArmAnswer, Comparison, ComparisonArm, ComparisonRow, ComparisonRow
 import { VOTE_OUTCOMES } from '../contract/comparisons'
 import type { Store } from '../store'
 import type { ArmRequest, ArmRow, ComparisonRow as StoredComparison } from '../store/comparisons-repo'
-import type { FileStorage } from '../store/file-storage'
+import type { FileService } from '../files/file-service'
 import { progressOfRow } from '../store/batch-row'
 import { BATCH_ID, COMPARISON_ID, newComparisonId, nowSeconds } from '../store/ids'
 import { round4, wilsonInterval } from './stats'
@@ -21,7 +21,7 @@ const MAX_NOTE_CHARS = 4000
 
 export interface ComparisonDeps {
   store: Store
-  files: FileStorage
+  files: FileService
   batches: BatchService
   scheduler: Pick<Scheduler, 'progressOf'>
   registry: () => ModelRegistry

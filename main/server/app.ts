@@ -3,7 +3,7 @@ import type { Logger } from 'pino'
 import type { BatchService } from '../batch/batch-service'
 import type { Settings } from '../config/settings'
 import type { Store } from '../store'
-import type { FileStorage } from '../store/file-storage'
+import type { FileService } from '../files/file-service'
 import { errorEnvelope, requestId, requireApiKey, type AppState } from './middleware'
 import { filesRouter } from './routes/files'
 import { batchesRouter } from './routes/batches'
@@ -37,7 +37,7 @@ export interface AppDeps {
   settings: Settings
   apiKey: () => string
   store: Store
-  files: FileStorage
+  files: FileService
   batches: BatchService
   comparisons: ComparisonService
   log: Logger

@@ -5,7 +5,7 @@ import { Transform, Writable, type TransformCallback } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
 import busboy from 'busboy'
 import { ApiError, badRequest } from '../api-error'
-import type { UploadGuard } from '../store/file-storage'
+import type { UploadGuard } from '../files/file-service'
 import { echo } from '../api-params'
 
 /** An upload received whole into a temporary file. */

@@ -4,7 +4,7 @@ import type { BatchService } from '../../batch/batch-service'
 import type { Scheduler } from '../../batch/scheduler'
 import { retryFailed } from '../../batch/retry-failed'
 import type { Store } from '../../store'
-import type { FileStorage } from '../../store/file-storage'
+import type { FileService } from '../../files/file-service'
 import { BATCH_ID } from '../../store/ids'
 import type { AdminAccess } from '../admin-access'
 import type { AppState } from '../middleware'
@@ -16,7 +16,7 @@ import { holdOfRow, progressOfRow } from '../../store/batch-row'
 
 export interface BatchAdminDeps {
   store: Store
-  files: FileStorage
+  files: FileService
   batches: BatchService
   scheduler: Scheduler
   /** Pausing and resuming all batches are admin actions (this machine, or the admin key). */

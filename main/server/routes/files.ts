@@ -3,7 +3,7 @@ import Router from '@koa/router'
 import { badRequest } from '../../api-error'
 import { checkExpiresAfter, echo } from '../../api-params'
 import type { Settings } from '../../config/settings'
-import type { FileStorage } from '../../store/file-storage'
+import type { FileService } from '../../files/file-service'
 import type { FileRow } from '../../store/files-repo'
 import type { Store } from '../../store'
 import { receiveUpload } from '../multipart-upload'
@@ -34,7 +34,7 @@ function declaredLength(header: string): number | null {
   return /^\d+$/.test(header) ? Number(header) : null
 }
 
-export function filesRouter(deps: { settings: Settings; store: Store; files: FileStorage }): Router<AppState> {
+export function filesRouter(deps: { settings: Settings; store: Store; files: FileService }): Router<AppState> {
   const { settings, store, files } = deps
   const router = new Router<AppState>()
 

@@ -5,14 +5,14 @@ import { echo } from '../../api-params'
 import type { BatchService } from '../../batch/batch-service'
 import { RESULT_STATES, type ResultDetail, type ResultPage, type ResultState, type ResultSummary } from '../../contract/results'
 import type { Store } from '../../store'
-import type { FileStorage } from '../../store/file-storage'
+import type { FileService } from '../../files/file-service'
 import type { ResultRow } from '../../store/results-query'
 import type { AppState } from '../middleware'
 import { listParams, offsetParam, singleParam } from './list-params'
 
 export interface ResultsDeps {
   store: Store
-  files: FileStorage
+  files: FileService
   batches: BatchService
 }
 

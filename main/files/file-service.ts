@@ -4,10 +4,10 @@ import path from 'node:path'
 import type { Logger } from 'pino'
 import { ApiError, badRequest, notFound } from '../api-error'
 import type { ServiceEvents } from '../events'
-import type { Store } from '.'
-import { DiskSpace, insufficientStorage, isNoSpace, megabytes, type StatFs } from './disk-space'
-import type { FileRow } from './files-repo'
-import { FILE_ID, newFileId, nowSeconds } from './ids'
+import type { Store } from '../store'
+import { DiskSpace, insufficientStorage, isNoSpace, megabytes, type StatFs } from '../store/disk-space'
+import type { FileRow } from '../store/files-repo'
+import { FILE_ID, newFileId, nowSeconds } from '../store/ids'
 import { echo } from '../api-params'
 
 const MiB = 1024 * 1024
@@ -50,7 +50,7 @@ export interface NewFile {
  * The files of the Files API: bytes in `<data>/files/<id>`, metadata in the files table. A file appears
  * only once whole: uploads are written to `<data>/files/.tmp` and renamed after every check has passed.
  */
-export class FileStorage {
+export class FileService {
   readonly dir: string
   /** Free space on the data dir's disk, and whether a write lately failed for lack of it (for the scheduler, /health). */
   readonly disk: DiskSpace
