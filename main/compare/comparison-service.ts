@@ -27,6 +27,17 @@ export interface ComparisonDeps {
   registry: () => ModelRegistry
 }
 
+/** Comparisons whose figures are kept (the most recently read). */
+const MEMO_SIZE = 8
+
+interface Figures {
+  /** The batches' result counts the figures were worked out at. */
+  key: string
+  differing: string[] | null
+  pairs: Map<string, { both: number; exact: number; normalized: number }>
+  arms: ReturnType<Store['comparisons']['armFigures']>[]
+}
+
 /** One arm with the batch behind it. */
 interface Arm extends ArmRow {
   seq: number
@@ -37,6 +48,8 @@ interface Arm extends ArmRow {
  * loads once), or batches that existed; their rows aligned by custom_id; a person's votes; the figures.
  */
 export class ComparisonService {
+  private readonly memo = new Map<string, Figures>()
+
   constructor(private readonly d: ComparisonDeps) {}
 
   /** POST /api/comparisons: `{input_file_id, models, name?, endpoint?}` or `{batch_ids, name?}`. */
@@ -115,19 +128,27 @@ export class ComparisonService {
   rows(id: string, o: { q?: string; differences: boolean; offset: number; limit: number }): ComparisonRowPage {
     const c = this.stored(id)
     const arms = this.arms(c)
-    const [first, ...others] = arms
+    const [first] = arms
     let ids: string[]
     let total: number
-    if (o.q !== undefined) {
+    if (o.q !== undefined || o.differences) {
       // Words in the prompt or in any model's answer; with differences, only rows where the answers differ.
-      const matching = new Set<string>()
-      for (const arm of arms) for (const cid of this.d.store.resultsQuery.matchingCustomIds(arm.seq, o.q)) matching.add(cid)
-      const ordered = this.d.store.comparisons.inLineOrder(first.seq, [...matching])
-      const kept = o.differences ? ordered.filter((cid) => this.differs(arms, cid)) : ordered
+      let kept: string[]
+      if (o.q !== undefined) {
+        const matching = new Set<string>()
+        for (const arm of arms) for (const cid of this.d.store.resultsQuery.matchingCustomIds(arm.seq, o.q)) matching.add(cid)
+        kept = this.d.store.comparisons.inLineOrder(first.seq, [...matching])
+        if (o.differences) {
+          const differing = new Set(this.differing(c, arms))
+          kept = kept.filter((cid) => differing.has(cid))
+        }
+      } else {
+        kept = this.differing(c, arms)
+      }
       ids = kept.slice(o.offset, o.offset + o.limit)
       total = kept.length
     } else {
-      ;({ ids, total } = this.d.store.comparisons.customIds(first.seq, others.map((a) => a.seq), o))
+      ;({ ids, total } = this.d.store.comparisons.customIds(first.seq, o.offset, o.limit))
     }
     const perArm = arms.map((a) => this.d.store.comparisons.requestsFor(a.seq, ids))
     const votes = this.d.store.comparisons.votesFor(c.seq, ids)
@@ -196,30 +217,48 @@ export class ComparisonService {
     return this.d.store.comparisons.arms(c.seq).map((a) => ({ ...a, seq: this.d.store.batches.seqOf(a.batch_id) }))
   }
 
-  private differs(arms: Arm[], customId: string): boolean {
-    const hashes = arms.map((a) => this.d.store.comparisons.requestsFor(a.seq, [customId]).get(customId)?.normalized_hash ?? null)
-    return hashes.every((h) => h !== null) && new Set(hashes).size > 1
+  /**
+   * What is costly to work out over 200,000 rows (the rows that differ, the agreement of each pair), kept until
+   * one of the batches commits more results: a finished comparison is paged and voted on without recounting.
+   */
+  private figures(c: StoredComparison, arms: Arm[]): Figures {
+    const key = arms.map((a) => {
+      const b = this.d.store.batches.get(a.batch_id)
+      return `${a.batch_id}:${b?.completed ?? 0}:${b?.failed ?? 0}`
+    }).join(',')
+    const kept = this.memo.get(c.id)
+    if (kept && kept.key === key) return kept
+    const pairs = new Map<string, { both: number; exact: number; normalized: number }>()
+    for (let i = 0; i < arms.length; i++) {
+      for (let j = i + 1; j < arms.length; j++) pairs.set(`${i}:${j}`, this.d.store.comparisons.agreement(arms[i].seq, arms[j].seq))
+    }
+    const figures: Figures = { key, differing: null, pairs, arms: arms.map((a) => this.d.store.comparisons.armFigures(a.seq)) }
+    this.memo.delete(c.id)
+    this.memo.set(c.id, figures)
+    if (this.memo.size > MEMO_SIZE) this.memo.delete(this.memo.keys().next().value!)
+    return figures
+  }
+
+  private differing(c: StoredComparison, arms: Arm[]): string[] {
+    const f = this.figures(c, arms)
+    f.differing ??= this.d.store.comparisons.differing(arms[0].seq, arms.slice(1).map((a) => a.seq))
+    return f.differing
   }
 
   private view(c: StoredComparison): Comparison {
     const arms = this.arms(c)
     const counts = this.d.store.comparisons.voteCountsBy(c.seq)
     const totalVotes = [...counts.values()].reduce((s, n) => s + n, 0)
-    const pair = new Map<string, { both: number; exact: number; normalized: number }>()
-    const agreementOf = (i: number, j: number): { both: number; exact: number; normalized: number } => {
-      const key = i < j ? `${i}:${j}` : `${j}:${i}`
-      let v = pair.get(key)
-      if (!v) pair.set(key, (v = this.d.store.comparisons.agreement(arms[Math.min(i, j)].seq, arms[Math.max(i, j)].seq)))
-      return v
-    }
+    const { pairs, arms: armFigures } = this.figures(c, arms)
+    const agreementOf = (i: number, j: number): { both: number; exact: number; normalized: number } => pairs.get(`${Math.min(i, j)}:${Math.max(i, j)}`)!
     const armViews: ComparisonArm[] = arms.map((a, i) => {
       const batch = this.d.store.batches.get(a.batch_id)!
-      const figures = this.d.store.comparisons.armFigures(a.seq)
+      const figures = armFigures[i]
       const others = arms.map((_, j) => j).filter((j) => j !== i).map((j) => agreementOf(i, j)).filter((x) => x.both > 0)
       const mean = (f: (x: { both: number; exact: number; normalized: number }) => number): number | null =>
         others.length === 0 ? null : round4(others.reduce((s, x) => s + f(x) / x.both, 0) / others.length)
       const wins = counts.get(a.model) ?? 0
-      const wallS = figures.firstStart !== null && figures.lastEnd !== null ? (figures.lastEnd - figures.firstStart) / 1000 : 0
+      const wallS = batch.first_started_at !== null && batch.last_finished_at !== null ? (batch.last_finished_at - batch.first_started_at) / 1000 : 0
       return {
         model: a.model,
         batch_id: a.batch_id,
@@ -246,7 +285,7 @@ export class ComparisonService {
       created_at: c.created_at,
       models: arms.map((a) => a.model),
       arms: armViews,
-      rows: this.d.store.comparisons.customIds(arms[0].seq, [], { differences: false, offset: 0, limit: 0 }).total,
+      rows: this.d.store.comparisons.customIds(arms[0].seq, 0, 0).total,
       votes: { total: totalVotes, tie: counts.get('tie') ?? 0, both_bad: counts.get('both_bad') ?? 0 },
     }
   }

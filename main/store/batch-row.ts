@@ -45,6 +45,9 @@ const DEFAULTS = {
   hold: null as string | null,
   /** JSON of BatchProgress while the batch runs. */
   progress: null as string | null,
+  /** Epoch ms: when the first of its requests was sent and the last answered (its wall time, for tokens/s). */
+  first_started_at: null as number | null,
+  last_finished_at: null as number | null,
   /** Starts of this batch's validation not ended by a verdict or a clean stop; read only while it validates (see BatchService.recover). */
   validation_attempts: 0,
 }

@@ -100,11 +100,6 @@ export class ComparisonsRepo {
     return new Map(rows.map((r) => [r.custom_id, r]))
   }
 
-  /** Every vote of a comparison, in the order they were first cast (for the exports). */
-  *allVotes(seq: number): Generator<VoteRow> {
-    yield* this.statements.get<[number], VoteRow>('SELECT custom_id, winner, note, updated_at FROM comparison_votes WHERE comparison_seq = ? ORDER BY custom_id').iterate(seq)
-  }
-
   voteCountsBy(seq: number): Map<string, number> {
     return new Map(this.voteCounts.all(seq).map((r) => [r.winner, r.n]))
   }
@@ -112,36 +107,48 @@ export class ComparisonsRepo {
   /** The requests of a batch (by its seq) for these custom_ids, with their results' small columns and body. */
   requestsFor(batchSeq: number, customIds: readonly string[]): Map<string, ArmRequest> {
     const rows = this.statements
-      .get<[number, string], ArmRequest>(`SELECT r.line, r.custom_id, r.state, r.offset, r.length, r.answer_hash, r.normalized_hash, r.preview,
+      .get<[string, number], ArmRequest>(`SELECT r.line, r.custom_id, r.state, r.offset, r.length, r.answer_hash, r.normalized_hash, r.preview,
           s.body, s.error_message, s.output_tokens, s.started_at, s.finished_at
-        FROM requests r LEFT JOIN results s ON s.batch_seq = r.batch_seq AND s.line = r.line
-        WHERE r.batch_seq = ? AND r.custom_id IN (SELECT value FROM json_each(?))`)
-      .all(batchSeq, JSON.stringify(customIds))
+        FROM json_each(?) j CROSS JOIN requests r ON r.batch_seq = ? AND r.custom_id = j.value
+        LEFT JOIN results s ON s.batch_seq = r.batch_seq AND s.line = r.line`)
+      .all(JSON.stringify(customIds), batchSeq)
     return new Map(rows.map((r) => [r.custom_id, r]))
   }
 
+  /** A page of the custom_ids of a batch, in its input order, and how many it has. */
+  customIds(batchSeq: number, offset: number, limit: number): { ids: string[]; total: number } {
+    const ids = this.statements
+      .get<[number, number, number], string>('SELECT custom_id FROM requests WHERE batch_seq = ? ORDER BY line LIMIT ? OFFSET ?')
+      .pluck()
+      .all(batchSeq, limit, offset)
+    const total = this.statements.get<[number], number>('SELECT COUNT(*) FROM requests WHERE batch_seq = ?').pluck().get(batchSeq) ?? 0
+    return { ids, total }
+  }
+
   /**
-   * The custom_ids of the first batch, in its input order, a page of them: all, or only those where the other
-   * batches' answers differ from it (normalised; rows every batch answered).
+   * The custom_ids of the first batch, in its input order, where another batch answered differently once
+   * normalised (rows every batch answered).
    */
-  customIds(firstSeq: number, otherSeqs: readonly number[], o: { differences: boolean; offset: number; limit: number }): { ids: string[]; total: number } {
-    if (!o.differences) {
-      const ids = this.statements
-        .get<[number, number, number], string>('SELECT custom_id FROM requests WHERE batch_seq = ? ORDER BY line LIMIT ? OFFSET ?')
-        .pluck()
-        .all(firstSeq, o.limit, o.offset)
-      const total = this.statements.get<[number], number>('SELECT COUNT(*) FROM requests WHERE batch_seq = ?').pluck().get(firstSeq) ?? 0
-      return { ids, total }
-    }
+  differing(firstSeq: number, otherSeqs: readonly number[]): string[] {
     const joins = otherSeqs.map((_, i) => `JOIN requests o${i} ON o${i}.batch_seq = @s${i} AND o${i}.custom_id = a.custom_id AND o${i}.normalized_hash IS NOT NULL`).join(' ')
     const differs = otherSeqs.map((_, i) => `o${i}.normalized_hash <> a.normalized_hash`).join(' OR ')
     const params: Record<string, number> = { first: firstSeq }
-    otherSeqs.forEach((s, i) => (params[`s${i}`] = s))
-    const all = this.statements
+    otherSeqs.forEach((seq, i) => (params[`s${i}`] = seq))
+    return this.statements
       .get<Record<string, number>, string>(`SELECT a.custom_id FROM requests a ${joins} WHERE a.batch_seq = @first AND a.normalized_hash IS NOT NULL AND (${differs}) ORDER BY a.line`)
       .pluck()
       .all(params)
-    return { ids: all.slice(o.offset, o.offset + o.limit), total: all.length }
+  }
+
+  /** Of the custom_ids both batches answered: how many, and how many with the same answer, exactly and normalised. */
+  agreement(seqA: number, seqB: number): { both: number; exact: number; normalized: number } {
+    const row = this.statements
+      .get<[number, number], { both: number; exact: number | null; normalized: number | null }>(`SELECT COUNT(*) AS both, SUM(a.answer_hash = b.answer_hash) AS exact,
+          SUM(a.normalized_hash = b.normalized_hash) AS normalized
+        FROM requests a JOIN requests b ON b.batch_seq = ? AND b.custom_id = a.custom_id
+        WHERE a.batch_seq = ? AND a.answer_hash IS NOT NULL AND b.answer_hash IS NOT NULL`)
+      .get(seqB, seqA)
+    return { both: row?.both ?? 0, exact: row?.exact ?? 0, normalized: row?.normalized ?? 0 }
   }
 
   /** Whether two batches have a custom_id in common. */
@@ -162,31 +169,21 @@ export class ComparisonsRepo {
       .all(batchSeq, JSON.stringify(customIds))
   }
 
-  /** Of the custom_ids both batches answered: how many, and how many with the same answer, exactly and normalised. */
-  agreement(seqA: number, seqB: number): { both: number; exact: number; normalized: number } {
-    const row = this.statements
-      .get<[number, number], { both: number; exact: number | null; normalized: number | null }>(`SELECT COUNT(*) AS both, SUM(a.answer_hash = b.answer_hash) AS exact,
-          SUM(a.normalized_hash = b.normalized_hash) AS normalized
-        FROM requests a JOIN requests b ON b.batch_seq = ? AND b.custom_id = a.custom_id
-        WHERE a.batch_seq = ? AND a.answer_hash IS NOT NULL AND b.answer_hash IS NOT NULL`)
-      .get(seqB, seqA)
-    return { both: row?.both ?? 0, exact: row?.exact ?? 0, normalized: row?.normalized ?? 0 }
-  }
-
-  /** Latency and token figures of one batch's succeeded requests. */
-  armFigures(batchSeq: number): { n: number; meanLatency: number | null; p95Latency: number | null; outputTokens: number; firstStart: number | null; lastEnd: number | null } {
+  /** Latency and output-token figures of one batch's succeeded requests, from the narrow requests rows. */
+  armFigures(batchSeq: number): { n: number; meanLatency: number | null; p95Latency: number | null; outputTokens: number } {
     const agg = this.statements
-      .get<[number], { n: number; mean: number | null; tokens: number | null; first: number | null; last: number | null }>(`SELECT COUNT(*) AS n,
-          AVG(s.finished_at - s.started_at) AS mean, SUM(s.output_tokens) AS tokens, MIN(s.started_at) AS first, MAX(s.finished_at) AS last
-        FROM requests r JOIN results s ON s.batch_seq = r.batch_seq AND s.line = r.line
-        WHERE r.batch_seq = ? AND r.state = 'succeeded' AND s.started_at IS NOT NULL`)
+      .get<[number], { n: number; mean: number | null; tokens: number | null }>(
+        "SELECT COUNT(*) AS n, AVG(latency_ms) AS mean, SUM(output_tokens) AS tokens FROM requests WHERE batch_seq = ? AND state = 'succeeded'",
+      )
       .get(batchSeq)
     const n = agg?.n ?? 0
-    const p95 = n === 0 ? null : this.statements
-      .get<[number, number], number>(`SELECT s.finished_at - s.started_at AS l FROM requests r JOIN results s ON s.batch_seq = r.batch_seq AND s.line = r.line
-        WHERE r.batch_seq = ? AND r.state = 'succeeded' AND s.started_at IS NOT NULL ORDER BY l LIMIT 1 OFFSET ?`)
-      .pluck()
-      .get(batchSeq, Math.min(n - 1, Math.ceil(0.95 * n) - 1)) ?? null
-    return { n, meanLatency: agg?.mean ?? null, p95Latency: p95, outputTokens: agg?.tokens ?? 0, firstStart: agg?.first ?? null, lastEnd: agg?.last ?? null }
+    const p95 =
+      n === 0
+        ? null
+        : (this.statements
+            .get<[number, number], number>("SELECT latency_ms FROM requests WHERE batch_seq = ? AND state = 'succeeded' ORDER BY latency_ms LIMIT 1 OFFSET ?")
+            .pluck()
+            .get(batchSeq, Math.max(0, Math.ceil(0.95 * n) - 1)) ?? null)
+    return { n, meanLatency: agg?.mean ?? null, p95Latency: p95, outputTokens: agg?.tokens ?? 0 }
   }
 }

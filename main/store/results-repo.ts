@@ -64,7 +64,7 @@ export interface DeadLetter {
 /** Results, dead letters and the counters they move, written together so a crash never splits them. */
 export class ResultsRepo {
   private readonly insertResult: Statement
-  private readonly markRequest: Statement<[string, number, string | null, string | null, string | null, string | null, number, number]>
+  private readonly markRequest: Statement<[string, number, string | null, string | null, string | null, string | null, number, number, number, number]>
   private readonly insertDead: Statement
   private readonly bumpAttempts: Statement<[number, number, number]>
   private readonly bumpBatch: Statement
@@ -82,15 +82,17 @@ export class ResultsRepo {
       VALUES (@seq, @line, @statusCode, @requestId, @body, @errorCode, @errorMessage, @input, @output, @startedAt, @finishedAt)`)
     this.unindex = db.prepare('DELETE FROM result_search WHERE rowid = ?')
     this.index = db.prepare('INSERT INTO result_search (rowid, prompt, answer) VALUES (?, ?, ?)')
-    this.markRequest = db.prepare(`UPDATE requests SET state = ?, attempts = ?, finish_reason = ?, preview = ?, answer_hash = ?, normalized_hash = ?
-      WHERE batch_seq = ? AND line = ?`)
+    this.markRequest = db.prepare(`UPDATE requests SET state = ?, attempts = ?, finish_reason = ?, preview = ?, answer_hash = ?, normalized_hash = ?,
+      latency_ms = ?, output_tokens = ? WHERE batch_seq = ? AND line = ?`)
     this.insertDead = db.prepare(`INSERT OR REPLACE INTO dead_letters
       (batch_seq, line, custom_id, error_type, message, attempts, created_at)
       VALUES (@seq, @line, @customId, @errorType, @message, @attempts, @createdAt)`)
     this.bumpAttempts = db.prepare('UPDATE requests SET attempts = ? WHERE batch_seq = ? AND line = ?')
     this.bumpBatch = db.prepare(`UPDATE batches SET completed = completed + @completed, failed = failed + @failed,
       input_tokens = input_tokens + @input, cached_tokens = cached_tokens + @cached,
-      output_tokens = output_tokens + @output, reasoning_tokens = reasoning_tokens + @reasoning WHERE seq = @seq`)
+      output_tokens = output_tokens + @output, reasoning_tokens = reasoning_tokens + @reasoning,
+      first_started_at = MIN(COALESCE(first_started_at, @firstStart), @firstStart), last_finished_at = MAX(COALESCE(last_finished_at, @lastEnd), @lastEnd)
+      WHERE seq = @seq`)
     this.joinedPage = db.prepare(`SELECT r.line, r.custom_id, r.offset, r.length, r.state, r.attempts,
         x.status_code, x.request_id, x.body, x.error_code, x.error_message
       FROM requests r LEFT JOIN results x ON x.batch_seq = r.batch_seq AND x.line = r.line
@@ -112,7 +114,7 @@ export class ResultsRepo {
    */
   commit(seq: number, results: readonly RequestResult[], retried: readonly { line: number; attempts: number }[] = []): void {
     this.db.transaction(() => {
-      const sums = { seq, completed: 0, failed: 0, input: 0, cached: 0, output: 0, reasoning: 0 }
+      const sums = { seq, completed: 0, failed: 0, input: 0, cached: 0, output: 0, reasoning: 0, firstStart: Infinity, lastEnd: 0 }
       for (const r of results) {
         const shown = r.answerText ?? r.errorMessage ?? errorMessageOf(r.body)
         this.insertResult.run({
@@ -133,7 +135,7 @@ export class ResultsRepo {
         this.unindex.run(key)
         this.index.run(key, r.promptText, shown ?? '')
         const hashes = answerHashes(r.state === 'succeeded' ? r.answerText : null)
-        this.markRequest.run(r.state, r.attempts, r.finishReason, shown === null ? null : previewOf(shown), hashes.exact, hashes.normalized, seq, r.line)
+        this.markRequest.run(r.state, r.attempts, r.finishReason, shown === null ? null : previewOf(shown), hashes.exact, hashes.normalized, Math.max(0, r.finishedAt - r.startedAt), r.usage.output, seq, r.line)
         if (r.state === 'succeeded') sums.completed += 1
         else {
           sums.failed += 1
@@ -151,6 +153,8 @@ export class ResultsRepo {
         sums.cached += r.usage.cached
         sums.output += r.usage.output
         sums.reasoning += r.usage.reasoning
+        if (r.startedAt < sums.firstStart) sums.firstStart = r.startedAt
+        if (r.finishedAt > sums.lastEnd) sums.lastEnd = r.finishedAt
       }
       for (const r of retried) this.bumpAttempts.run(r.attempts, seq, r.line)
       if (results.length > 0) this.bumpBatch.run(sums)

@@ -1,13 +1,15 @@
 /**
- * Benchmark: the results viewer on a 200,000-request job. Search (full text over prompt and answer), filters and
- * deep pages through the real service's HTTP API.
+ * Benchmark: the results viewer and the comparison on 200,000-request jobs. Search (full text over prompt and
+ * answer), filters and deep pages of one job, and pages of 50 aligned rows of a comparison of two such jobs
+ * (the second answers a tenth of the requests differently), through the real service's HTTP API.
  *
  *   npx tsx tests/bench/results-search.ts [--requests 200000]
  *
  * The job is written straight into a fresh data dir through the service's own store (the same repositories
  * and the same commit the runner uses, so the search index is filled exactly as it is in production), then the
  * service is started on that dir (launcher.ts) and 20 queries are timed over HTTP, each run 3 times: p50 and
- * p95 of their times. Target: p95 under 300 ms. It is a benchmark, not a test: a missed target prints MISS.
+ * p95 of their times (target: p95 under 300 ms); then pages of comparison rows and the comparison's figures. It
+ * is a benchmark, not a test: a missed target prints MISS.
  */
 import { bench } from './launcher'
 import { openStore } from '../../main/store'
@@ -46,15 +48,31 @@ function vocabulary(random: () => number): { words: string[]; pick: () => string
   return { words, pick }
 }
 
+const COMPARISON_ID = 'cmp_benchresultssearch0001'
+
+/** Two completed batches of REQUESTS results each (b's answers differ on every tenth line), and a comparison of them. */
 function fill(dataDir: string): string {
+  const store = openStore(dataDir)
+  try {
+    const a = fillBatch(store, 'batch_benchresultssearch0001', 'bench-a', false)
+    const b = fillBatch(store, 'batch_benchresultssearch0002', 'bench-b', true)
+    store.comparisons.insert({ id: COMPARISON_ID, name: 'bench', input_file_id: null, created_at: Math.floor(Date.now() / 1000) }, [
+      { batch_id: a, model: 'bench-a' },
+      { batch_id: b, model: 'bench-b' },
+    ])
+    return a
+  } finally {
+    store.close()
+  }
+}
+
+function fillBatch(store: ReturnType<typeof openStore>, id: string, model: string, variant: boolean): string {
   const random = prng(11)
   const { pick } = vocabulary(random)
   const sentence = (n: number): string => Array.from({ length: n }, pick).join(' ')
-  const store = openStore(dataDir)
-  try {
+  {
     const now = Math.floor(Date.now() / 1000)
-    const id = 'batch_benchresultssearch0001'
-    store.batches.insert(newBatchRow({ id, endpoint: '/v1/chat/completions', input_file_id: 'file-bench', completion_window: '24h', status: 'completed', created_at: now, expires_at: now + 86_400, total: REQUESTS, model: 'bench-a' }))
+    store.batches.insert(newBatchRow({ id, endpoint: '/v1/chat/completions', input_file_id: 'file-bench', completion_window: '24h', status: 'completed', created_at: now, expires_at: now + 86_400, total: REQUESTS, model }))
     const seq = store.batches.seqOf(id)
     const CHUNK = 5000
     let offset = 0
@@ -64,7 +82,8 @@ function fill(dataDir: string): string {
       const results: RequestResult[] = lines.map((line) => {
         const failed = line % 97 === 0
         const prompt = sentence(20 + (line % 30))
-        const answer = failed ? null : sentence(40 + (line % 60))
+        const base = sentence(40 + (line % 60))
+        const answer = failed ? null : variant && line % 10 === 0 ? `${base} (a second opinion)` : base
         return {
           line,
           customId: `req-${line}`,
@@ -88,8 +107,6 @@ function fill(dataDir: string): string {
       store.results.commit(seq, results)
     }
     return id
-  } finally {
-    store.close()
   }
 }
 
@@ -128,6 +145,15 @@ bench.run('results-search', async () => {
     ['finish_reason=length', 'finish_reason=length'],
     ['finish_reason=length, deep page', 'finish_reason=length&offset=10000'],
   ]
+  const comparisonQueries: [string, string][] = [
+    ['rows, first page', `/api/comparisons/${COMPARISON_ID}/rows?limit=50`],
+    ['rows, page 3,000', `/api/comparisons/${COMPARISON_ID}/rows?limit=50&offset=150000`],
+    ['rows, differences only', `/api/comparisons/${COMPARISON_ID}/rows?limit=50&differences=true`],
+    ['rows, differences, deep page', `/api/comparisons/${COMPARISON_ID}/rows?limit=50&differences=true&offset=15000`],
+    ['rows, a rare word', `/api/comparisons/${COMPARISON_ID}/rows?limit=50&q=${words[2500]}`],
+    ['the comparison and its figures', `/api/comparisons/${COMPARISON_ID}`],
+  ]
+  const comparisonRows: { name: string; total: number | null; ms: number }[] = []
   const rows: { name: string; total: number; ms: number }[] = []
   await bench.measure(async () => {
     for (const [name, query] of queries) {
@@ -136,6 +162,14 @@ bench.run('results-search', async () => {
         const started = performance.now()
         const page = await service.api<ResultPage>(`/api/batches/${id}/results?limit=50${query ? `&${query}` : ''}`)
         rows.push({ name, total: page.total, ms: performance.now() - started })
+      }
+    }
+    for (const [name, url] of comparisonQueries) {
+      bench.step = `comparison "${name}"`
+      for (let i = 0; i < REPEAT; i++) {
+        const started = performance.now()
+        const body = await service.api<{ total?: number; rows?: number }>(url)
+        comparisonRows.push({ name, total: body.total ?? body.rows ?? null, ms: performance.now() - started })
       }
     }
   })
@@ -152,5 +186,13 @@ bench.run('results-search', async () => {
   console.log(`\n| metric | value | target |\n| --- | ---: | --- |`)
   console.log(`| p50 | ${p50.toFixed(1)} ms | |`)
   console.log(`| p95 | ${p95.toFixed(1)} ms | < ${TARGET_P95_MS} ms ${p95 < TARGET_P95_MS ? 'PASS' : 'MISS'} |`)
+  console.log(`\ncomparison of two ${REQUESTS.toLocaleString('en-US')}-request jobs (x ${REPEAT}, page of 50 aligned rows)\n`)
+  console.log('| request | rows | median ms | slowest ms |')
+  console.log('| --- | ---: | ---: | ---: |')
+  for (const [name] of comparisonQueries) {
+    const mine = comparisonRows.filter((r) => r.name === name).map((r) => r.ms).sort((x, y) => x - y)
+    const total = comparisonRows.find((r) => r.name === name)?.total
+    console.log(`| ${name} | ${total === null || total === undefined ? '' : total.toLocaleString('en-US')} | ${mine[Math.floor(mine.length / 2)].toFixed(1)} | ${mine[mine.length - 1].toFixed(1)} |`)
+  }
   await bench.cleanup()
 })
