@@ -82,7 +82,7 @@ export function scanRequest(line: Buffer): BatchLineFields | null {
   if (i >= end || line[i] !== LBRACE) return null
   for (let k = 0; k < TOP_KEYS.length; k++) topStart[k] = -1
   clearBody()
-  i = scanTop(line, i + 1, end)
+  i = scanMembers(line, i + 1, end, TOP_KEYS, topStart, topEnd, 1)
   if (i === FAIL || skipSpace(line, i, end) !== end) return null
   for (let k = 0; k < TOP_KEYS.length; k++) if (topStart[k] === -1) return null
   if (line[topStart[BODY]] !== LBRACE) return null
@@ -143,8 +143,11 @@ function presence(b: Buffer, slot: number): typeof PRESENT | null | undefined {
   return isNull(b, s, bodyEnd[slot]) ? null : PRESENT
 }
 
-/** The members of the line's object, from just after its `{`; records where the tracked values are. */
-function scanTop(b: Buffer, i: number, end: number): number {
+/**
+ * The members of an object, from just after its `{`: records in `starts`/`ends` where the values of `keys` are.
+ * In the line's object (TOP_KEYS) an object under `body` is scanned the same way for BODY_KEYS.
+ */
+function scanMembers(b: Buffer, i: number, end: number, keys: readonly Uint8Array[], starts: Int32Array, ends: Int32Array, depth: number): number {
   i = skipSpace(b, i, end)
   if (i < end && b[i] === RBRACE) return i + 1
   for (;;) {
@@ -153,50 +156,21 @@ function scanTop(b: Buffer, i: number, end: number): number {
     escaped = false
     i = skipString(b, keyStart, end)
     if (i === FAIL || escaped) return FAIL // an escaped key might spell a tracked one
-    const slot = keySlot(b, keyStart, i - 1, TOP_KEYS)
+    const slot = keySlot(b, keyStart, i - 1, keys)
     i = skipSpace(b, i, end)
     if (i >= end || b[i] !== COLON) return FAIL
     i = skipSpace(b, i + 1, end)
     const valueStart = i
-    if (slot === BODY && i < end && b[i] === LBRACE) {
+    if (keys === TOP_KEYS && slot === BODY && i < end && b[i] === LBRACE) {
       clearBody() // a later body replaces an earlier one whole
-      i = scanBody(b, i + 1, end)
+      i = scanMembers(b, i + 1, end, BODY_KEYS, bodyStart, bodyEnd, depth + 1)
     } else {
-      i = skipValue(b, i, end, 1)
+      i = skipValue(b, i, end, depth)
     }
     if (i === FAIL) return FAIL
     if (slot !== -1) {
-      topStart[slot] = valueStart
-      topEnd[slot] = i
-    }
-    i = skipSpace(b, i, end)
-    if (i >= end) return FAIL
-    if (b[i] === RBRACE) return i + 1
-    if (b[i] !== COMMA) return FAIL
-    i = skipSpace(b, i + 1, end)
-  }
-}
-
-/** The members of the body object, from just after its `{`. */
-function scanBody(b: Buffer, i: number, end: number): number {
-  i = skipSpace(b, i, end)
-  if (i < end && b[i] === RBRACE) return i + 1
-  for (;;) {
-    if (i >= end || b[i] !== QUOTE) return FAIL
-    const keyStart = i + 1
-    escaped = false
-    i = skipString(b, keyStart, end)
-    if (i === FAIL || escaped) return FAIL
-    const slot = keySlot(b, keyStart, i - 1, BODY_KEYS)
-    i = skipSpace(b, i, end)
-    if (i >= end || b[i] !== COLON) return FAIL
-    i = skipSpace(b, i + 1, end)
-    const valueStart = i
-    i = skipValue(b, i, end, 2)
-    if (i === FAIL) return FAIL
-    if (slot !== -1) {
-      bodyStart[slot] = valueStart
-      bodyEnd[slot] = i
+      starts[slot] = valueStart
+      ends[slot] = i
     }
     i = skipSpace(b, i, end)
     if (i >= end) return FAIL
