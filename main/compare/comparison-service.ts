@@ -1,4 +1,3 @@
-import fs from 'node:fs'
 import { badRequest, notFound } from '../api-error'
 import { echo } from '../api-params'
 import type { BatchService } from '../batch/batch-service'
@@ -11,6 +10,7 @@ import type { Store } from '../store'
 import type { ArmRequest, ArmRow, ComparisonRow as StoredComparison } from '../store/comparisons-repo'
 import type { FileService } from '../files/file-service'
 import { progressOfRow } from '../store/batch-row'
+import { resultStateOf } from '../store/results-query'
 import { BATCH_ID, COMPARISON_ID, newComparisonId, nowSeconds } from '../store/ids'
 import { round4, wilsonInterval } from './stats'
 
@@ -125,7 +125,7 @@ export class ComparisonService {
   }
 
   /** GET /api/comparisons/{id}/rows. */
-  rows(id: string, o: { q?: string; differences: boolean; offset: number; limit: number }): ComparisonRowPage {
+  async rows(id: string, o: { q?: string; differences: boolean; offset: number; limit: number }): Promise<ComparisonRowPage> {
     const c = this.stored(id)
     const arms = this.arms(c)
     const [first] = arms
@@ -152,9 +152,10 @@ export class ComparisonService {
     }
     const perArm = arms.map((a) => this.d.store.comparisons.requestsFor(a.seq, ids))
     const votes = this.d.store.comparisons.votesFor(c.seq, ids)
+    // The prompts: the first batch's lines, read through one handle for the page.
     const firstBatch = this.d.store.batches.get(first.batch_id)
-    const inputPath = firstBatch ? this.d.files.pathOf(firstBatch.input_file_id) : null
-    const data: ComparisonRow[] = ids.map((cid) => {
+    const lines = firstBatch ? await this.d.files.readRanges(firstBatch.input_file_id, ids.map((cid) => perArm[0].get(cid)!)) : null
+    const data: ComparisonRow[] = ids.map((cid, k) => {
       const mine = perArm[0].get(cid)!
       const answers: Record<string, ArmAnswer | null> = {}
       arms.forEach((a, i) => {
@@ -166,7 +167,7 @@ export class ComparisonService {
       return {
         custom_id: cid,
         line: mine.line,
-        prompt: inputPath ? promptOf(inputPath, mine) : null,
+        prompt: lines ? promptOf(lines[k]) : null,
         answers,
         differs: hashes.every((h) => h !== null) && new Set(hashes).size > 1,
         vote: vote ? { custom_id: cid, winner: vote.winner, note: vote.note, updated_at: vote.updated_at } : null,
@@ -197,12 +198,11 @@ export class ComparisonService {
   }
 
   /** Every aligned row with its answers' text and its vote, in the first batch's order (for the exports). */
-  *allRows(id: string): Generator<{ row: ComparisonRow; models: string[] }> {
-    const models = this.arms(this.stored(id)).map((a) => a.model)
+  async *allRows(id: string): AsyncGenerator<ComparisonRow> {
     const PAGE = 500
     for (let offset = 0; ; offset += PAGE) {
-      const page = this.rows(id, { differences: false, offset, limit: PAGE })
-      for (const row of page.data) yield { row, models }
+      const page = await this.rows(id, { differences: false, offset, limit: PAGE })
+      yield* page.data
       if (!page.has_more) return
     }
   }
@@ -306,7 +306,7 @@ function armList(v: unknown, param: string): unknown[] {
 
 /** One arm's answer in a row: the text of a succeeded answer, the error's message, nothing while pending. */
 function armAnswer(r: ArmRequest): ArmAnswer {
-  const state = r.state === 'succeeded' ? 'succeeded' : r.state === 'pending' ? 'pending' : 'failed'
+  const state = resultStateOf(r.state)
   const latency = r.started_at !== null && r.finished_at !== null ? Math.max(0, r.finished_at - r.started_at) : null
   let text: string | null = null
   if (state === 'succeeded') text = readAnswer(r.body).text
@@ -314,18 +314,11 @@ function armAnswer(r: ArmRequest): ArmAnswer {
   return { state, text, latency_ms: latency, output_tokens: r.output_tokens }
 }
 
-/** The prompt of a request line: its messages, prompt or input, read from the input file by offset. */
-function promptOf(file: string, r: { offset: number; length: number }): unknown {
+/** The prompt of a request line: its messages, prompt or input; null when the line is not JSON. */
+function promptOf(line: Buffer): unknown {
   try {
-    const fd = fs.openSync(file, 'r')
-    try {
-      const buf = Buffer.alloc(r.length)
-      fs.readSync(fd, buf, 0, r.length, r.offset)
-      const body = (JSON.parse(buf.toString('utf8')) as { body?: Record<string, unknown> }).body ?? {}
-      return body.messages ?? body.prompt ?? body.input ?? null
-    } finally {
-      fs.closeSync(fd)
-    }
+    const body = (JSON.parse(line.toString('utf8')) as { body?: Record<string, unknown> }).body ?? {}
+    return body.messages ?? body.prompt ?? body.input ?? null
   } catch {
     return null
   }

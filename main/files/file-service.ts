@@ -165,6 +165,30 @@ export class FileService {
   }
 
   /**
+   * Byte ranges of a stored file (the request lines of a batch's input, by the offsets of its index), read
+   * through one open handle; null when the file is gone (deleted since the batch was made).
+   */
+  async readRanges(id: string, ranges: readonly { offset: number; length: number }[]): Promise<Buffer[] | null> {
+    let fd: fs.promises.FileHandle
+    try {
+      fd = await fs.promises.open(this.pathOf(id), 'r')
+    } catch {
+      return null
+    }
+    try {
+      const out: Buffer[] = []
+      for (const r of ranges) {
+        const buf = Buffer.alloc(r.length)
+        await fd.read(buf, 0, r.length, r.offset)
+        out.push(buf)
+      }
+      return out
+    } finally {
+      await fd.close()
+    }
+  }
+
+  /**
    * Moves a finished temporary file into place and registers it. Never refused by the quota (batch outputs must be
    * stored for their job to end), but a full disk or database answers 507, with the temporary file removed.
    */

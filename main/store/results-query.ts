@@ -44,6 +44,16 @@ const STATE_SQL: Record<ResultState, string> = {
   pending: "r.state = 'pending'",
 }
 
+/** A request's state as the viewer names it: the never-ran ones (cancelled, expired) are failures, as in the error file. */
+export function resultStateOf(requestState: string): ResultState {
+  if (requestState === 'succeeded') return 'succeeded'
+  if (requestState === 'pending') return 'pending'
+  return 'failed'
+}
+
+/** The search index's hits among one batch's rows (its rowid range, see results-repo's searchKey). */
+const HITS = 'FROM result_search WHERE result_search MATCH @match AND rowid BETWEEN @lo AND @hi'
+
 /**
  * The results viewer's reads: a page of one batch's requests with their results, filtered by state, finish
  * reason and full text (FTS5 over prompt and answer, kept by ResultsRepo.commit), and one request in full.
@@ -64,13 +74,12 @@ export class ResultsQuery {
     const params = { seq, finishReason: f.finishReason ?? null, match, lo: seq * SEARCH_KEY_LINES, hi: (seq + 1) * SEARCH_KEY_LINES - 1, limit: f.limit, offset: f.offset }
     // Filters and counts read only the narrow requests rows (and the index's hits, one batch's rowid range);
     // the wide result rows are read for the page's lines alone.
-    const hits = 'FROM result_search WHERE result_search MATCH @match AND rowid BETWEEN @lo AND @hi'
     const filtered = where.length > 1
     let lines: number[]
     let total: number
     if (!filtered) {
       // Words alone: the index's hits are the page, in rowid (= line) order. Nothing: the batch's requests.
-      const from = match === null ? 'FROM requests r WHERE r.batch_seq = @seq' : hits
+      const from = match === null ? 'FROM requests r WHERE r.batch_seq = @seq' : HITS
       const order = match === null ? 'r.line' : 'rowid'
       const line = match === null ? 'r.line' : 'rowid - @lo'
       lines = this.statements.get<object, number>(`SELECT ${line} ${from} ORDER BY ${order} LIMIT @limit OFFSET @offset`).pluck().all(params)
@@ -79,7 +88,7 @@ export class ResultsQuery {
       // Filtered: the matching lines in one scan of the narrow requests rows; with words, intersected with the
       // index's hits (both sorted by line) here rather than by a lookup per hit.
       let matching = this.statements.get<object, number>(`SELECT r.line FROM requests r WHERE ${where.join(' AND ')} ORDER BY r.line`).pluck().all(params)
-      if (match !== null) matching = intersectSorted(matching, this.statements.get<object, number>(`SELECT rowid - @lo ${hits} ORDER BY rowid`).pluck().all(params))
+      if (match !== null) matching = intersectSorted(matching, this.statements.get<object, number>(`SELECT rowid - @lo ${HITS} ORDER BY rowid`).pluck().all(params))
       total = matching.length
       lines = matching.slice(f.offset, f.offset + f.limit)
     }
@@ -97,7 +106,7 @@ export class ResultsQuery {
     const match = ftsQuery(q)
     if (match === '') return []
     return this.statements
-      .get<object, string>(`SELECT r.custom_id FROM (SELECT rowid - @lo AS line FROM result_search WHERE result_search MATCH @match AND rowid BETWEEN @lo AND @hi) h
+      .get<object, string>(`SELECT r.custom_id FROM (SELECT rowid - @lo AS line ${HITS}) h
         JOIN requests r ON r.batch_seq = @seq AND r.line = h.line`)
       .pluck()
       .all({ seq, match, lo: seq * SEARCH_KEY_LINES, hi: (seq + 1) * SEARCH_KEY_LINES - 1 })

@@ -116,7 +116,8 @@ export class ResultsRepo {
     this.db.transaction(() => {
       const sums = { seq, completed: 0, failed: 0, input: 0, cached: 0, output: 0, reasoning: 0, firstStart: Infinity, lastEnd: 0 }
       for (const r of results) {
-        const shown = r.answerText ?? r.errorMessage ?? errorMessageOf(r.body)
+        const why = r.errorMessage ?? errorMessageOf(r.body)
+        const shown = r.answerText ?? why
         this.insertResult.run({
           seq,
           line: r.line,
@@ -144,7 +145,7 @@ export class ResultsRepo {
             line: r.line,
             customId: r.customId,
             errorType: r.errorCode ?? (r.statusCode !== null ? `http_${r.statusCode}` : 'error'),
-            message: r.errorMessage ?? errorMessageOf(r.body) ?? `the engine answered ${r.statusCode}`,
+            message: why ?? `the engine answered ${r.statusCode}`,
             attempts: r.attempts,
             createdAt: Math.floor(r.finishedAt / 1000),
           })

@@ -34,13 +34,13 @@ export function comparisonsRouter(deps: { comparisons: ComparisonService; maxJso
     ctx.body = comparisons.get(ctx.params.id)
   })
 
-  router.get('/api/comparisons/:id/rows', (ctx) => {
+  router.get('/api/comparisons/:id/rows', async (ctx) => {
     const { limit } = listParams(ctx.query, { defaultLimit: 50, maxLimit: 200, orders: false })
     const differences = singleParam(ctx.query, 'differences')
     if (differences !== undefined && differences !== 'true' && differences !== 'false') {
       throw badRequest(`Invalid 'differences': ${echo(differences)}. Expected true or false.`, 'invalid_value', 'differences')
     }
-    ctx.body = comparisons.rows(ctx.params.id, { q: singleParam(ctx.query, 'q'), differences: differences === 'true', offset: offsetParam(ctx.query, 'offset'), limit })
+    ctx.body = await comparisons.rows(ctx.params.id, { q: singleParam(ctx.query, 'q'), differences: differences === 'true', offset: offsetParam(ctx.query, 'offset'), limit })
   })
 
   // A custom_id may hold a slash: the SDKs and the window send it percent-encoded.
@@ -60,9 +60,9 @@ export function comparisonsRouter(deps: { comparisons: ComparisonService; maxJso
     ctx.type = media.type
     ctx.attachment(media.filename)
     ctx.body = Readable.from(
-      (function* () {
+      (async function* () {
         yield* exportLines(format as ExportFormat, models, null)
-        for (const { row } of comparisons.allRows(id)) yield* exportLines(format as ExportFormat, models, row)
+        for await (const row of comparisons.allRows(id)) yield* exportLines(format as ExportFormat, models, row)
       })(),
     )
   })

@@ -1,4 +1,3 @@
-import fs from 'node:fs'
 import Router from '@koa/router'
 import { badRequest, notFound } from '../../api-error'
 import { echo } from '../../api-params'
@@ -6,7 +5,7 @@ import type { BatchService } from '../../batch/batch-service'
 import { RESULT_STATES, type ResultDetail, type ResultPage, type ResultState, type ResultSummary } from '../../contract/results'
 import type { Store } from '../../store'
 import type { FileService } from '../../files/file-service'
-import type { ResultRow } from '../../store/results-query'
+import { resultStateOf, type ResultRow } from '../../store/results-query'
 import type { AppState } from '../middleware'
 import { listParams, offsetParam, singleParam } from './list-params'
 
@@ -16,19 +15,12 @@ export interface ResultsDeps {
   batches: BatchService
 }
 
-/** A request's state as the viewer names it: the never-ran ones (cancelled, expired) are failures, as in the error file. */
-function stateOf(row: ResultRow): ResultState {
-  if (row.state === 'succeeded') return 'succeeded'
-  if (row.state === 'pending') return 'pending'
-  return 'failed'
-}
-
 function summary(row: ResultRow): ResultSummary {
   const answered = row.finished_at !== null
   return {
     line: row.line,
     custom_id: row.custom_id,
-    state: stateOf(row),
+    state: resultStateOf(row.state),
     status_code: row.status_code,
     latency_ms: answered && row.started_at !== null ? Math.max(0, row.finished_at! - row.started_at) : null,
     usage: answered ? { input_tokens: row.input_tokens ?? 0, output_tokens: row.output_tokens ?? 0 } : null,
@@ -81,10 +73,11 @@ export function resultsRouter(deps: ResultsDeps): Router<AppState> {
     const customId = ctx.params.customId
     const row = store.resultsQuery.byCustomId(store.batches.seqOf(batch.id), customId)
     if (!row) throw notFound(`Batch ${batch.id} has no request with custom_id ${echo(customId)}.`, 'custom_id')
+    const [sent] = (await deps.files.readRanges(batch.input_file_id, [row])) ?? []
     const detail: ResultDetail = {
       ...summary(row),
       attempts: row.attempts,
-      request: await readRequestLine(deps.files.pathOf(batch.input_file_id), row.offset, row.length),
+      request: sent ? parseJson(sent.toString('utf8')) : null,
       response: row.status_code !== null ? { status_code: row.status_code, request_id: row.request_id, body: parseJson(row.body) } : null,
       error: row.error_code !== null || row.error_message !== null ? { code: row.error_code, message: row.error_message ?? '' } : null,
       started_at: row.started_at,
@@ -94,21 +87,4 @@ export function resultsRouter(deps: ResultsDeps): Router<AppState> {
   })
 
   return router
-}
-
-/** The input line at `offset`, parsed; null when the input file was deleted since. */
-async function readRequestLine(file: string, offset: number, length: number): Promise<unknown> {
-  let fd: fs.promises.FileHandle
-  try {
-    fd = await fs.promises.open(file, 'r')
-  } catch {
-    return null
-  }
-  try {
-    const buf = Buffer.alloc(length)
-    await fd.read(buf, 0, length, offset)
-    return parseJson(buf.toString('utf8'))
-  } finally {
-    await fd.close()
-  }
 }
