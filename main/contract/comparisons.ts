@@ -15,6 +15,20 @@ export interface Vote {
   updated_at: number
 }
 
+/**
+ * The body of POST /api/comparisons: one file run on 2 to 4 models (one batch each, its `model` replaced), or
+ * batches that exist (any sharing custom_ids).
+ */
+export type NewComparison =
+  | { input_file_id: string; models: string[]; name?: string; endpoint?: string }
+  | { batch_ids: string[]; name?: string }
+
+/** The body of PUT /api/comparisons/{id}/votes/{custom_id}. */
+export interface NewVote {
+  winner: VoteChoice
+  note?: string | null
+}
+
 /** How one model did in a comparison. */
 export interface ComparisonArm {
   model: string

@@ -1,17 +1,33 @@
 import { useEffect } from 'react'
 import { ConnectionBanner, ThermalBanner } from './components/Banners'
 import { DropOverlay } from './components/DropOverlay'
-import { EngineSection } from './components/EngineSection'
-import { GpuSection } from './components/GpuSection'
 import { Header } from './components/Header'
 import { KeyForm } from './components/KeyForm'
-import { NewBatchSection } from './components/NewBatchSection'
-import { QueueSection } from './components/QueueSection'
-import { SettingsSection } from './components/SettingsSection'
 import { startLive } from './live'
 import { useAuthStore } from './store/auth'
+import { startRouting, useRouteStore } from './store/route'
+import { CompareView } from './views/CompareView'
+import { JobView } from './views/JobView'
+import { OverviewView } from './views/OverviewView'
+import { SettingsView } from './views/SettingsView'
+
+/** The view the address names. */
+function CurrentView(): React.JSX.Element {
+  const route = useRouteStore((s) => s.route)
+  switch (route.view) {
+    case 'overview':
+      return <OverviewView />
+    case 'job':
+      return <JobView batchId={route.batchId} />
+    case 'compare':
+      return <CompareView comparisonId={route.comparisonId} />
+    case 'settings':
+      return <SettingsView />
+  }
+}
 
 function Dashboard(): React.JSX.Element {
+  useEffect(() => startRouting(), [])
   useEffect(() => startLive(), [])
   return (
     <div className="app">
@@ -20,13 +36,7 @@ function Dashboard(): React.JSX.Element {
         <ConnectionBanner />
         <ThermalBanner />
       </div>
-      <main className="grid">
-        <EngineSection />
-        <GpuSection />
-        <NewBatchSection />
-        <QueueSection />
-        <SettingsSection />
-      </main>
+      <CurrentView />
       <DropOverlay />
     </div>
   )

@@ -3,9 +3,12 @@
  * seconds as the fallback (and a full read while the stream is down, or after it comes back).
  */
 import * as api from './api/event-stream'
+import { useCompareStore } from './store/compare'
+import { useComparisonsStore } from './store/comparisons'
 import { useConnectionStore } from './store/connection'
 import { useEngineStore } from './store/engine'
 import { useGpuStore } from './store/gpu'
+import { useJobViewStore } from './store/job-view'
 import { useQueueStore } from './store/queue'
 import { useSettingsStore } from './store/settings'
 import type { EventMap, EventName } from './types'
@@ -20,7 +23,18 @@ export async function refreshAll(): Promise<void> {
     useGpuStore.getState().refresh(),
     useQueueStore.getState().refresh(),
     useSettingsStore.getState().refresh(),
+    ...(useJobViewStore.getState().batchId ? [useJobViewStore.getState().refresh()] : []),
+    ...(useCompareStore.getState().comparisonId ? [useCompareStore.getState().refresh()] : []),
   ])
+}
+
+/**
+ * A batch moved on: the Job view and the comparison that show it read their visible page again (throttled:
+ * results commit many times a second, the page is read at most once a second).
+ */
+function batchMoved(id: string): void {
+  if (useJobViewStore.getState().batchId === id) useJobViewStore.getState().liveUpdate()
+  if (useCompareStore.getState().shows(id)) useCompareStore.getState().liveUpdate()
 }
 
 /** Applies one event from `GET /api/events` to the stores. */
@@ -39,11 +53,16 @@ export function applyEvent(name: string, data: unknown): void {
       const d = data as EventMap['batch.status']
       useQueueStore.getState().upsertBatch(d.batch)
       void useQueueStore.getState().refreshJob(d.batch.id) // why it waits, and whether it runs, change too
+      useJobViewStore.getState().applyBatch(d.batch)
+      batchMoved(d.batch.id)
+      if (d.batch.metadata?.comparison_id && useComparisonsStore.getState().loaded) void useComparisonsStore.getState().refresh()
       return
     }
     case 'batch.progress': {
       const d = data as EventMap['batch.progress']
       useQueueStore.getState().applyProgress(d.id, d.progress)
+      useJobViewStore.getState().applyProgress(d.id, d.progress)
+      batchMoved(d.id)
       return
     }
     case 'engine.state': {

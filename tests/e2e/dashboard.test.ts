@@ -2,7 +2,8 @@ import fs from 'node:fs'
 import path from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { chromium, type Browser, type Page } from 'playwright-core'
-import { jsonl, ROOT, startService, tempDir, type TestService } from '../helpers/service'
+import type { Comparison, ComparisonRowPage } from '../../main/contract'
+import { jsonl, requestLine, ROOT, startService, tempDir, type TestService } from '../helpers/service'
 import { FAST_ENGINE, fakeEngineEnv, processGroup, type FakeEngineEnv } from '../helpers/fake-engine'
 
 /**
@@ -37,7 +38,8 @@ beforeAll(async () => {
   if (!fs.existsSync(CHROMIUM)) {
     throw new Error(`Chromium not found at ${CHROMIUM}: install it with \`apt-get install -y chromium\` or set VBS_CHROMIUM`)
   }
-  fake = fakeEngineEnv({ FAKE_VLLM_LATENCY_MS: '5' })
+  // test-model-b answers as a second opinion where a prompt holds [flip] (its words reversed) or [shout].
+  fake = fakeEngineEnv({ FAKE_VLLM_LATENCY_MS: '5', FAKE_VLLM_VARIANT: 'test-model-b' })
   fake.setGpu({ temperature_c: 52 })
   // Host and port come from the environment, as for a user who set them: the page shows no restart notice.
   t = await startService({ ...FAST_ENGINE, gpuPollMs: 200 }, tempDir(), { ...fake.env, VBS_HOST: '127.0.0.1', VBS_PORT: '0' })
@@ -102,6 +104,138 @@ describe('the dashboard in Chromium', () => {
     expect(lines.every((l) => l.response.status_code === 200)).toBe(true)
   })
 })
+
+describe('the comparison in Chromium', () => {
+  const KINDS = ['plain', 'flip', 'shout', 'plain', 'flip', 'plain']
+  let comparisonId = ''
+
+  it('runs a dropped file on two models, shows the answers side by side with the diff, takes keyboard votes, and exports', async () => {
+    // Written for a hosted model: the comparison runs it on ours (the file's model is replaced).
+    const text =
+      KINDS.map((kind, i) =>
+        requestLine(`ab-${i + 1}`, {}, { model: 'gpt-4o-mini', messages: [{ role: 'system', content: 'Be brief.' }, { role: 'user', content: `Question ${i + 1}${kind === 'plain' ? '' : ` [${kind}]`}` }] }),
+      ).join('\n') + '\n'
+    await page.goto(`${t.url}/#/`)
+    await page.getByRole('heading', { name: 'Engine' }).waitFor()
+    await dropFile(text, 'ab.jsonl')
+    await expect.poll(async () => page.getByTestId('drop-preview').textContent(), { timeout: TIMEOUT }).toContain(`${KINDS.length} lines`)
+    await page.getByRole('button', { name: 'Run on several models' }).click()
+    const picker = page.getByTestId('run-on-models')
+    await picker.getByRole('checkbox', { name: 'test-model-a' }).check()
+    await picker.getByRole('checkbox', { name: 'test-model-b' }).check()
+    await picker.getByRole('button', { name: 'Run on 2 models' }).click()
+
+    await page.waitForURL(/#\/compare\/cmp_/)
+    comparisonId = decodeURIComponent(new URL(page.url()).hash.replace('#/compare/', ''))
+    for (const model of ['test-model-a', 'test-model-b']) {
+      await expect.poll(async () => page.getByTestId(`arm-${model}`).getByTestId('batch-status').textContent(), { timeout: TIMEOUT }).toBe('completed')
+    }
+    // Filled in live: the rows show both answers without a reload.
+    const flip = page.getByTestId('row-ab-2')
+    await expect.poll(async () => flip.getByTestId('answer-test-model-b').textContent(), { timeout: TIMEOUT }).toContain('[flip] 2 Question echo:')
+    expect(await flip.getByTestId('answer-test-model-a').textContent()).toContain('echo: Question 2 [flip]')
+    expect(await flip.getByTestId('answer-test-model-b').locator('ins').count()).toBeGreaterThan(0)
+    expect(await flip.getByTestId('answer-test-model-a').locator('del').count()).toBeGreaterThan(0)
+    expect(await page.getByTestId('row-ab-1').locator('ins, del').count()).toBe(0)
+
+    // Keyboard voting: 1 on ab-1, j 2 on ab-2, j t on ab-3, j b on ab-4, then a note on ab-4.
+    for (const key of ['1', 'j', '2', 'j', 't', 'j', 'b']) await page.keyboard.press(key)
+    await page.keyboard.press('n')
+    await page.getByRole('textbox', { name: 'Note' }).fill('neither says anything')
+    await page.keyboard.press('Control+Enter')
+    await page.getByTestId('note-editor').waitFor({ state: 'detached' }) // saved
+    await expect.poll(async () => page.getByTestId('vote-totals').textContent(), { timeout: TIMEOUT }).toBe('4 votes · 1 tie · 1 both bad')
+    const rows = (await (await t.api(`/api/comparisons/${comparisonId}/rows?limit=10`)).json()) as ComparisonRowPage
+    expect(rows.data.map((r) => [r.custom_id, r.vote?.winner ?? null, r.vote?.note ?? null])).toEqual([
+      ['ab-1', 'test-model-a', null],
+      ['ab-2', 'test-model-b', null],
+      ['ab-3', 'tie', null],
+      ['ab-4', 'both_bad', 'neither says anything'],
+      ['ab-5', null, null],
+      ['ab-6', null, null],
+    ])
+    const c = (await (await t.api(`/api/comparisons/${comparisonId}`)).json()) as Comparison
+    expect(c.arms.map((a) => [a.model, a.wins])).toEqual([
+      ['test-model-a', 1],
+      ['test-model-b', 1],
+    ])
+    await expect.poll(async () => page.getByTestId('arm-test-model-a').getByTestId('win-rate').textContent(), { timeout: TIMEOUT }).toContain('25%')
+    await shot('compare')
+
+    // "Differences only": the [flip] rows.
+    await page.getByRole('checkbox', { name: 'Differences only' }).check()
+    await expect.poll(async () => page.locator('.cmp-row').count(), { timeout: TIMEOUT }).toBe(2)
+    await page.getByRole('checkbox', { name: 'Differences only' }).uncheck()
+    await expect.poll(async () => page.locator('.cmp-row').count(), { timeout: TIMEOUT }).toBe(KINDS.length)
+
+    const [download] = await Promise.all([page.waitForEvent('download'), page.getByTestId('exports').getByRole('button', { name: 'CSV' }).click()])
+    expect(download.suggestedFilename()).toBe(`${comparisonId}.csv`)
+    const saved = path.join(tempDir(), 'comparison.csv')
+    await download.saveAs(saved)
+    const csv = fs.readFileSync(saved, 'utf8').split('\r\n').filter(Boolean)
+    expect(csv[0]).toBe('custom_id,prompt,answer: test-model-a,answer: test-model-b,winner,note')
+    expect(csv).toHaveLength(1 + KINDS.length)
+    expect(csv[1].startsWith('ab-1,')).toBe(true)
+    expect(csv[1].endsWith(',test-model-a,')).toBe(true)
+    expect(csv[4].endsWith(',both_bad,neither says anything')).toBe(true)
+
+    const [preference] = await Promise.all([page.waitForEvent('download'), page.getByTestId('exports').getByRole('button', { name: 'Preference pairs' }).click()])
+    const prefFile = path.join(tempDir(), 'preference.jsonl')
+    await preference.saveAs(prefFile)
+    const pairs = fs.readFileSync(prefFile, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as { chosen: { content: string }[]; rejected: { content: string }[] })
+    expect(pairs.map((p) => p.chosen[0].content)).toEqual(['echo: Question 1', '[flip] 2 Question echo:'])
+  })
+
+  it('opens a job of the comparison: its results page, search, a request in the side panel; a reload keeps the view', async () => {
+    await page.getByTestId('arm-test-model-b').getByRole('link').click()
+    await page.waitForURL(/#\/jobs\/batch_/)
+    const table = page.getByTestId('results-table')
+    await expect.poll(async () => table.locator('tbody tr').count(), { timeout: TIMEOUT }).toBe(KINDS.length)
+    expect(await page.getByTestId('job-summary').textContent()).toContain('6 of 6 requests')
+    await shot('job')
+
+    await page.getByTestId('results-search').fill('flip')
+    await expect.poll(async () => table.locator('tbody tr').count(), { timeout: TIMEOUT }).toBe(2)
+    await page.getByTestId('result-ab-2').click()
+    const panel = page.getByTestId('request-panel')
+    await expect.poll(async () => panel.getByTestId('request-answer').textContent(), { timeout: TIMEOUT }).toBe('[flip] 2 Question echo:')
+    expect(await panel.getByTestId('chat').textContent()).toContain('Question 2 [flip]')
+    // The job's model answered; the line named the hosted one it was written for.
+    const usage = await panel.getByTestId('request-usage').textContent()
+    expect(usage).toContain('test-model-b')
+    expect(usage).toContain('gpt-4o-mini')
+    await shot('job-request')
+
+    await page.reload()
+    await page.getByTestId('job-view').waitFor()
+    await expect.poll(async () => page.getByTestId('results-table').locator('tbody tr').count(), { timeout: TIMEOUT }).toBe(KINDS.length)
+  })
+
+  it('lists the comparison in the Compare view, and has the settings in their own view', async () => {
+    await page.getByRole('navigation', { name: 'Views' }).getByRole('link', { name: 'Compare' }).click()
+    const list = page.getByTestId('comparison-list')
+    await expect.poll(async () => list.textContent(), { timeout: TIMEOUT }).toContain('ab.jsonl')
+    await shot('compare-home')
+    await page.getByRole('navigation', { name: 'Views' }).getByRole('link', { name: 'Settings' }).click()
+    await page.getByTestId('settings').waitFor()
+    expect(page.url()).toMatch(/#\/settings$/)
+    await shot('settings')
+  })
+})
+
+/** Drops a file on the page as a user dragging it from the file manager would. */
+async function dropFile(text: string, name: string): Promise<void> {
+  await page.evaluate(
+    ({ text, name }) => {
+      const transfer = new DataTransfer()
+      transfer.items.add(new File([text], name, { type: 'application/jsonl' }))
+      for (const type of ['dragenter', 'dragover', 'drop']) {
+        document.body.dispatchEvent(new DragEvent(type, { dataTransfer: transfer, bubbles: true, cancelable: true }))
+      }
+    },
+    { text, name },
+  )
+}
 
 /** The id of the batch the page created (the newest). */
 async function eventuallyBatch(): Promise<string> {

@@ -4,7 +4,23 @@
  * writes to. The real service is exercised by the integration and end-to-end tests.
  */
 import { vi } from 'vitest'
-import type { EngineView, GpuView, Health, Job, JobPage, ModelObject, SettingsView } from '../../main/contract'
+import type {
+  ArmAnswer,
+  Comparison,
+  ComparisonArm,
+  ComparisonRow,
+  ComparisonRowPage,
+  EngineView,
+  GpuView,
+  Health,
+  Job,
+  JobPage,
+  ModelObject,
+  ResultDetail,
+  ResultPage,
+  SettingsView,
+  Vote,
+} from '../../main/contract'
 
 export interface Call {
   method: string
@@ -17,6 +33,10 @@ export interface Call {
 }
 
 type Handler = (call: Call) => Response | Promise<Response>
+type PatternHandler = (call: Call, params: string[]) => Response | Promise<Response>
+
+/** The query of a call, as the service reads it. */
+export const queryOf = (call: Call): URLSearchParams => new URL(call.url, 'http://fake').searchParams
 
 export const json = (body: unknown, status = 200): Response =>
   new Response(JSON.stringify(body), { status, headers: { 'content-type': 'application/json' } })
@@ -143,13 +163,115 @@ export const settings = (over: Partial<SettingsView> = {}): SettingsView => ({
   ...over,
 })
 
+/** One request of a batch in full (`GET /api/batches/{id}/results/{custom_id}`); its summary is the row. */
+export const result = (over: Partial<ResultDetail> = {}): ResultDetail => {
+  const customId = over.custom_id ?? 'q1'
+  const answer = `Answer to ${customId}`
+  return {
+    line: 1,
+    custom_id: customId,
+    state: 'succeeded',
+    status_code: 200,
+    latency_ms: 420,
+    usage: { input_tokens: 12, output_tokens: 7 },
+    finish_reason: 'stop',
+    preview: answer,
+    attempts: 1,
+    request: {
+      custom_id: customId,
+      method: 'POST',
+      url: '/v1/chat/completions',
+      body: { model: 'gemma-3-12b', messages: [{ role: 'system', content: 'Be brief.' }, { role: 'user', content: `Question ${customId}` }] },
+    },
+    response: {
+      status_code: 200,
+      request_id: `req-${customId}`,
+      body: { id: 'chatcmpl-1', object: 'chat.completion', choices: [{ index: 0, message: { role: 'assistant', content: answer }, finish_reason: 'stop' }], usage: { prompt_tokens: 12, completion_tokens: 7, total_tokens: 19 } },
+    },
+    error: null,
+    started_at: 1_763_800_010_000,
+    finished_at: 1_763_800_010_420,
+    ...over,
+  }
+}
+
+/** The summary of a result, as the results page lists it. */
+export const summaryOf = (d: ResultDetail): ResultPage['data'][number] => ({
+  line: d.line,
+  custom_id: d.custom_id,
+  state: d.state,
+  status_code: d.status_code,
+  latency_ms: d.latency_ms,
+  usage: d.usage,
+  finish_reason: d.finish_reason,
+  preview: d.preview,
+})
+
+export const arm = (over: Partial<ComparisonArm> = {}): ComparisonArm => ({
+  model: 'gemma-3-12b',
+  batch_id: 'batch_a',
+  status: 'completed',
+  progress: null,
+  total: 3,
+  completed: 3,
+  failed: 0,
+  mean_latency_ms: 400,
+  p95_latency_ms: 610,
+  tokens_per_second: 52.5,
+  mean_output_tokens: 9,
+  agreement: { exact: 0.5, normalized: 0.75 },
+  wins: 0,
+  win_rate: null,
+  win_rate_interval: null,
+  ...over,
+})
+
+export const comparison = (over: Partial<Comparison> = {}): Comparison => {
+  const arms = over.arms ?? [arm(), arm({ model: 'llama-3.1-8b', batch_id: 'batch_b' })]
+  return {
+    id: 'cmp_1',
+    object: 'comparison',
+    name: 'brief answers',
+    input_file_id: 'file-in',
+    created_at: 1_763_800_000,
+    models: arms.map((a) => a.model),
+    arms,
+    rows: 3,
+    votes: { total: 0, tie: 0, both_bad: 0 },
+    ...over,
+  }
+}
+
+export const answer = (text: string | null, over: Partial<ArmAnswer> = {}): ArmAnswer => ({ state: 'succeeded', text, latency_ms: 400, output_tokens: 9, ...over })
+
+export const comparisonRow = (over: Partial<ComparisonRow> = {}): ComparisonRow => ({
+  custom_id: 'c-1',
+  line: 1,
+  prompt: [{ role: 'user', content: 'Question 1' }],
+  answers: { 'gemma-3-12b': answer('echo: Question 1'), 'llama-3.1-8b': answer('echo: Question 1') },
+  differs: false,
+  vote: null,
+  ...over,
+})
+
+/** A stored comparison of the fake: the figures and every row (paged by the fake as the service does). */
+export interface FakeComparison {
+  comparison: Comparison
+  rows: ComparisonRow[]
+}
+
 export class FakeService {
   readonly calls: Call[] = []
   private readonly routes = new Map<string, Handler>()
+  private readonly patterns: { method: string; pattern: RegExp; handler: PatternHandler }[] = []
   private streams: ReadableStreamDefaultController<Uint8Array>[] = []
   /** The key the service accepts (null: any). */
   acceptKey: string | null = null
   jobs: JobPage = { object: 'list', data: [], has_more: false, paused: false }
+  /** Each batch's results, in input order (`GET /api/batches/{id}/results`). */
+  readonly results = new Map<string, ResultDetail[]>()
+  /** The comparisons, newest first. */
+  readonly comparisons: FakeComparison[] = []
 
   constructor() {
     this.on('GET', '/health', () => json(health()))
@@ -159,6 +281,130 @@ export class FakeService {
     this.on('GET', '/api/batches', () => json(this.jobs))
     this.on('GET', '/api/settings', () => json(settings()))
     this.on('GET', '/api/events', (call) => this.eventStream(call))
+    this.onMatch('GET', /^\/api\/batches\/([^/]+)$/, (_call, [id]) => {
+      const j = this.jobs.data.find((x) => x.id === decodeURIComponent(id))
+      return j ? json(j) : envelope(404, `No such batch: ${id}`, 'batch_not_found', 'id')
+    })
+    this.onMatch('GET', /^\/api\/batches\/([^/]+)\/results$/, (call, [id]) => this.resultPage(call, decodeURIComponent(id)))
+    this.onMatch('GET', /^\/api\/batches\/([^/]+)\/results\/(.+)$/, (_call, [id, customId]) => {
+      const found = this.results.get(decodeURIComponent(id))?.find((r) => r.custom_id === decodeURIComponent(customId))
+      return found ? json(found) : envelope(404, `Batch ${id} has no request with custom_id '${decodeURIComponent(customId)}'.`, null, 'custom_id')
+    })
+    this.on('GET', '/api/comparisons', () => json({ object: 'list', data: this.comparisons.map((c) => c.comparison), has_more: false }))
+    this.on('POST', '/api/comparisons', (call) => this.createComparison(call))
+    this.onMatch('GET', /^\/api\/comparisons\/([^/]+)$/, (_call, [id]) => {
+      const c = this.comparison(id)
+      return c ? json(c.comparison) : envelope(404, `No such comparison: ${id}`, null, 'id')
+    })
+    this.onMatch('GET', /^\/api\/comparisons\/([^/]+)\/rows$/, (call, [id]) => this.rowPage(call, id))
+    this.onMatch('PUT', /^\/api\/comparisons\/([^/]+)\/votes\/(.+)$/, (call, [id, customId]) => this.vote(call, id, decodeURIComponent(customId)))
+    this.onMatch('GET', /^\/api\/comparisons\/([^/]+)\/export$/, (call, [id]) => {
+      const c = this.comparison(id)
+      if (!c) return envelope(404, `No such comparison: ${id}`, null, 'id')
+      const format = queryOf(call).get('format') ?? 'csv'
+      const text = format === 'csv' ? `custom_id,vote\r\n${c.rows.map((r) => `${r.custom_id},${r.vote?.winner ?? ''}`).join('\r\n')}\r\n` : `${c.rows.map((r) => JSON.stringify({ custom_id: r.custom_id })).join('\n')}\n`
+      return new Response(text, { status: 200, headers: { 'content-type': format === 'csv' ? 'text/csv' : 'application/jsonl', 'content-disposition': `attachment; filename="${id}.${format}"` } })
+    })
+  }
+
+  /** Answers `method` on every path `pattern` matches (its groups are the params) from now on; `on` routes come first. */
+  onMatch(method: string, pattern: RegExp, handler: PatternHandler): this {
+    this.patterns.unshift({ method, pattern, handler })
+    return this
+  }
+
+  /** Gives the batch these results, in input order. */
+  withResults(batchId: string, rows: ResultDetail[]): this {
+    this.results.set(batchId, rows)
+    return this
+  }
+
+  withComparison(c: Comparison, rows: ComparisonRow[]): this {
+    this.comparisons.unshift({ comparison: c, rows })
+    return this
+  }
+
+  comparison(id: string): FakeComparison | undefined {
+    return this.comparisons.find((c) => c.comparison.id === decodeURIComponent(id))
+  }
+
+  private resultPage(call: Call, batchId: string): Response {
+    const all = this.results.get(batchId)
+    if (!all) return envelope(404, `No such batch: ${batchId}`, 'batch_not_found', 'id')
+    const q = queryOf(call)
+    const text = q.get('q')?.toLowerCase()
+    const state = q.get('state')
+    const finish = q.get('finish_reason')
+    const offset = Number(q.get('offset') ?? 0)
+    const limit = Number(q.get('limit') ?? 50)
+    if (limit > 500) return envelope(400, "Invalid 'limit': at most 500.", 'invalid_value', 'limit')
+    const matching = all.filter(
+      (r) =>
+        (!text || `${JSON.stringify(r.request)} ${r.preview ?? ''}`.toLowerCase().includes(text)) &&
+        (!state || r.state === state) &&
+        (!finish || r.finish_reason === finish),
+    )
+    const data = matching.slice(offset, offset + limit).map(summaryOf)
+    const page: ResultPage = { object: 'list', data, total: matching.length, has_more: offset + data.length < matching.length }
+    return json(page)
+  }
+
+  private rowPage(call: Call, id: string): Response {
+    const c = this.comparison(id)
+    if (!c) return envelope(404, `No such comparison: ${id}`, null, 'id')
+    const q = queryOf(call)
+    const text = q.get('q')?.toLowerCase()
+    const offset = Number(q.get('offset') ?? 0)
+    const limit = Number(q.get('limit') ?? 50)
+    if (limit > 200) return envelope(400, "Invalid 'limit': at most 200.", 'invalid_value', 'limit')
+    const matching = c.rows.filter(
+      (r) => (q.get('differences') !== 'true' || r.differs) && (!text || JSON.stringify([r.prompt, r.answers]).toLowerCase().includes(text)),
+    )
+    const data = matching.slice(offset, offset + limit)
+    const page: ComparisonRowPage = { object: 'list', data, total: matching.length, has_more: offset + data.length < matching.length }
+    return json(page)
+  }
+
+  private vote(call: Call, id: string, customId: string): Response {
+    const c = this.comparison(id)
+    if (!c) return envelope(404, `No such comparison: ${id}`, null, 'id')
+    const body = call.body as { winner?: unknown; note?: unknown }
+    const choices = [...c.comparison.models, 'tie', 'both_bad']
+    if (typeof body.winner !== 'string' || !choices.includes(body.winner)) {
+      return envelope(400, `Invalid 'winner': expected one of ${choices.join(', ')}.`, 'invalid_value', 'winner')
+    }
+    const row = c.rows.find((r) => r.custom_id === customId)
+    if (!row) return envelope(404, `Comparison ${id} has no row with custom_id '${customId}'.`, null, 'custom_id')
+    const vote: Vote = { custom_id: customId, winner: body.winner, note: typeof body.note === 'string' && body.note !== '' ? body.note : null, updated_at: 1_763_900_000 }
+    row.vote = vote
+    const votes = c.rows.map((r) => r.vote).filter((v): v is Vote => v !== null)
+    c.comparison = {
+      ...c.comparison,
+      votes: { total: votes.length, tie: votes.filter((v) => v.winner === 'tie').length, both_bad: votes.filter((v) => v.winner === 'both_bad').length },
+      arms: c.comparison.arms.map((a) => {
+        const wins = votes.filter((v) => v.winner === a.model).length
+        return { ...a, wins, win_rate: votes.length > 0 ? wins / votes.length : null }
+      }),
+    }
+    return json(vote)
+  }
+
+  /** `POST /api/comparisons`: a file on each model (one batch each), or jobs of the queue. */
+  private createComparison(call: Call): Response {
+    const body = call.body as { input_file_id?: string; models?: string[]; batch_ids?: string[]; name?: string }
+    const n = this.comparisons.length + 1
+    let arms: ComparisonArm[]
+    if (body.batch_ids) {
+      arms = body.batch_ids.map((id) => {
+        const j = this.jobs.data.find((x) => x.id === id)
+        return arm({ model: j?.model ?? 'unknown', batch_id: id, status: j?.status ?? 'completed' })
+      })
+    } else {
+      arms = (body.models ?? []).map((m, i) => arm({ model: m, batch_id: `batch_cmp${n}_${i + 1}`, status: 'validating', completed: 0, total: 0 }))
+    }
+    const c = comparison({ id: `cmp_${n}`, name: body.name ?? null, input_file_id: body.input_file_id ?? null, arms, rows: 0 })
+    this.comparisons.unshift({ comparison: c, rows: [] })
+    return json(c, 201)
   }
 
   /** Answers `method path` (path without the query) with `handler` from now on. */
@@ -200,8 +446,12 @@ export class FakeService {
       return envelope(401, 'Incorrect API key provided.', 'invalid_api_key')
     }
     const handler = this.routes.get(`${method} ${call.path}`)
-    if (!handler) return envelope(404, `Unknown request URL: ${method} ${call.path}.`, 'unknown_url')
-    return handler(call)
+    if (handler) return handler(call)
+    for (const p of this.patterns) {
+      const m = p.method === method ? p.pattern.exec(call.path) : null
+      if (m) return p.handler(call, m.slice(1))
+    }
+    return envelope(404, `Unknown request URL: ${method} ${call.path}.`, 'unknown_url')
   }
 
   private eventStream(call: Call): Response {

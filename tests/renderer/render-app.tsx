@@ -11,12 +11,16 @@ export function startApp(): RenderResult {
   return render(<App />)
 }
 
-/** A fake service with the key 'k', and the page started with that key already kept. */
-export function startWithService(configure?: (service: FakeService) => void): { service: FakeService; view: RenderResult } {
+/**
+ * A fake service with the key 'k', and the page started with that key already kept, at `hash` (a view's
+ * address, `#/settings`; the overview when not given).
+ */
+export function startWithService(configure?: (service: FakeService) => void, hash?: string): { service: FakeService; view: RenderResult } {
   const service = new FakeService().install()
   service.acceptKey = 'k'
   configure?.(service)
   localStorage.setItem('vbs.apiKey', 'k')
+  if (hash !== undefined) history.replaceState(null, '', `/${hash}`)
   return { service, view: startApp() }
 }
 

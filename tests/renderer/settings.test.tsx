@@ -4,11 +4,12 @@ import { describe, expect, test, vi } from 'vitest'
 import { envelope, json, settings } from './fake-service'
 import { startWithService } from './render-app'
 
+// The settings have their own view, #/settings.
 describe('the settings', () => {
   test('Save sends only the changed values with PUT', async () => {
     const { service } = startWithService((s) =>
       s.on('PUT', '/api/settings', (call) => json({ ...settings(), ...(call.body as object) })),
-    )
+    '#/settings')
     const field = await screen.findByTestId('setting-chunk_size')
     fireEvent.change(within(field).getByRole('spinbutton'), { target: { value: '2000' } })
     fireEvent.click(within(screen.getByTestId('setting-start_at_login')).getByRole('checkbox'))
@@ -20,7 +21,7 @@ describe('the settings', () => {
 
   test("a 400 shows the service's message next to the field it names", async () => {
     const message = 'Invalid settings: "thermalResumeC" (90) must be below "thermalPauseC" (83).'
-    startWithService((s) => s.on('PUT', '/api/settings', () => envelope(400, message, 'invalid_value', 'thermal_resume_c')))
+    startWithService((s) => s.on('PUT', '/api/settings', () => envelope(400, message, 'invalid_value', 'thermal_resume_c')), '#/settings')
     const field = await screen.findByTestId('setting-thermal_resume_c')
     const input = within(field).getByRole('spinbutton')
     fireEvent.change(input, { target: { value: '90' } })
@@ -33,7 +34,7 @@ describe('the settings', () => {
   test('a field set by an environment variable is read-only and names it; restart needed is shown', async () => {
     startWithService((s) =>
       s.on('GET', '/api/settings', () => json(settings({ port: 5000, locked: { port: 'VBS_PORT' }, restart_required: true }))),
-    )
+    '#/settings')
     const field = await screen.findByTestId('setting-port')
     expect(within(field).getByRole('spinbutton').hasAttribute('readonly')).toBe(true)
     expect(field.textContent).toContain('VBS_PORT')
@@ -47,7 +48,7 @@ describe('the settings', () => {
         s.acceptKey = 'fresh'
         return json({ api_key: 'fresh', api_key_origin: '/data/api-key' })
       }),
-    )
+    '#/settings')
     const key = (await screen.findByTestId('api-key')) as HTMLInputElement
     expect(key.value).not.toContain('k')
     fireEvent.click(screen.getByRole('button', { name: 'Show' }))
@@ -62,7 +63,8 @@ describe('the settings', () => {
     await waitFor(() => expect(service.callsTo('POST', '/api/settings/api-key')).toHaveLength(1))
     await waitFor(() => expect(key.value).toBe('fresh'))
     const before = service.calls.length
-    fireEvent.click(screen.getByRole('button', { name: 'Pause all' }))
+    fireEvent.click(screen.getByRole('link', { name: 'Overview' }))
+    fireEvent.click(await screen.findByRole('button', { name: 'Pause all' }))
     await waitFor(() => expect(service.calls.length).toBeGreaterThan(before))
     expect(service.calls.slice(before).every((c) => c.authorization === 'Bearer fresh')).toBe(true)
     expect(localStorage.getItem('vbs.apiKey')).toBe('fresh')

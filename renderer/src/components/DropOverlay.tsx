@@ -1,4 +1,5 @@
 import { useEffect } from 'react'
+import { useRouteStore } from '../store/route'
 import { useUploadStore } from '../store/upload'
 
 const hasFiles = (e: DragEvent): boolean => Array.from(e.dataTransfer?.types ?? []).includes('Files')
@@ -34,7 +35,12 @@ export function DropOverlay(): React.JSX.Element | null {
       depth = 0
       setDragging(false)
       const file = e.dataTransfer?.files?.[0]
-      if (file) void choose(file)
+      if (!file) return
+      void choose(file)
+      // The preview is in the drop panel: the overview's, or the Compare view's "Run a file on several models".
+      const { route, navigate } = useRouteStore.getState()
+      const hasPanel = route.view === 'overview' || (route.view === 'compare' && route.comparisonId === null)
+      if (!hasPanel) navigate({ view: 'overview' })
     }
     window.addEventListener('dragenter', enter)
     window.addEventListener('dragover', over)

@@ -1,5 +1,7 @@
 import * as api from '../api/bridge'
+import { formatHash, type Route, type ViewName } from '../route'
 import { useConnectionStore } from '../store/connection'
+import { useRouteStore } from '../store/route'
 import type { Health, HealthProblem } from '../types'
 import { useNow } from './use-now'
 
@@ -56,11 +58,32 @@ function Version(): React.JSX.Element | null {
   )
 }
 
+const NAV: { label: string; route: Route; views: ViewName[] }[] = [
+  { label: 'Overview', route: { view: 'overview' }, views: ['overview', 'job'] },
+  { label: 'Compare', route: { view: 'compare', comparisonId: null }, views: ['compare'] },
+  { label: 'Settings', route: { view: 'settings' }, views: ['settings'] },
+]
+
+/** The views, as links (the address is the route: a link can be opened in a new tab or copied). */
+function Nav(): React.JSX.Element {
+  const view = useRouteStore((s) => s.route.view)
+  return (
+    <nav className="nav" aria-label="Views">
+      {NAV.map((item) => (
+        <a key={item.label} href={formatHash(item.route)} aria-current={item.views.includes(view) ? 'page' : undefined}>
+          {item.label}
+        </a>
+      ))}
+    </nav>
+  )
+}
+
 export function Header(): React.JSX.Element {
   const native = api.nativeActions()
   return (
     <header className="topbar">
       <h1>vLLM Batch Server</h1>
+      <Nav />
       <Version />
       <StreamStatus />
       <span className="spacer" />

@@ -1,10 +1,12 @@
-import { useRef } from 'react'
+import { useRef, useState } from 'react'
 import { formatBytes, formatCount, formatPercent, plural } from '../format'
 import { PREVIEW_CHECK_LINES } from '../jsonl-preview'
+import { formatHash } from '../route'
 import { useEngineStore } from '../store/engine'
 import { useUploadStore } from '../store/upload'
 import { ProgressBar } from './ProgressBar'
 import { Card } from './Card'
+import { RunOnModels } from './RunOnModels'
 
 function Problems(): React.JSX.Element | null {
   const preview = useUploadStore((s) => s.preview)
@@ -50,7 +52,8 @@ function UnknownModels(): React.JSX.Element | null {
   )
 }
 
-function UploadStatus(): React.JSX.Element | null {
+/** The upload and what it became (a batch, or a comparison), with its progress; exported for the Compare view. */
+export function UploadStatus(): React.JSX.Element | null {
   const upload = useUploadStore((s) => s.upload)
   const cancel = useUploadStore((s) => s.cancelUpload)
   switch (upload.phase) {
@@ -74,7 +77,9 @@ function UploadStatus(): React.JSX.Element | null {
       return (
         <div className="upload-status" data-testid="upload-progress">
           <ProgressBar value={1} label="Upload" text="uploaded" />
-          <span className="small">Uploaded {formatBytes(upload.total)}; creating the batch…</span>
+          <span className="small">
+            Uploaded {formatBytes(upload.total)}; creating the {upload.what === 'comparison' ? 'comparison' : 'batch'}…
+          </span>
         </div>
       )
     case 'done':
@@ -86,17 +91,27 @@ function UploadStatus(): React.JSX.Element | null {
           </span>
         </div>
       )
+    case 'compared':
+      return (
+        <div className="upload-status" data-testid="upload-progress">
+          <ProgressBar value={1} label="Upload" tone="ok" text="done" />
+          <span className="small ok-text" role="status">
+            Running on {upload.models.join(', ')} as the comparison{' '}
+            <a href={formatHash({ view: 'compare', comparisonId: upload.comparisonId })}>{upload.comparisonId}</a>.
+          </span>
+        </div>
+      )
     case 'failed':
       return (
         <div className="callout callout-danger" role="alert" data-testid="upload-error">
-          <strong>{upload.step === 'upload' ? 'The upload failed' : 'The batch was not created'}</strong>
+          <strong>{upload.step === 'upload' ? 'The upload failed' : upload.step === 'compare' ? 'The comparison was not created' : 'The batch was not created'}</strong>
           <p>{upload.error}</p>
         </div>
       )
   }
 }
 
-function Preview(): React.JSX.Element | null {
+function Preview(props: { compare: boolean }): React.JSX.Element | null {
   const file = useUploadStore((s) => s.file)
   const preview = useUploadStore((s) => s.preview)
   const previewing = useUploadStore((s) => s.previewing)
@@ -104,6 +119,7 @@ function Preview(): React.JSX.Element | null {
   const phase = useUploadStore((s) => s.upload.phase)
   const submit = useUploadStore((s) => s.submit)
   const clear = useUploadStore((s) => s.clear)
+  const [picking, setPicking] = useState(props.compare)
   if (!file) return null
   if (previewError) {
     return (
@@ -147,26 +163,38 @@ function Preview(): React.JSX.Element | null {
       <Problems />
       <UnknownModels />
       <div className="row">
-        <button type="button" className="primary" disabled={busy || !preview.endpoint || preview.lines === 0} onClick={() => void submit()}>
-          Submit batch
-        </button>
+        {!props.compare && (
+          <>
+            <button type="button" className="primary" disabled={busy || !preview.endpoint || preview.lines === 0} onClick={() => void submit()}>
+              Submit batch
+            </button>
+            <button type="button" aria-expanded={picking} disabled={busy || !preview.endpoint || preview.lines === 0} onClick={() => setPicking(!picking)}>
+              Run on several models
+            </button>
+          </>
+        )}
         <button type="button" disabled={busy} onClick={clear}>
           Clear
         </button>
         {!preview.endpoint && <span className="muted small">No line names a batch endpoint: nothing to submit.</span>}
       </div>
+      {picking && preview.endpoint && <RunOnModels />}
       <UploadStatus />
     </div>
   )
 }
 
-/** A new batch: pick or drop a .jsonl file, see the preview, submit. */
-export function NewBatchSection(): React.JSX.Element {
+/**
+ * A new batch: pick or drop a .jsonl file, see the preview, submit it, or run it on several models. In the
+ * Compare view (`compare`) only the latter.
+ */
+export function NewBatchSection(props: { compare?: boolean }): React.JSX.Element {
+  const compare = props.compare ?? false
   const input = useRef<HTMLInputElement>(null)
   const choose = useUploadStore((s) => s.choose)
   const busy = useUploadStore((s) => s.upload.phase === 'uploading' || s.upload.phase === 'creating')
   return (
-    <Card id="new-batch" title="New batch" wide>
+    <Card id={compare ? 'new-comparison' : 'new-batch'} title={compare ? 'Run a file on several models' : 'New batch'} wide>
       <div className="dropzone" data-testid="drop-zone" aria-label="Drop a .jsonl batch file anywhere on this window">
         <span>Drop a <code>.jsonl</code> file anywhere on this window, or</span>
         <button type="button" onClick={() => input.current?.click()} disabled={busy}>
@@ -188,7 +216,7 @@ export function NewBatchSection(): React.JSX.Element {
         />
         <span className="muted small">One request per line, as for OpenAI's Batch API. It is checked here before anything is uploaded.</span>
       </div>
-      <Preview />
+      <Preview compare={compare} />
     </Card>
   )
 }

@@ -1,22 +1,9 @@
-import { formatCount, formatDuration, formatEpochSeconds, formatPercent, formatRate, plural } from '../format'
+import { formatCount, formatEpochSeconds, plural } from '../format'
+import { formatHash } from '../route'
 import { useQueueStore, type JobErrors } from '../store/queue'
-import type { BatchStatus, Job } from '../types'
-import { ProgressBar } from './ProgressBar'
+import type { Job } from '../types'
+import { CANCELLABLE, JobProgress, StatusPill, TERMINAL } from './job-facts'
 import { Card } from './Card'
-
-const TERMINAL: readonly BatchStatus[] = ['failed', 'completed', 'expired', 'cancelled']
-const CANCELLABLE: readonly BatchStatus[] = ['validating', 'in_progress']
-
-const STATUS_TONE: Record<BatchStatus, string> = {
-  validating: 'pill-info',
-  in_progress: 'pill-info',
-  finalizing: 'pill-info',
-  completed: 'pill-ok',
-  failed: 'pill-danger',
-  expired: 'pill-warn',
-  cancelling: 'pill-warn',
-  cancelled: '',
-}
 
 function ErrorsTable(props: { errors: JobErrors }): React.JSX.Element {
   const e = props.errors
@@ -95,26 +82,6 @@ function firstError(job: Job): string {
   return e.line !== null && !/^line \d+/.test(e.message) ? `line ${e.line}: ${e.message}` : e.message
 }
 
-function counts(job: Job): { completed: number; failed: number; total: number } {
-  const live = job.progress && !TERMINAL.includes(job.status) ? job.progress : null
-  return live ?? job.request_counts
-}
-
-function JobStats(props: { job: Job }): React.JSX.Element | null {
-  const p = props.job.progress
-  if (!p || TERMINAL.includes(props.job.status) || p.chunks === 0) return null
-  return (
-    <p className="job-stats small" data-testid="batch-stats">
-      <span>
-        chunk {formatCount(p.chunk)} of {formatCount(p.chunks)}
-      </span>
-      <span>{formatRate(p.requestsPerSecond)} requests/s</span>
-      <span>{formatRate(p.tokensPerSecond)} tokens/s</span>
-      {p.etaSeconds !== null && <span>ETA {formatDuration(p.etaSeconds)}</span>}
-    </p>
-  )
-}
-
 function JobActions(props: { job: Job }): React.JSX.Element {
   const { job } = props
   const pending = useQueueStore((s) => s.pending[job.id])
@@ -163,22 +130,16 @@ function JobRow(props: { id: string }): React.JSX.Element | null {
   const actionError = useQueueStore((s) => s.actionErrors[props.id])
   const errors = useQueueStore((s) => s.errors[props.id])
   if (!job) return null
-  const c = counts(job)
-  const done = c.completed + c.failed
-  const fraction = c.total > 0 ? done / c.total : job.status === 'completed' ? 1 : 0
   const terminal = TERMINAL.includes(job.status)
-  const queued = job.status === 'in_progress' && !job.running && !job.progress
-  const detail =
-    job.status_detail ?? (terminal ? null : (job.hold?.detail ?? (queued ? 'queued: one job runs at a time, oldest first' : null)))
   const retryOf = job.metadata?.retry_of
   const retriedBy = job.metadata?.retried_by
   return (
     <li className={`job${job.running ? ' job-running' : ''}`} data-testid={`job-${job.id}`}>
       <div className="job-head">
-        <code className="job-id">{job.id}</code>
-        <span className={`pill ${STATUS_TONE[job.status]}`} data-testid="batch-status">
-          {job.status}
-        </span>
+        <a className="job-id" href={formatHash({ view: 'job', batchId: job.id })} title="Open the job: its results, one by one">
+          <code>{job.id}</code>
+        </a>
+        <StatusPill status={job.status} />
         {job.running && <span className="pill pill-ok">current job</span>}
         <span className="job-model">{job.model ?? (terminal ? '' : 'model not known yet')}</span>
         <span className="muted small">{job.endpoint}</span>
@@ -187,33 +148,7 @@ function JobRow(props: { id: string }): React.JSX.Element | null {
           {formatEpochSeconds(job.created_at)}
         </time>
       </div>
-      <div className="job-progress">
-        <ProgressBar
-          value={fraction}
-          label={`Progress of ${job.id}`}
-          text={`${formatCount(done)} of ${formatCount(c.total)} requests`}
-          tone={job.status === 'failed' ? 'danger' : terminal ? 'ok' : undefined}
-        />
-        <span className="small">
-          {c.total > 0
-            ? `${formatCount(done)} of ${plural(c.total, 'request')} (${formatPercent(fraction)})`
-            : job.status === 'validating'
-              ? 'checking the file…'
-              : job.status === 'failed'
-                ? 'the file was rejected: nothing ran'
-                : 'no requests'}
-          {' · '}
-          <span className="ok-text">{formatCount(c.completed)} completed</span>
-          {' · '}
-          <span className={c.failed > 0 ? 'danger-text' : ''}>{formatCount(c.failed)} failed</span>
-        </span>
-      </div>
-      <JobStats job={job} />
-      {detail && (
-        <p className="job-detail small" data-testid="batch-detail" data-hold={job.status_detail || terminal ? undefined : job.hold?.kind}>
-          {detail}
-        </p>
-      )}
+      <JobProgress job={job} />
       {job.status === 'failed' && job.errors && job.errors.data.length > 0 && !errors && (
         <p className="danger-text small">
           {plural(job.errors.data.length, 'line')} rejected, e.g. {firstError(job)}

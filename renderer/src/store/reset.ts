@@ -1,9 +1,13 @@
 import { setApiKey } from '../api/transport'
 import { useAuthStore } from './auth'
+import { useCompareStore } from './compare'
+import { useComparisonsStore } from './comparisons'
 import { useConnectionStore } from './connection'
 import { useEngineStore } from './engine'
 import { useGpuStore } from './gpu'
+import { useJobViewStore } from './job-view'
 import { useQueueStore } from './queue'
+import { useRouteStore } from './route'
 import { useSettingsStore } from './settings'
 import { useUploadStore } from './upload'
 
@@ -15,6 +19,10 @@ const initial = {
   queue: useQueueStore.getState(),
   settings: useSettingsStore.getState(),
   upload: useUploadStore.getState(),
+  route: useRouteStore.getState(),
+  jobView: useJobViewStore.getState(),
+  compare: useCompareStore.getState(),
+  comparisons: useComparisonsStore.getState(),
 }
 
 /** Puts every store back as it was when the page loaded (for tests, which share one module instance). */
@@ -27,4 +35,10 @@ export function resetStores(): void {
   useQueueStore.setState(initial.queue, true)
   useSettingsStore.setState(initial.settings, true)
   useUploadStore.setState(initial.upload, true)
+  useRouteStore.setState(initial.route, true)
+  useJobViewStore.getState().close() // its pending live refresh
+  useJobViewStore.setState(initial.jobView, true)
+  useCompareStore.getState().close()
+  useCompareStore.setState(initial.compare, true)
+  useComparisonsStore.setState(initial.comparisons, true)
 }
