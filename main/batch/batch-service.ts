@@ -7,6 +7,7 @@ import { checkExpiresAfter, checkMetadata, echo, requireString } from '../api-pa
 import type { Store } from '../store'
 import type { BatchRow } from '../store/batches-repo'
 import { BATCH_ID, FILE_ID, newBatchId, nowSeconds } from '../store/ids'
+import type { IndexWriter } from '../store/index-writer'
 import type { RequestIndexRow } from '../store/requests-repo'
 import { newBatchRow, toBatchObject } from '../store/batch-row'
 import { BatchLifecycle } from './batch-lifecycle'
@@ -262,20 +263,30 @@ export class BatchService {
       maxReportedErrors: settings.maxReportedErrors,
     })
     let slice: RequestIndexRow[] = []
+    // Full slices go to a writer thread, started with the first: a small file is indexed in one go at the end.
+    let writer = null as IndexWriter | null
     const stillValidating = (): boolean => !this.stopping && store.batches.get(id)?.status === 'validating'
-    // A callback per line, not an async iterator: the lines of a chunk are checked in one go.
-    await store.bulkWrite(() => forEachLineOfFile(files.pathOf(row.input_file_id), settings.maxLineBytes, (line, bytes, offset, length) => {
-      if (line % INDEX_SLICE === 0 && !stillValidating()) return false
-      const { customId } = validator.check(line, bytes, length)
-      // Once a line is bad the batch fails: indexing the rest would only be thrown away.
-      if (customId !== null && !validator.hasErrors) {
-        slice.push({ line, custom_id: customId, offset, length })
-        if (slice.length >= INDEX_SLICE) {
-          store.requests.insertMany(id, slice)
-          slice = []
+    try {
+      // A callback per line, not an async iterator: the lines of a chunk are checked in one go.
+      const eachLine = (line: number, bytes: Buffer | null, offset: number, length: number): boolean | void => {
+        if (line % INDEX_SLICE === 0 && !stillValidating()) return false
+        const { customId } = validator.check(line, bytes, length)
+        // Once a line is bad the batch fails: indexing the rest would only be thrown away.
+        if (customId !== null && !validator.hasErrors) {
+          slice.push({ line, custom_id: customId, offset, length })
+          if (slice.length >= INDEX_SLICE) {
+            writer ??= store.requests.bulkWriter(id)
+            writer.add(slice)
+            slice = []
+          }
         }
       }
-    }))
+      await store.bulkWrite(() => forEachLineOfFile(files.pathOf(row.input_file_id), settings.maxLineBytes, eachLine, () => writer?.ready()))
+      // Every slice sent is committed before the rows are relied on, or deleted.
+      await writer?.flush()
+    } finally {
+      await writer?.close()
+    }
     if (!stillValidating()) {
       if (this.stopping) return // recover() validates it again on the next start
       store.requests.deleteForBatch(id)

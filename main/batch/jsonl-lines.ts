@@ -110,7 +110,13 @@ const FILE_CHUNK_BYTES = 1024 * 1024
  * are only valid during its call, as the LineHandler contract says. Resolves once the file ended or the handler
  * asked to stop; the file is closed either way.
  */
-export async function forEachLineOfFile(file: string, maxLineBytes: number, onLine: LineHandler): Promise<void> {
+export async function forEachLineOfFile(
+  file: string,
+  maxLineBytes: number,
+  onLine: LineHandler,
+  /** Awaited, when it returns a promise, after the lines of each chunk read: the caller's backpressure. */
+  afterChunk?: () => Promise<void> | undefined,
+): Promise<void> {
   const splitter = new LineSplitter(maxLineBytes, onLine)
   const handle = await fs.promises.open(file, 'r')
   try {
@@ -122,6 +128,8 @@ export async function forEachLineOfFile(file: string, maxLineBytes: number, onLi
       position += bytesRead
       splitter.push(bytesRead === buffer.length ? buffer : buffer.subarray(0, bytesRead))
       if (splitter.done) return
+      const wait = afterChunk?.()
+      if (wait) await wait
     }
     splitter.end()
   } finally {

@@ -13,6 +13,13 @@ export class DatabaseVersionError extends Error {
   }
 }
 
+/** The settings of every connection to the database (the index writer's thread opens one of its own). */
+export const CONNECTION_PRAGMAS: readonly string[] = ['busy_timeout = 5000', 'foreign_keys = ON']
+/** Pages (4 KiB) the WAL may hold during a bulk write before it is checkpointed (Store.bulkWrite, the index writer). */
+export const BULK_CHECKPOINT_PAGES = 16_384
+/** Set on every connection once the database is in WAL mode. */
+export const DURABILITY_PRAGMA = 'synchronous = NORMAL'
+
 /**
  * Opens (creating if needed) the database in WAL mode and brings its schema up to date. The schema version is
  * read before anything that writes: a database from a newer version is refused exactly as it was found (still
@@ -23,12 +30,11 @@ export function openDatabase(file: string, migrations: readonly Migration[] = al
   const db = new BetterSqlite3(file)
   try {
     // Connection settings only: neither writes to the file.
-    db.pragma('busy_timeout = 5000')
-    db.pragma('foreign_keys = ON')
+    for (const p of CONNECTION_PRAGMAS) db.pragma(p)
     checkVersion(db, file, migrations.length)
     db.pragma('journal_mode = WAL')
     // NORMAL is durable against a crash of the app under WAL (only a power cut can lose the last commits).
-    db.pragma('synchronous = NORMAL')
+    db.pragma(DURABILITY_PRAGMA)
     migrate(db, file, migrations)
     return db
   } catch (err) {

@@ -1,6 +1,6 @@
 import path from 'node:path'
 import type { Database } from 'better-sqlite3'
-import { openDatabase } from './database'
+import { BULK_CHECKPOINT_PAGES, openDatabase } from './database'
 import { FilesRepo } from './files-repo'
 import { BatchesRepo } from './batches-repo'
 import { RequestsRepo } from './requests-repo'
@@ -27,8 +27,6 @@ export interface Store {
   close(): void
 }
 
-/** Pages (4 KiB) the WAL may hold during a bulk write before it is checkpointed. */
-const BULK_CHECKPOINT_PAGES = 16_384
 
 export function databasePath(dataDir: string): string {
   return path.join(dataDir, 'vbs.sqlite')

@@ -1,4 +1,6 @@
 import type { Database, Statement } from 'better-sqlite3'
+import { BULK_CHECKPOINT_PAGES, CONNECTION_PRAGMAS, DURABILITY_PRAGMA } from './database'
+import { IndexWriter } from './index-writer'
 
 /** Where one request line sits in its batch's input file. */
 export interface RequestIndexRow {
@@ -16,6 +18,9 @@ export type RequestState = 'pending' | 'succeeded' | 'failed' | 'cancelled' | 'e
 
 /** Rows per INSERT statement when writing an index: one statement per row is the bottleneck at 200,000 rows. */
 const ROWS_PER_INSERT = 100
+const INSERT = 'INSERT INTO requests (batch_seq, line, custom_id, offset, length) VALUES '
+const INSERT_ONE = `${INSERT}(?, ?, ?, ?, ?)`
+const INSERT_BLOCK = `${INSERT}${Array(ROWS_PER_INSERT).fill('(?, ?, ?, ?, ?)').join(', ')}`
 
 /** The per-request index of each batch. Methods take the batch's id; rows are keyed by its integer seq. */
 export class RequestsRepo {
@@ -31,9 +36,8 @@ export class RequestsRepo {
     private readonly db: Database,
     private readonly batches: { seqOf(id: string): number },
   ) {
-    const insert = 'INSERT INTO requests (batch_seq, line, custom_id, offset, length) VALUES '
-    this.insertOne = db.prepare(`${insert}(?, ?, ?, ?, ?)`)
-    this.insertBlock = db.prepare(`${insert}${Array(ROWS_PER_INSERT).fill('(?, ?, ?, ?, ?)').join(', ')}`)
+    this.insertOne = db.prepare(INSERT_ONE)
+    this.insertBlock = db.prepare(INSERT_BLOCK)
     this.deleteStmt = db.prepare('DELETE FROM requests WHERE batch_seq = ?')
     this.countStmt = db.prepare('SELECT state, COUNT(*) AS n FROM requests WHERE batch_seq = ? GROUP BY state')
     this.pendingStmt = db.prepare(
@@ -68,6 +72,22 @@ export class RequestsRepo {
         this.insertOne.run(seq, r.line, r.custom_id, r.offset, r.length)
       }
     })()
+  }
+
+  /**
+   * A writer of a batch's index on a thread of its own (see IndexWriter), for the large files: its rows are
+   * written with the same statements as insertMany's, through a connection set up as this one (checkpoints
+   * spaced out as Store.bulkWrite spaces them for the main connection).
+   */
+  bulkWriter(batchId: string): IndexWriter {
+    const plan = {
+      file: this.db.name,
+      pragmas: [...CONNECTION_PRAGMAS, DURABILITY_PRAGMA, `wal_autocheckpoint = ${BULK_CHECKPOINT_PAGES}`],
+      insertOne: INSERT_ONE,
+      insertBlock: INSERT_BLOCK,
+      rowsPerInsert: ROWS_PER_INSERT,
+    }
+    return new IndexWriter(plan, this.seqOf(batchId))
   }
 
   deleteForBatch(batchId: string): void {

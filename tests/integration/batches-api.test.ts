@@ -350,3 +350,50 @@ describe('queue limits', () => {
     }
   })
 })
+
+describe('large files (their index written by a thread of its own)', () => {
+  let big: TestService
+  beforeAll(async () => {
+    big = await startService({ maxRequestsPerBatch: 30_000 })
+    // Validation only: nothing runs.
+    big.service.scheduler.pause()
+  })
+  afterAll(async () => {
+    await big?.stop()
+  })
+
+  const create = async (text: string): Promise<OpenAI.Batches.Batch> => {
+    const file = await big.client.files.create({ file: await toFile(Buffer.from(text), 'big.jsonl'), purpose: 'batch' })
+    return waitForBatch(big.client, (await big.client.batches.create({ input_file_id: file.id, endpoint: '/v1/chat/completions', completion_window: '24h' })).id)
+  }
+
+  it('indexes every request of a 30,000-line file, each row pointing at its own line', async () => {
+    const batch = await create(jsonl(30_000, 'big'))
+    expect(batch.status).toBe('in_progress')
+    expect(batch.request_counts).toEqual({ total: 30_000, completed: 0, failed: 0 })
+    const content = Buffer.from(await (await big.client.files.content(batch.input_file_id)).arrayBuffer())
+    const rows = [...big.service.store.requests.iterate(batch.id)]
+    expect(rows.map((r) => r.line)).toEqual(Array.from({ length: 30_000 }, (_, i) => i + 1))
+    for (const r of rows) {
+      const line = JSON.parse(content.subarray(r.offset, r.offset + r.length).toString('utf8')) as { custom_id: string }
+      expect(line.custom_id).toBe(r.custom_id)
+      expect(r.custom_id).toBe(`big-${r.line}`)
+    }
+  })
+
+  it('fails a large file whose bad line comes late, naming the line, and keeps none of its index', async () => {
+    const lines = jsonl(29_000, 'late').split('\n')
+    lines[27_999] = requestLine('late-28000', { method: 'GET' })
+    const batch = await create(lines.join('\n'))
+    expect(batch.status).toBe('failed')
+    expect(batch.errors!.data!.map((e) => [e.code, e.line, e.param])).toEqual([['invalid_value', 28_000, 'method']])
+    expect(big.service.store.requests.countByState(batch.id)).toEqual({})
+  })
+
+  it('fails a large file over the request limit, and keeps none of its index', async () => {
+    const batch = await create(jsonl(30_001, 'over'))
+    expect(batch.status).toBe('failed')
+    expect(batch.errors!.data!.map((e) => [e.code, e.line])).toEqual([['too_many_requests', 30_001]])
+    expect(big.service.store.requests.countByState(batch.id)).toEqual({})
+  })
+})
