@@ -20,6 +20,7 @@ function snapshot(patch: Partial<TraySnapshot> = {}, engine: Partial<TraySnapsho
   return {
     engine: { kind: 'vllm', state: 'stopped', model: null, phase: null, lastError: null, inFlight: 0, leasedBy: null, download: null, ...engine },
     models: ['gemma-3-12b', 'qwen3-8b', 'llama-3.1-8b'],
+    asleep: [],
     kinds: {},
     defaultModel: 'gemma-3-12b',
     batch: null,
@@ -341,7 +342,20 @@ describe('traySnapshot', () => {
   function source(over: Partial<TraySource> = {}): TraySource {
     return {
       engine: {
-        status: () => ({ kind: 'vllm', state: 'ready', model: 'gemma-3-12b', phase: null, lastError: null, inFlight: 1, leasedBy: 'batch batch_abc', download: null }),
+        status: () => ({
+          kind: 'vllm',
+          state: 'ready',
+          model: 'gemma-3-12b',
+          phase: null,
+          lastError: null,
+          inFlight: 1,
+          leasedBy: 'batch batch_abc',
+          download: null,
+          pool: [
+            { model: 'gemma-3-12b', state: 'ready' },
+            { model: 'qwen3-8b', state: 'sleeping' },
+          ],
+        }),
         defaultModel: () => 'qwen3-8b',
       },
       models: { models: [{ id: 'gemma-3-12b', engine: 'vllm' }, { id: 'qwen3-8b', engine: 'llama.cpp' }] },
@@ -362,6 +376,7 @@ describe('traySnapshot', () => {
     expect(traySnapshot(source(), 1_000_500)).toEqual({
       engine: { kind: 'vllm', state: 'ready', model: 'gemma-3-12b', phase: null, lastError: null, inFlight: 1, leasedBy: 'batch batch_abc', download: null },
       models: ['gemma-3-12b', 'qwen3-8b'],
+      asleep: ['qwen3-8b'],
       kinds: { 'gemma-3-12b': 'vllm', 'qwen3-8b': 'llama.cpp' },
       defaultModel: 'qwen3-8b',
       batch: { id: 'batch_abc', done: 12_340, total: 50_000, waiting: null },
