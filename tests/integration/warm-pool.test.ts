@@ -163,12 +163,4 @@ describe('warm pool with the fake vLLM', () => {
     expect(fake.launches()).toHaveLength(2)
     expect(fake.sleepCalls()).toContain('/wake_up')
   })
-
-  it('rejects sleep on a remote model and a non-boolean sleep in models.yaml, naming line and field', async () => {
-    const { parseModels } = await import('../../main/config/models')
-    expect(() => parseModels('models:\n  - id: a\n    model: x\n    sleep: yes please\n')).toThrow(/line 4: models\[0\]\.sleep must be true or false/)
-    expect(() => parseModels('models:\n  - id: r\n    engine: remote\n    base_url: http://h/v1\n    sleep: true\n')).toThrow(/line 5: models\[0\]\.sleep is not a field of engine remote/)
-    expect(() => parseModels('models:\n  - id: a\n    model: x\n    extra_args: [--enable-sleep-mode]\n')).toThrow(/use sleep: true instead of --enable-sleep-mode/)
-    expect(parseModels('models:\n  - id: a\n    model: x\n    sleep: true\n').resolve('a')?.sleep).toBe(true)
-  })
 })

@@ -261,6 +261,28 @@ describe('trayMenuTemplate', () => {
     expect(stopped.items.every((i) => i.kind === 'radio' && !i.checked)).toBe(true)
   })
 
+  it('marks the models asleep in the warm pool, and a model waking (checked) as on its way', () => {
+    const asleep = get(trayMenuTemplate(snapshot({ asleep: ['gemma-3-12b', 'llama-3.1-8b'] }, { state: 'ready', model: 'qwen3-8b' }), actions()), 'models', 'submenu')
+    expect(asleep.items.map((i) => (i.kind === 'radio' ? [i.label, i.checked, i.enabled] : null))).toEqual([
+      ['gemma-3-12b (asleep)', false, true],
+      ['qwen3-8b', true, true],
+      ['llama-3.1-8b (asleep)', false, true],
+    ])
+    const waking = snapshot({ asleep: ['qwen3-8b'], kinds: { 'gemma-3-12b': 'vllm' } }, { state: 'waking', model: 'gemma-3-12b', phase: 'loading weights' })
+    const menu = trayMenuTemplate(waking, actions())
+    expect(get(menu, 'models', 'submenu').items.map((i) => (i.kind === 'radio' ? [i.label, i.checked] : null))).toEqual([
+      ['gemma-3-12b · vLLM (waking…)', true],
+      ['qwen3-8b (asleep)', false],
+      ['llama-3.1-8b', false],
+    ])
+    expect(trayState(waking)).toBe('loading')
+    expect(statusLine(waking)).toBe('Waking gemma-3-12b (vLLM) · GPU 64 °C')
+    expect(trayTooltip(waking)).toBe('GPU 64 °C · gemma-3-12b waking…')
+    get(menu, 'stop-engine', 'action')
+    // The menu is rebuilt when a model falls asleep or wakes.
+    expect(menuSignature(trayMenuTemplate(snapshot({ asleep: ['qwen3-8b'] }), actions()))).not.toBe(menuSignature(trayMenuTemplate(snapshot(), actions())))
+  })
+
   it('says so when models.yaml lists no model', () => {
     const models = get(trayMenuTemplate(snapshot({ models: [], defaultModel: null }), actions()), 'models', 'submenu')
     expect(models.items).toEqual([{ kind: 'label', id: 'no-models', label: 'No models in models.yaml' }])
