@@ -60,8 +60,8 @@ export interface EngineStatus {
   /** Where a remote engine is (its base URL; never its key). */
   remoteUrl: string | null
   /**
-   * Every engine process kept for a fast switch: the awake one (ready, starting, waking) and those asleep, most
-   * recently used first. Empty when none runs.
+   * Every engine process kept for a fast switch: the awake one (ready, starting, waking) first, then those asleep,
+   * the most recently used first. Empty when none runs.
    */
   pool: WarmEngine[]
 }

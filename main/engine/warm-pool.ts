@@ -23,6 +23,8 @@ interface Member {
   readonly slot: number
   readonly sup: EngineSupervisor
   lastUsedAt: number
+  /** Order of use (timestamps tie within a millisecond): the pool evicts the lowest first. */
+  lastUse: number
 }
 
 /** engine.pid, engine-1.pid, ...: one pidfile per slot, so a service that died leaves every engine findable. */
@@ -44,6 +46,7 @@ export class WarmPool implements EngineBackend {
   private current: Member
   /** The service switched to another kind of backend (a remote): the pool's changes are background ones. */
   private parked = false
+  private uses = 0
 
   constructor(private readonly o: WarmPoolOptions) {
     this.current = this.member(0)
@@ -57,7 +60,7 @@ export class WarmPool implements EngineBackend {
       pidFileName: pidFileName(slot),
       events,
     })
-    const m: Member = { slot, sup, lastUsedAt: Date.now() }
+    const m: Member = { slot, sup, lastUsedAt: Date.now(), lastUse: this.touch() }
     events.on('engine.state', ({ from }) => this.relay(m, from))
     this.members.push(m)
     return m
@@ -91,11 +94,11 @@ export class WarmPool implements EngineBackend {
     return { ...this.current.sup.status(), pool: this.warm() }
   }
 
-  /** Every engine that holds a process (awake, starting, waking or asleep), the most recently used first. */
+  /** Every engine that holds a process: the awake one (ready, starting, waking) first, then those asleep, the most recently used first. */
   warm(): WarmEngine[] {
     return this.members
       .filter((m) => m.sup.currentState !== 'stopped' && m.sup.currentState !== 'failed' && m.sup.model !== null)
-      .sort((a, b) => b.lastUsedAt - a.lastUsedAt)
+      .sort((a, b) => Number(a.sup.currentState === 'sleeping') - Number(b.sup.currentState === 'sleeping') || b.lastUse - a.lastUse)
       .map((m) => {
         const s = m.sup.status()
         return { model: m.sup.model!, kind: s.kind, state: s.state, ramGb: m.sup.ramEstimateGb(), pid: s.pid, port: s.port, lastUsedAt: m.lastUsedAt }
@@ -143,7 +146,7 @@ export class WarmPool implements EngineBackend {
     if (awake && awake !== asleep) await this.park(awake, `switching to ${entry.id}`)
     if (asleep && asleep.sup.currentState === 'sleeping') {
       this.current = asleep
-      asleep.lastUsedAt = Date.now()
+      this.used(asleep)
       try {
         await asleep.sup.wake()
         this.o.log.info({ model: entry.id, slot: asleep.slot }, 'woke the model from the warm pool')
@@ -155,7 +158,7 @@ export class WarmPool implements EngineBackend {
     }
     const m = this.freeMember()
     this.current = m
-    m.lastUsedAt = Date.now()
+    this.used(m)
     await m.sup.start(entry)
   }
 
@@ -191,6 +194,16 @@ export class WarmPool implements EngineBackend {
     return ended
   }
 
+  private touch(): number {
+    this.uses += 1
+    return this.uses
+  }
+
+  private used(m: Member): void {
+    m.lastUsedAt = Date.now()
+    m.lastUse = this.touch()
+  }
+
   /** The engine that is up or on its way (not asleep, stopped or failed), if any. */
   private awake(): Member | undefined {
     return this.members.find((m) => ['ready', 'starting', 'waking'].includes(m.sup.currentState))
@@ -217,12 +230,12 @@ export class WarmPool implements EngineBackend {
       const sleepers = this.members.filter((s) => s.sup.currentState === 'sleeping')
       const used = sleepers.reduce((sum, s) => sum + (s.sup.ramEstimateGb() ?? this.o.budgetGb), 0)
       if (used + need <= this.o.budgetGb + 1e-9) break
-      const oldest = sleepers.sort((a, b) => a.lastUsedAt - b.lastUsedAt)[0]
+      const oldest = sleepers.sort((a, b) => a.lastUse - b.lastUse)[0]
       this.o.log.info({ model: oldest.sup.model, usedGb: used, needGb: need, budgetGb: this.o.budgetGb }, 'warm pool full: stopping the least recently used model')
       await oldest.sup.stop(`the warm pool makes room for ${model}`)
       this.members = this.members.filter((s) => s !== oldest || s === this.current)
     }
-    m.lastUsedAt = Date.now()
+    this.used(m)
     try {
       await m.sup.sleep()
       this.o.log.info({ model, slot: m.slot }, 'model put to sleep in the warm pool')
