@@ -224,7 +224,11 @@ export class Engine {
         code: 'model_busy',
       })
     }
-    await this.enqueue(() => this.active.stop())
+    // The models asleep in the warm pool go too: a stop frees the GPU (a sleeper keeps its CUDA context) and RAM.
+    await this.enqueue(async () => {
+      await this.active.stop()
+      for (const b of this.backends) if (b !== this.active && (b.warm?.().length ?? 0) > 0) await b.stop()
+    })
   }
 
   /** Stops the engine for good (service shutdown), whatever holds it. */

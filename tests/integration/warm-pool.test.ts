@@ -143,6 +143,22 @@ describe('warm pool with the fake vLLM', () => {
     expect(poolOf(v)).toEqual({ 'sleepy-a': 'ready', 'sleepy-b': 'sleeping' })
   })
 
+  it('an explicit stop ends the sleeping engines too; events carry the pool as it changes', async () => {
+    const { t } = await boot({}, 64)
+    const seen: string[] = []
+    t.service.events.on('engine.state', ({ status }) => seen.push(status.pool.map((w) => `${w.model}:${w.state}`).join(',')))
+    await timed(t, 'sleepy-a')
+    await timed(t, 'sleepy-b')
+    expect(seen).toContain('sleepy-b:ready,sleepy-a:sleeping')
+    const pids = (await engine(t)).pool.map((w) => w.pid!)
+    expect(pids).toHaveLength(2)
+    const stopped = await t.api('/api/engine/stop', { method: 'POST', body: '{}', headers: { 'content-type': 'application/json' } })
+    expect(stopped.status).toBe(200)
+    for (const pid of pids) expect(processGroup(pid)).toEqual([])
+    expect(await engine(t)).toMatchObject({ state: 'stopped', pool: [] })
+    expect(fs.readdirSync(t.dataDir).filter((f) => f.endsWith('.pid'))).toEqual([])
+  })
+
   it('runs a batch for a sleeping model to completion across the switch, by waking it', async () => {
     const { t, fake } = await boot({ FAKE_VLLM_LATENCY_MS: '20' }, 64)
     await timed(t, 'sleepy-a')
