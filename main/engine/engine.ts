@@ -73,7 +73,7 @@ export class Engine {
     return { ...this.active.status(), pool: this.pool(), inFlight: this.inFlight, leasedBy: this.leases[0]?.describe() ?? null }
   }
 
-  /** The engines kept for fast switches (awake or asleep), the most recently used first. */
+  /** The engines kept for fast switches: the awake one first, then those asleep, the most recently used first. */
   pool(): WarmEngine[] {
     return this.backends.flatMap((b) => b.warm?.() ?? [])
   }

@@ -180,10 +180,6 @@ export class EngineSupervisor implements EngineBackend {
     return this.entry ? this.launcher.ramEstimateGb(this.entry) : null
   }
 
-  get pid(): number | null {
-    return this.child?.pid ?? null
-  }
-
   /**
    * Parks the ready engine: it stops serving but keeps its process (vLLM's sleep mode moves the weights to host
    * RAM and frees the GPU; our llama.cpp child stays loaded). A sleep that fails stops the engine for real.

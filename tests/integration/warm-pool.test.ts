@@ -55,7 +55,7 @@ const poolOf = (v: EngineView): Record<string, string> => Object.fromEntries(v.p
 
 describe('warm pool with the fake vLLM', () => {
   it('switches A to B to A: A sleeps, and the return to A wakes the same process in a fraction of a load', async () => {
-    const loadMs = 4000
+    const loadMs = 5000
     const { t, fake } = await boot({ FAKE_VLLM_LOAD_MS: String(loadMs) }, 64)
     const coldA = await timed(t, 'sleepy-a')
     const pidA = (await engine(t)).pid!
