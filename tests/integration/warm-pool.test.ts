@@ -2,6 +2,7 @@
 // and woken when switched back to. The production service and supervisor run the fake vLLM as real child
 // processes; everything waits on the service's answers, the engine status or the fake's logs.
 import fs from 'node:fs'
+import net from 'node:net'
 import path from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
 import type OpenAI from 'openai'
@@ -9,6 +10,7 @@ import { requestLine, tempDir, type TestService } from '../helpers/service'
 import { batchReaches, submitBatch } from '../helpers/batches'
 import { alive, eventually, fakeServices, processGroup } from '../helpers/fake-engine'
 import type { EngineView } from '../../main/contract/engine'
+import { freePort } from '../../main/engine/supervisor'
 
 const services = fakeServices()
 afterEach(services.cleanup)
@@ -36,6 +38,23 @@ function fakeLogs(fake: Awaited<ReturnType<typeof services.boot>>['fake']) {
 }
 
 const portOf = (argv: string[]): string => argv[argv.indexOf('--port') + 1]
+
+/** A port P such that P and P + 1 are both free on loopback now. */
+async function consecutiveFreePorts(): Promise<number> {
+  for (let i = 0; i < 50; i++) {
+    const p = await freePort()
+    if (p < 65535 && (await canListen(p + 1))) return p
+  }
+  throw new Error('no two consecutive free ports found')
+}
+
+function canListen(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const server = net.createServer()
+    server.once('error', () => resolve(false))
+    server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)))
+  })
+}
 
 async function engine(t: TestService): Promise<EngineView> {
   return (await (await t.api('/api/engine')).json()) as EngineView
@@ -141,6 +160,21 @@ describe('warm pool with the fake vLLM', () => {
     expect(v).toMatchObject({ state: 'ready', model: 'sleepy-a' })
     expect(v.pid).not.toBe(pidA)
     expect(poolOf(v)).toEqual({ 'sleepy-a': 'ready', 'sleepy-b': 'sleeping' })
+  })
+
+  it('with VBS_ENGINE_PORT fixed, the engine asleep keeps its port and the next one takes the port after it', async () => {
+    const port = await consecutiveFreePorts()
+    const dataDir = tempDir()
+    const { t, fake } = await services.boot({}, { modelsPath: sleepyModels(dataDir), warmPoolGb: 64, enginePort: port }, dataDir)
+    await timed(t, 'sleepy-a')
+    await timed(t, 'sleepy-b')
+    expect((await engine(t)).pool.map((w) => [w.model, w.port])).toEqual([
+      ['sleepy-b', port + 1],
+      ['sleepy-a', port],
+    ])
+    expect(await chat(t, 'sleepy-a', 'back')).toBe('echo: back')
+    expect((await engine(t)).port).toBe(port)
+    expect(fake.launches().map((l) => portOf(l.argv))).toEqual([String(port), String(port + 1)])
   })
 
   it('an explicit stop ends the sleeping engines too; events carry the pool as it changes', async () => {
