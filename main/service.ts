@@ -9,7 +9,7 @@ import type { Logger } from 'pino'
 import { loadApiKey, writeNewApiKey } from './config/api-key'
 import { lockedByEnvironment, readSettingsFile, updateSettingsFile } from './config/settings-file'
 import { ensureModelsFile, loadModels, type ModelRegistry } from './config/models'
-import { loadSettings, settingsFrom, type Settings } from './config/settings'
+import { loadSettings, settingsFrom, warmPoolBudgetGb, type Settings } from './config/settings'
 import { BatchService } from './batch/batch-service'
 import { ServiceEvents } from './events'
 import { createLogger } from './logger'
@@ -19,7 +19,7 @@ import { ConnectionGuard } from './server/connection-guard'
 import { openStore, type Store } from './store'
 import { FileService } from './files/file-service'
 import { Engine } from './engine/engine'
-import { EngineSupervisor } from './engine/supervisor'
+import { WarmPool } from './engine/warm-pool'
 import { EngineLog } from './engine/engine-log'
 import { LlamaLauncher } from './engine/llama-launcher'
 import { ModelDownloads } from './engine/model-download'
@@ -66,7 +66,10 @@ export class Service {
   readonly store: Store
   readonly files: FileService
   readonly batches: BatchService
-  readonly supervisor: EngineSupervisor
+  /** The supervised engines (vLLM, llama.cpp): the awake one and those asleep in the warm pool. */
+  readonly supervisor: WarmPool
+  /** VBS_WARM_POOL_GB as it applies now (half the free RAM at start when not set). */
+  readonly warmPoolGb: number
   readonly remote: RemoteEngine
   readonly downloads: ModelDownloads
   readonly engineLog: EngineLog
@@ -125,7 +128,8 @@ export class Service {
       log: engineLogger,
       events: this.events,
     })
-    this.supervisor = new EngineSupervisor({
+    this.warmPoolGb = warmPoolBudgetGb(s)
+    const supervisor = {
       launchers: [new VllmLauncher(s.vllmBin, env, { allowedMediaDomains: s.allowedMediaDomains }), new LlamaLauncher(this.downloads, env)],
       downloads: this.downloads,
       engineLog: this.engineLog,
@@ -143,7 +147,8 @@ export class Service {
       gpu: new NvidiaSmi('nvidia-smi', s.nvidiaSmiTimeoutMs, env),
       log: engineLogger,
       events: this.events,
-    })
+    }
+    this.supervisor = new WarmPool({ supervisor, budgetGb: this.warmPoolGb, log: engineLogger, foregroundStatus: () => this.engine.status() })
     this.remote = new RemoteEngine({
       env,
       probeTimeoutMs: s.remoteProbeTimeoutMs,
@@ -273,6 +278,7 @@ export class Service {
       stats: this.stats,
       registry: () => this.registry,
       registryStatus: () => ({ path: this.modelsPath, error: this.registryError }),
+      warmPoolGb: this.warmPoolGb,
       scheduler: this.scheduler,
       settingsControl: {
         settings: () => this.settings,

@@ -26,6 +26,8 @@ export interface TraySnapshot {
     download: { receivedBytes: number; totalBytes: number | null; etaSeconds: number | null } | null
   }
   models: readonly string[]
+  /** Models asleep in the warm pool: switching to one wakes it in seconds. */
+  asleep: readonly string[]
   /** The engine kind of each model id. */
   kinds: Readonly<Record<string, EngineKind>>
   defaultModel: string | null
@@ -65,7 +67,7 @@ export type TrayMenuItem =
   | { kind: 'radio'; id: string; label: string; checked: boolean; enabled: boolean; click: () => void }
   | { kind: 'submenu'; id: string; label: string; enabled: boolean; items: TrayMenuItem[] }
 
-const TRANSITIONAL: readonly EngineState[] = ['starting', 'stopping']
+const TRANSITIONAL: readonly EngineState[] = ['starting', 'waking', 'stopping']
 
 /**
  * The icon. A failed engine wins (nothing runs until someone acts), then a thermal pause, then an engine on its
@@ -90,6 +92,10 @@ function engineText(s: TraySnapshot): string {
     case 'starting':
       if (s.engine.download) return `${model ?? 'model'} downloading ${downloadText(s.engine.download)}`
       return model ? `${model} loading…` : 'engine loading…'
+    case 'waking':
+      return model ? `${model} waking…` : 'engine waking…'
+    case 'sleeping':
+      return model ? `${model} asleep` : 'engine asleep'
     case 'stopping':
       return model ? `${model} stopping…` : 'engine stopping…'
     case 'failed':
@@ -155,6 +161,10 @@ export function statusLine(s: TraySnapshot): string {
       case 'starting':
         if (s.engine.download) return `Downloading ${s.engine.model ?? 'the model'}: ${downloadText(s.engine.download)}`
         return `Loading ${s.engine.model ?? 'engine'} (${KIND_LABEL[s.engine.kind]}${s.engine.phase ? `, ${s.engine.phase}` : ''})`
+      case 'waking':
+        return `Waking ${s.engine.model ?? 'engine'} (${KIND_LABEL[s.engine.kind]})`
+      case 'sleeping':
+        return `Asleep: ${s.engine.model ?? 'engine'}`
       case 'stopping':
         return `Stopping ${s.engine.model ?? 'engine'}`
       case 'failed':
@@ -186,8 +196,11 @@ const truncate = (t: string, n: number): string => (t.length <= n ? t : `${t.sli
 function modelLabel(s: TraySnapshot, id: string): string {
   const kind = s.kinds[id]
   const name = kind ? `${id} · ${KIND_LABEL[kind]}` : id
-  if (s.engine.model !== id) return name
+  const asleep = s.asleep.includes(id) ? `${name} (asleep)` : name
+  if (s.engine.model !== id) return asleep
   if (s.engine.state === 'starting') return `${name} (loading…)`
+  if (s.engine.state === 'waking') return `${name} (waking…)`
+  if (s.engine.state === 'sleeping') return asleep
   if (s.engine.state === 'stopping') return `${name} (stopping…)`
   if (s.engine.state === 'failed') return `${name} (failed)`
   return name
@@ -195,7 +208,7 @@ function modelLabel(s: TraySnapshot, id: string): string {
 
 /** The tray menu, top to bottom. */
 export function trayMenuTemplate(s: TraySnapshot, a: TrayActions): TrayMenuItem[] {
-  const engineUp = s.engine.state === 'ready' || s.engine.state === 'starting'
+  const engineUp = s.engine.state === 'ready' || s.engine.state === 'starting' || s.engine.state === 'waking'
   const held = s.engine.leasedBy !== null
   const items: TrayMenuItem[] = [{ kind: 'label', id: 'status', label: statusLine(s) }]
   const batch = batchLine(s)
@@ -216,7 +229,7 @@ export function trayMenuTemplate(s: TraySnapshot, a: TrayActions): TrayMenuItem[
           kind: 'radio' as const,
           id: `model:${id}`,
           label: modelLabel(s, id),
-          checked: s.engine.model === id && (s.engine.state === 'ready' || s.engine.state === 'starting'),
+          checked: s.engine.model === id && (s.engine.state === 'ready' || s.engine.state === 'starting' || s.engine.state === 'waking'),
           // While a batch holds the engine on its model, switching would be refused: say so by disabling.
           enabled: !held && s.engine.state !== 'stopping',
           click: () => a.loadModel(id),

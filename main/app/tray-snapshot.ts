@@ -1,12 +1,13 @@
 // Reads the tray's snapshot off the service. Pure (no Electron): the Service satisfies TraySource structurally,
 // and a test hands in a plain object.
-import type { EngineKind } from '../engine/engine-types'
+import type { EngineKind, EngineState } from '../engine/engine-types'
 import type { TraySnapshot } from './tray-menu'
 
 /** The parts of the service the tray reads. */
 export interface TraySource {
   engine: {
-    status(): TraySnapshot['engine']
+    /** With the warm pool: every engine kept for a fast switch, and its state. */
+    status(): TraySnapshot['engine'] & { pool: readonly { model: string; state: EngineState }[] }
     /** The model a start without a name runs (the registry's default, or its embedded one without vLLM). */
     defaultModel(): string | null
   }
@@ -42,6 +43,7 @@ export function traySnapshot(source: TraySource, now = Date.now()): TraySnapshot
       download: e.download ? { receivedBytes: e.download.receivedBytes, totalBytes: e.download.totalBytes, etaSeconds: e.download.etaSeconds } : null,
     },
     models: source.models.models.map((m) => m.id),
+    asleep: e.pool.filter((w) => w.state === 'sleeping').map((w) => w.model),
     kinds: Object.fromEntries(source.models.models.map((m) => [m.id, m.engine])),
     defaultModel: source.engine.defaultModel(),
     batch: running

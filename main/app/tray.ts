@@ -151,7 +151,7 @@ export class AppTray {
     stopEngine: () => this.engineAction('Cannot stop the engine', () => this.d.service.engine.stop()),
     loadModel: (id) => {
       const status = this.d.service.engine.status()
-      if (status.model === id && (status.state === 'ready' || status.state === 'starting')) return
+      if (status.model === id && (status.state === 'ready' || status.state === 'starting' || status.state === 'waking')) return
       this.engineAction(`Cannot load ${id}`, () => this.d.service.engine.start(id))
     },
     pauseBatches: () => {

@@ -52,6 +52,13 @@ export interface ModelEntry {
    * `--enable-prompt-embeds`. Off by default: the field is removed from requests (request-policy.ts).
    */
   allow_prompt_embeds?: boolean
+  /**
+   * vllm, llama.cpp: keep the model warm when switching away: vLLM runs with `--enable-sleep-mode` and is put to
+   * sleep (level 1: weights in host RAM), our llama.cpp child stays loaded; switching back wakes it instead of
+   * loading it again. The warm pool holds such engines within VBS_WARM_POOL_GB of host RAM (estimated from
+   * vram_gb, or a llama.cpp model's file).
+   */
+  sleep?: boolean
 }
 
 export interface ModelsFile {
@@ -63,8 +70,8 @@ export interface ModelsFile {
 
 /** The fields each kind of engine takes, besides id, aliases, engine, description and load_timeout_s. */
 const KIND_FIELDS: Record<EngineKind, readonly string[]> = {
-  vllm: ['model', 'max_model_len', 'gpu_memory_utilization', 'quantization', 'dtype', 'max_num_seqs', 'extra_args', 'env', 'vram_gb', 'allow_prompt_embeds'],
-  'llama.cpp': ['model', 'context_size', 'parallel', 'gpu_layers', 'threads', 'env', 'vram_gb'],
+  vllm: ['model', 'max_model_len', 'gpu_memory_utilization', 'quantization', 'dtype', 'max_num_seqs', 'extra_args', 'env', 'vram_gb', 'allow_prompt_embeds', 'sleep'],
+  'llama.cpp': ['model', 'context_size', 'parallel', 'gpu_layers', 'threads', 'env', 'vram_gb', 'sleep'],
   remote: ['base_url', 'api_key_env', 'served_model', 'max_concurrency', 'allow_prompt_embeds'],
 }
 const COMMON_FIELDS = ['id', 'aliases', 'engine', 'description', 'load_timeout_s']
@@ -113,6 +120,7 @@ export const modelsSchema = {
           served_model: { type: 'string', minLength: 1 },
           max_concurrency: { type: 'integer', minimum: 1, maximum: 4096 },
           allow_prompt_embeds: { type: 'boolean' },
+          sleep: { type: 'boolean' },
         },
       },
     },
@@ -213,6 +221,10 @@ export function parseModels(text: string, file = 'models.yaml'): ModelRegistry {
         problems.push(`${at(field)}models[${i}].${field} is not a field of engine ${kind} (it takes ${KIND_FIELDS[kind].join(', ')})`)
       }
     }
+    // vLLM adds the flag itself for `sleep: true`; given by hand, switches would still stop the model.
+    if (kind === 'vllm' && (m.extra_args ?? []).includes('--enable-sleep-mode') && m.sleep !== true) {
+      problems.push(`${at('extra_args')}models[${i}].extra_args: use sleep: true instead of --enable-sleep-mode (the service then puts the model to sleep on a switch and sets VLLM_SERVER_DEV_MODE=1)`)
+    }
     if (kind === 'llama.cpp' && m.model !== undefined && m.model.startsWith('hf:') && !/^hf:[^/\s]+\/[^/\s]+\/\S+\.gguf$/i.test(m.model)) {
       problems.push(`${at('model')}models[${i}].model must be a GGUF path or hf:<user>/<repo>/<file>.gguf`)
     }
@@ -258,6 +270,8 @@ function describe(
       : field.endsWith('api_key_env')
         ? 'must be the name of an environment variable (letters, digits, _) that holds the key, not the key itself'
         : 'must be a name of letters, digits and . _ : / @ + - (at most 128 characters)'
+  } else if (e.keyword === 'type' && field.endsWith('.sleep')) {
+    message = 'must be true or false (true keeps the model warm in host RAM when switching to another model)'
   } else if (e.keyword === 'enum') {
     message = `must be one of ${(e.params as { allowedValues: unknown[] }).allowedValues.join(', ')}`
   }

@@ -48,6 +48,11 @@ export interface Settings {
   engineFailCooldownMs: number
   /** Stop the engine after this many idle minutes; 0 = never. */
   idleUnloadMinutes: number
+  /**
+   * Host RAM (GiB) the sleeping engines of the warm pool may hold together (models with `sleep: true`); 0 = none
+   * sleeps. null = half the RAM free when the service starts (see warmPoolBudgetGb).
+   */
+  warmPoolGb: number | null
   engineLogMaxBytes: number
   engineLogFiles: number
   /** Where `hf:` model files are downloaded from (Hugging Face, or a mirror). */
@@ -165,6 +170,7 @@ export function defaultSettings(dataDir: string): Settings {
     swapDrainMs: 60_000,
     engineFailCooldownMs: 30_000,
     idleUnloadMinutes: 0,
+    warmPoolGb: null,
     engineLogMaxBytes: 10 * MiB,
     engineLogFiles: 3,
     hfEndpoint: 'https://huggingface.co',
@@ -236,6 +242,7 @@ const ENV_NAMES: Record<Exclude<keyof Settings, 'dataDir'>, string> = {
   swapDrainMs: 'VBS_SWAP_DRAIN_MS',
   engineFailCooldownMs: 'VBS_ENGINE_FAIL_COOLDOWN_MS',
   idleUnloadMinutes: 'VBS_IDLE_UNLOAD_MINUTES',
+  warmPoolGb: 'VBS_WARM_POOL_GB',
   engineLogMaxBytes: 'VBS_ENGINE_LOG_MAX_BYTES',
   engineLogFiles: 'VBS_ENGINE_LOG_FILES',
   hfEndpoint: 'VBS_HF_ENDPOINT',
@@ -375,6 +382,26 @@ export function settingsFilePath(dataDir: string): string {
 /** The settings.json keys a user may change from the dashboard, and which environment variable would override each. */
 export const ENV_NAME_OF = ENV_NAMES
 
+/** The most VBS_WARM_POOL_GB may be: more host RAM than any workstation has is a typo. */
+const MAX_WARM_POOL_GB = 4096
+
+/** VBS_WARM_POOL_GB's value: GiB (a fraction allowed), 0 for no pool, null (or "auto") for the default. */
+function warmPoolGb(value: unknown, where: string): number | null {
+  if (value === null || (typeof value === 'string' && value.trim().toLowerCase() === 'auto')) return null
+  const n = typeof value === 'string' && /^\s*\d+(\.\d+)?\s*$/.test(value) ? Number(value) : value
+  if (typeof n !== 'number' || !Number.isFinite(n) || n < 0 || n > MAX_WARM_POOL_GB) {
+    throw new SettingsError(
+      `${where} must be the GiB of host RAM sleeping models may hold, a number from 0 (no model sleeps) to ${MAX_WARM_POOL_GB}, or "auto" (half the free RAM at start); got ${JSON.stringify(value)}`,
+    )
+  }
+  return n
+}
+
+/** The warm pool's budget in GiB: the setting, or half the host RAM free right now (the service asks once, at start). */
+export function warmPoolBudgetGb(settings: Pick<Settings, 'warmPoolGb'>, freeBytes = os.freemem()): number {
+  return settings.warmPoolGb ?? Math.floor((freeBytes / 2 / 1024 ** 3) * 10) / 10
+}
+
 /** Reads settings for a data dir. Throws SettingsError naming the file or variable that is wrong. */
 export function loadSettings(env: NodeJS.ProcessEnv = process.env, overrides: Partial<Settings> = {}): Settings {
   const dataDir = path.resolve(overrides.dataDir ?? env.VBS_DATA_DIR ?? defaultDataDir(env))
@@ -449,6 +476,10 @@ export function settingsFrom(dataDir: string, fileContent: unknown, env: NodeJS.
 }
 
 function assign(settings: Settings, key: Exclude<keyof Settings, 'dataDir'>, value: unknown, where: string): void {
+  if (key === 'warmPoolGb') {
+    settings.warmPoolGb = warmPoolGb(value, where)
+    return
+  }
   if (key in MINIMUM) {
     const numeric = key as NumericKey
     const fractional = FRACTIONAL.has(numeric)

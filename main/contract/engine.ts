@@ -4,8 +4,11 @@
 export type EngineKind = 'vllm' | 'llama.cpp' | 'remote'
 export const ENGINE_KINDS: readonly EngineKind[] = ['vllm', 'llama.cpp', 'remote']
 
-/** The engine's lifecycle. */
-export const ENGINE_STATES = ['stopped', 'starting', 'ready', 'stopping', 'failed'] as const
+/**
+ * The engine's lifecycle. `sleeping`: parked in the warm pool, not serving (vLLM's sleep mode keeps its weights
+ * in host RAM; a llama.cpp child stays loaded); `waking`: on its way back to `ready` without a new process.
+ */
+export const ENGINE_STATES = ['stopped', 'starting', 'ready', 'sleeping', 'waking', 'stopping', 'failed'] as const
 export type EngineState = (typeof ENGINE_STATES)[number]
 
 /** The stages of an engine start-up, in order, as the window shows them. */
@@ -56,11 +59,32 @@ export interface EngineStatus {
   download: DownloadProgress | null
   /** Where a remote engine is (its base URL; never its key). */
   remoteUrl: string | null
+  /**
+   * Every engine process kept for a fast switch: the awake one (ready, starting, waking) first, then those asleep,
+   * the most recently used first. Empty when none runs.
+   */
+  pool: WarmEngine[]
+}
+
+/** One engine of the warm pool (models with `sleep: true` in models.yaml). */
+export interface WarmEngine {
+  /** Registry id of its model. */
+  model: string
+  kind: EngineKind
+  state: EngineState
+  /** Host RAM it takes while asleep, in GiB (its estimate: vram_gb, or a llama.cpp model's file); null when unknown. */
+  ramGb: number | null
+  pid: number | null
+  port: number | null
+  /** When it last served or was switched to (ms since the epoch): the pool stops the least recent first. */
+  lastUsedAt: number
 }
 
 /** `GET /api/engine`: the status, the model a start without one loads, every download, and models.yaml's state. */
 export interface EngineView extends EngineStatus {
   defaultModel: string | null
+  /** VBS_WARM_POOL_GB: host RAM the sleeping engines may hold together, in GiB. */
+  warmPoolGb: number
   downloads: DownloadProgress[]
   registry: { path: string; error: string | null }
 }

@@ -1,5 +1,5 @@
 import type { ModelEntry } from '../config/models'
-import type { EngineError, EngineKind, EngineState, EngineStatus } from './engine-types'
+import type { EngineError, EngineKind, EngineState, EngineStatus, WarmEngine } from './engine-types'
 
 /** Where requests for the running model go, and how. */
 export interface EngineTarget {
@@ -53,6 +53,10 @@ export interface EngineBackend {
   lastFailure(): { model: string; at: number; error: EngineError } | null
   /** Why requests must be refused at once right now (a remote that stopped answering), else null. */
   outage(): string | null
-    /** A request to the running model could not connect: the backend checks at once rather than at its next poll. */
+  /** A request to the running model could not connect: the backend checks at once rather than at its next poll. */
   suspect(reason: string): void
+  /** Stops serving for a switch to another backend, keeping the model warm where it can (default: stop). */
+  release?(reason: string): Promise<void>
+  /** The engines it keeps warm for fast switches (the warm pool), the most recently used first. */
+  warm?(): WarmEngine[]
 }

@@ -1,12 +1,15 @@
 import type { EngineState } from '../contract/engine'
 
-export type { DownloadProgress, EngineKind, EngineState, EngineStatus } from '../contract/engine'
+export type { DownloadProgress, EngineKind, EngineState, EngineStatus, WarmEngine } from '../contract/engine'
 
 /** What may follow each state, for every kind of engine. */
 export const ENGINE_TRANSITIONS: Readonly<Record<EngineState, readonly EngineState[]>> = {
   stopped: ['starting', 'failed'],
   starting: ['ready', 'failed', 'stopping', 'starting'],
-  ready: ['stopping', 'starting', 'failed'],
+  ready: ['stopping', 'starting', 'failed', 'sleeping'],
+  // Asleep, the engine serves nothing; it wakes, is stopped (evicted from the pool) or is dropped (it died).
+  sleeping: ['waking', 'stopping'],
+  waking: ['ready', 'stopping'],
   stopping: ['stopped'],
   failed: ['starting', 'stopping', 'stopped', 'failed'],
 }

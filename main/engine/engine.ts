@@ -2,7 +2,7 @@ import type { Logger } from 'pino'
 import { ApiError } from '../api-error'
 import type { ModelEntry, ModelRegistry } from '../config/models'
 import type { EngineBackend, EngineCapabilities, EngineTarget } from './engine-backend'
-import { EngineError, type EngineStatus } from './engine-types'
+import { EngineError, type EngineStatus, type WarmEngine } from './engine-types'
 
 /** How often an idle model is looked at for unloading (idle_unload_minutes). */
 const IDLE_CHECK_MS = 30_000
@@ -70,7 +70,23 @@ export class Engine {
   }
 
   status(): EngineStatus & { inFlight: number; leasedBy: string | null } {
-    return { ...this.active.status(), inFlight: this.inFlight, leasedBy: this.leases[0]?.describe() ?? null }
+    return { ...this.active.status(), pool: this.pool(), inFlight: this.inFlight, leasedBy: this.leases[0]?.describe() ?? null }
+  }
+
+  /** The engines kept for fast switches: the awake one first, then those asleep, the most recently used first. */
+  pool(): WarmEngine[] {
+    return this.backends.flatMap((b) => b.warm?.() ?? [])
+  }
+
+  /**
+   * The models a batch can start on without a load: the one serving (or waking) and those asleep in the warm
+   * pool. The scheduler prefers jobs for these.
+   */
+  warmModels(): string[] {
+    const models = new Set<string>()
+    if (this.active.currentState === 'ready' && this.active.model !== null) models.add(this.active.model)
+    for (const w of this.pool()) if (w.state === 'ready' || w.state === 'sleeping' || w.state === 'waking') models.add(w.model)
+    return [...models]
   }
 
   /** Whether `model` (a registry id) is loaded and serving. */
@@ -92,8 +108,9 @@ export class Engine {
   blockedReason(model: string): { kind: 'engine_loading' | 'engine_unavailable'; detail: string } | null {
     const b = this.active
     if (b.currentState === 'ready' && b.model === model) return null
-    if (b.currentState === 'starting') {
-      const detail = b.model === model ? (b.lastError ?? `loading ${model}`) : `switching to ${model}`
+    if (b.currentState === 'starting' || b.currentState === 'waking' || b.currentState === 'sleeping') {
+      const what = b.currentState === 'waking' ? 'waking' : 'loading'
+      const detail = b.model === model ? (b.lastError ?? `${what} ${model}`) : `switching to ${model}`
       return { kind: 'engine_loading', detail: `waiting for engine: ${detail.split('\n')[0]}` }
     }
     const failure = b.lastFailure()
@@ -207,7 +224,11 @@ export class Engine {
         code: 'model_busy',
       })
     }
-    await this.enqueue(() => this.active.stop())
+    // The models asleep in the warm pool go too: a stop frees the GPU (a sleeper keeps its CUDA context) and RAM.
+    await this.enqueue(async () => {
+      await this.active.stop()
+      for (const b of this.backends) if (b !== this.active && (b.warm?.().length ?? 0) > 0) await b.stop()
+    })
   }
 
   /** Stops the engine for good (service shutdown), whatever holds it. */
@@ -238,7 +259,10 @@ export class Engine {
       }
       if (current.currentState !== 'stopped' && current.currentState !== 'failed') {
         await this.drain()
-        await current.stop(`switching to ${entry.id}`)
+        // The warm pool switches between its own engines itself (putting a model to sleep rather than stopping it).
+        const reason = `switching to ${entry.id}`
+        if (current !== backend) await (current.release ? current.release(reason) : current.stop(reason))
+        else if (!current.warm) await current.stop(reason)
       }
       this.active = backend
       await backend.start(entry)

@@ -1,3 +1,4 @@
+import fs from 'node:fs'
 import { appRoot } from '../config/app-paths'
 import type { ModelEntry } from '../config/models'
 import { childEnv } from './child-env'
@@ -54,6 +55,18 @@ export class LlamaLauncher implements ProcessLauncher {
       env,
       cwd: appRoot(), // where `--import tsx` resolves when the child runs from source
     }
+  }
+
+  /** A parked child keeps its model in memory: about the GGUF file's size (vram_gb when the file is not here yet). */
+  ramEstimateGb(entry: ModelEntry): number | null {
+    if (!entry.model.startsWith('hf:')) {
+      try {
+        return Math.round((fs.statSync(entry.model).size / 1024 ** 3) * 1000) / 1000
+      } catch {
+        // not there (yet): the estimate below
+      }
+    }
+    return entry.vram_gb ?? null
   }
 
   batchConcurrency(entry: ModelEntry): number {

@@ -38,6 +38,21 @@ export interface ProcessLauncher {
   prepare(entry: ModelEntry, ctx: LaunchContext): Promise<LaunchCommand>
   /** Requests a batch keeps in flight by default. */
   batchConcurrency(entry: ModelEntry): number
+  /** Host RAM (GiB) the model holds while asleep in the warm pool; null when there is no estimate. */
+  ramEstimateGb(entry: ModelEntry): number | null
+  /**
+   * Puts a ready engine to sleep (its GPU memory freed, its weights kept in host RAM) and wakes it again; each
+   * resolves once done, or rejects (within `timeoutMs`). Absent where the engine has no sleep mode: our
+   * llama.cpp child simply stays loaded and idle.
+   */
+  sleep?(at: EngineAddress, timeoutMs: number): Promise<void>
+  wake?(at: EngineAddress, timeoutMs: number): Promise<void>
+}
+
+/** Where a launched engine listens, and the key it answers to. */
+export interface EngineAddress {
+  port: number
+  apiKey: string
 }
 
 /** Where the engine's OpenAI server listens and the name it serves the model as: vLLM and our llama.cpp server take the same flags. */

@@ -76,6 +76,7 @@ export class RemoteEngine implements EngineBackend {
       logTail: this.o.engineLog.lines(50),
       download: null,
       remoteUrl: this.entry?.base_url ?? null,
+      pool: [],
     }
   }
 

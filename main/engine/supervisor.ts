@@ -38,6 +38,8 @@ export interface SupervisorOptions {
   gpu: GpuProbe
   log: Logger
   events: ServiceEvents
+  /** The pidfile's name in the data dir (each engine of the warm pool has its own); default engine.pid. */
+  pidFileName?: string
 }
 
 /** What the pidfile records about a launched engine, to find it again after we die. */
@@ -98,7 +100,7 @@ export class EngineSupervisor implements EngineBackend {
   constructor(private readonly o: SupervisorOptions) {
     this.engineLog = o.engineLog
     this.launcher = o.launchers[0]
-    this.pidFile = path.join(o.dataDir, 'engine.pid')
+    this.pidFile = path.join(o.dataDir, o.pidFileName ?? 'engine.pid')
     this.owner = crypto.createHash('sha256').update(path.resolve(o.dataDir)).digest('hex').slice(0, 32)
   }
 
@@ -156,6 +158,7 @@ export class EngineSupervisor implements EngineBackend {
       logTail: this.engineLog.lines(50),
       download: model !== null && this.phase === 'downloading model' ? this.o.downloads.progress(model) : null,
       remoteUrl: null,
+      pool: [],
     }
   }
 
@@ -165,6 +168,79 @@ export class EngineSupervisor implements EngineBackend {
 
   get model(): string | null {
     return this.entry?.id ?? null
+  }
+
+  /** Whether the model running now may be parked in the warm pool (`sleep: true` in models.yaml). */
+  sleepable(): boolean {
+    return this.entry?.sleep === true
+  }
+
+  /** Host RAM (GiB) the model running now holds while asleep; null when unknown. */
+  ramEstimateGb(): number | null {
+    return this.entry ? this.launcher.ramEstimateGb(this.entry) : null
+  }
+
+  /**
+   * Parks the ready engine: it stops serving but keeps its process (vLLM's sleep mode moves the weights to host
+   * RAM and frees the GPU; our llama.cpp child stays loaded). A sleep that fails stops the engine for real.
+   */
+  async sleep(): Promise<void> {
+    const entry = this.entry
+    if (this.state !== 'ready' || !entry || this.port === null || this.engineKey === null) throw new Error(`cannot put the engine to sleep: it is ${this.state}`)
+    const at = { port: this.port, apiKey: this.engineKey }
+    this.stopMonitor()
+    this.swap('ready', 'sleeping', () => {
+      this.phase = null
+    })
+    this.engineLog.note(`putting ${entry.id} to sleep`)
+    try {
+      await this.launcher.sleep?.(at, this.loadTimeoutMs(entry))
+    } catch (err) {
+      const message = `${entry.id} did not go to sleep (${(err as Error).message}); it is stopped instead`
+      this.o.log.warn({ model: entry.id, err: (err as Error).message }, 'engine did not go to sleep: stopping it')
+      await this.stop('it did not go to sleep')
+      throw new EngineError(message, 'stopped')
+    }
+    if (this.currentState !== 'sleeping') throw new EngineError(`${entry.id} ended while going to sleep`, 'stopped') // died meanwhile
+    this.engineLog.note(`${entry.id} is asleep`)
+  }
+
+  /** Wakes a sleeping engine (no new process) and resolves once it serves; a wake that fails stops it and rejects. */
+  async wake(): Promise<void> {
+    const entry = this.entry
+    if (this.state !== 'sleeping' || !entry || this.port === null || this.engineKey === null) {
+      throw new EngineError(`cannot wake ${entry?.id ?? 'the engine'}: it is ${this.state}`, 'stopped')
+    }
+    const at = { port: this.port, apiKey: this.engineKey }
+    // What the GPU holds besides this engine now (others asleep): a later stop waits until it is back there.
+    this.usedBeforeStartMiB = (await this.o.gpu.memory())?.usedMiB ?? null
+    if (!this.swap('sleeping', 'waking', () => {
+      this.phase = 'loading weights'
+      this.startedAt = Date.now()
+      this.readyAt = null
+      this.error = null
+    })) {
+      throw new EngineError(`${entry.id} ended while asleep`, 'stopped')
+    }
+    this.engineLog.note(`waking ${entry.id}`)
+    try {
+      await this.launcher.wake?.(at, this.loadTimeoutMs(entry))
+    } catch (err) {
+      const message = `${entry.id} did not wake up (${(err as Error).message})`
+      this.o.log.warn({ model: entry.id, err: (err as Error).message }, 'engine did not wake up: stopping it')
+      await this.stop('it did not wake up')
+      throw new EngineError(message, 'start_failed')
+    }
+    const woke = this.swap('waking', 'ready', () => {
+      this.phase = 'ready'
+      this.readyAt = Date.now()
+    })
+    if (!woke) throw new EngineError(`${entry.id} ended while waking up`, 'stopped')
+    this.startMonitor()
+  }
+
+  private loadTimeoutMs(entry: ModelEntry): number {
+    return (entry.load_timeout_s ?? this.o.loadTimeoutS) * 1000
   }
 
   get currentState(): EngineState {
@@ -209,11 +285,13 @@ export class EngineSupervisor implements EngineBackend {
     this.stopMonitor()
     if (this.state === 'stopped' || this.state === 'stopping') return this.whenStopped()
     const pgid = this.pgid
+    // A sleeping engine holds little GPU memory, and another engine may be awake: nothing to wait for there.
+    const asleep = this.state === 'sleeping'
     this.transition('stopping')
-    this.engineLog.note(`stopping (${reason})`)
+    this.engineLog.note(`stopping ${this.entry?.id ?? 'the engine'} (${reason})`)
     if (pgid !== null) await this.endGroup(pgid)
     await this.exited
-    await this.waitForGpuRelease()
+    if (!asleep) await this.waitForGpuRelease()
     this.clearProcess()
     this.swap('stopping', 'stopped')
   }
@@ -424,6 +502,7 @@ export class EngineSupervisor implements EngineBackend {
   /** The engine process ended. During a stop or a start that is expected; when it was serving, it crashed. */
   private onExit(child: ChildProcess, exitInfo: string): void {
     if (child !== this.child) return
+    if (this.state === 'sleeping') return void this.dropAsleep(exitInfo)
     if (this.state !== 'ready') return
     void this.recoverFromCrash(`${this.launcher.label} exited unexpectedly (${exitInfo})`)
   }
@@ -475,6 +554,18 @@ export class EngineSupervisor implements EngineBackend {
       .finally(() => {
         if (this.starting === attempt) this.starting = null
       })
+  }
+
+  /** A sleeping engine ended: it is not restarted (nobody waits for it), only cleaned up; the next use starts afresh. */
+  private async dropAsleep(exitInfo: string): Promise<void> {
+    const model = this.entry?.id
+    if (!this.swap('sleeping', 'stopping')) return
+    this.o.log.warn({ model, exitInfo }, 'a sleeping engine ended: dropped from the warm pool')
+    this.engineLog.note(`${model ?? 'the engine'} ended while asleep (${exitInfo}): dropped from the warm pool`)
+    if (this.pgid !== null) await this.endGroup(this.pgid, 0) // vLLM's EngineCore outlives its API server
+    await this.exited
+    this.clearProcess()
+    this.swap('stopping', 'stopped')
   }
 
   private cancelRestart(): void {

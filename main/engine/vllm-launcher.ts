@@ -1,7 +1,7 @@
 import type { ModelEntry } from '../config/models'
 import { EngineError } from './engine-types'
 import { findExecutable } from './find-executable'
-import type { LaunchCommand, LaunchContext, ProcessLauncher } from './process-launcher'
+import type { EngineAddress, LaunchCommand, LaunchContext, ProcessLauncher } from './process-launcher'
 import { extraArgsProblem, mediaDomains, vllmArgv, vllmEnv } from './vllm-argv'
 
 /** Settings of vLLM launches besides the binary. */
@@ -47,12 +47,26 @@ export class VllmLauncher implements ProcessLauncher {
   }
 
   prepare(entry: ModelEntry, ctx: LaunchContext): Promise<LaunchCommand> {
-    const plan = { host: ctx.host, port: ctx.port, sleepMode: false, mediaDomains: this.domains(), apiKey: ctx.apiKey }
+    const plan = { host: ctx.host, port: ctx.port, sleepMode: entry.sleep === true, mediaDomains: this.domains(), apiKey: ctx.apiKey }
     return Promise.resolve({ bin: this.locate(), argv: vllmArgv(entry, plan), env: vllmEnv(entry, plan, this.env) })
   }
 
   batchConcurrency(entry: ModelEntry): number {
     return entry.max_num_seqs ?? 64
+  }
+
+  /** Level-1 sleep keeps the weights in host RAM; vram_gb (weights plus KV cache) bounds them from above. */
+  ramEstimateGb(entry: ModelEntry): number | null {
+    return entry.vram_gb ?? null
+  }
+
+  /** Level 1: the weights go to host RAM and the KV cache is dropped, so waking needs no reload. */
+  sleep(at: EngineAddress, timeoutMs: number): Promise<void> {
+    return devEndpoint(at, '/sleep?level=1', timeoutMs)
+  }
+
+  wake(at: EngineAddress, timeoutMs: number): Promise<void> {
+    return devEndpoint(at, '/wake_up', timeoutMs)
   }
 
   private domains(): string[] | null {
@@ -62,4 +76,15 @@ export class VllmLauncher implements ProcessLauncher {
       throw new EngineError((err as Error).message, 'misconfigured')
     }
   }
+}
+
+/** POSTs to one of vLLM's sleep-mode endpoints (served with VLLM_SERVER_DEV_MODE=1); rejects unless it answers 200. */
+async function devEndpoint(at: EngineAddress, route: string, timeoutMs: number): Promise<void> {
+  const res = await fetch(`http://127.0.0.1:${at.port}${route}`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${at.apiKey}` },
+    signal: AbortSignal.timeout(timeoutMs),
+  })
+  const text = await res.text()
+  if (res.status !== 200) throw new Error(`POST ${route} answered ${res.status}${text ? `: ${text.slice(0, 300)}` : ''}`)
 }

@@ -48,6 +48,8 @@ export interface AppDeps {
   stats: RequestCounters
   registry: () => ModelRegistry
   registryStatus: () => { path: string; error: string | null }
+  /** VBS_WARM_POOL_GB as it applies (GiB of host RAM for sleeping models). */
+  warmPoolGb: number
   scheduler: Scheduler
   settingsControl: SettingsControl
   gpu: GpuTelemetry

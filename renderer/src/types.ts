@@ -3,7 +3,7 @@
  * window's files import them from one place. Nothing is declared here: a shape lives once, in the contract.
  */
 export type { BatchErrorEntry, BatchObject, BatchStatus } from '../../main/contract/batches'
-export type { DownloadProgress, EngineKind, EngineState, EngineStatus, EngineView, ModelDownloadStart } from '../../main/contract/engine'
+export type { DownloadProgress, EngineKind, EngineState, EngineStatus, EngineView, ModelDownloadStart, WarmEngine } from '../../main/contract/engine'
 export type { ErrorEnvelope } from '../../main/contract/errors'
 export type { StreamEventMap as EventMap, StreamEventName as EventName } from '../../main/contract/events'
 export type { FileObject } from '../../main/contract/files'

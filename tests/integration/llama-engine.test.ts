@@ -84,6 +84,8 @@ function registry(dir: string, extra: string[] = []): string {
       ...llama('tiny-hub', 'hf:test-org/tiny-repo/tiny-hub.gguf'),
       ...llama('tiny-missing', 'hf:test-org/tiny-repo/not-there.gguf'),
       ...llama('broken', BROKEN),
+      ...llama('warm-a', A, ['    sleep: true']),
+      ...llama('warm-b', B, ['    sleep: true']),
       ...extra,
       '',
     ].join('\n'),
@@ -283,6 +285,40 @@ describe('engine: llama.cpp (our child process on a tiny GGUF)', () => {
     expect(alive(pidA)).toBe(false)
     expect(b).not.toBe(a1) // other weights, other text
     expect(await ask('tiny-a')).toBe(a1)
+  })
+
+  it('keeps models with sleep: true loaded across a switch: the way back reuses the child, which answers as before', async () => {
+    const t = await boot({ warmPoolGb: 1 })
+    const ask = async (model: string): Promise<string> =>
+      (await t.client.chat.completions.create({ model, messages: hello, temperature: 0, max_tokens: 16 })).choices[0].message.content!
+    const a1 = await ask('warm-a')
+    const pidA = (await engineOf(t)).pid!
+    const b = await ask('warm-b')
+    const whileB = t.service.engine.status()
+    expect(whileB).toMatchObject({ kind: 'llama.cpp', state: 'ready', model: 'warm-b' })
+    expect(whileB.pool.map((w) => [w.model, w.state, w.pid === pidA])).toEqual([
+      ['warm-b', 'ready', false],
+      ['warm-a', 'sleeping', true],
+    ])
+    // Its RAM estimate is the GGUF file's size.
+    expect(whileB.pool[1].ramGb).toBeCloseTo(fs.statSync(A).size / 1024 ** 3, 3)
+    expect(alive(pidA)).toBe(true)
+    expect(b).not.toBe(a1)
+    expect(await ask('warm-a')).toBe(a1)
+    expect(await engineOf(t)).toMatchObject({ state: 'ready', model: 'warm-a', pid: pidA })
+    expect(t.service.engine.status().pool.map((w) => [w.model, w.state])).toEqual([
+      ['warm-a', 'ready'],
+      ['warm-b', 'sleeping'],
+    ])
+    // A model without sleep: true is not kept: the switch to it stops the awake one only if it may not sleep.
+    await ask('tiny-b')
+    expect(t.service.engine.status().pool.map((w) => [w.model, w.state])).toEqual([
+      ['tiny-b', 'ready'],
+      ['warm-a', 'sleeping'],
+      ['warm-b', 'sleeping'],
+    ])
+    await t.stop()
+    for (const w of whileB.pool) expect(processGroup(w.pid!)).toEqual([])
   })
 
   it('lets interactive requests overtake a running batch (lower priority first in the child)', async () => {

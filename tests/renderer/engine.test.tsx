@@ -1,6 +1,7 @@
 // @vitest-environment happy-dom
 import { fireEvent, screen, waitFor, within } from '@testing-library/react'
 import { describe, expect, test } from 'vitest'
+import type { WarmEngine } from '../../renderer/src/types'
 import { engine, envelope, json } from './fake-service'
 import { startWithService } from './render-app'
 
@@ -80,6 +81,37 @@ describe('the engine section', () => {
       'elsewhere · remote server (loaded)',
       'qwen2.5-0.5b-instruct · llama.cpp · 4,096 tokens',
     ])
+  })
+
+  test('a model asleep in the warm pool is marked in the pool list and the model menu, live from engine.state events', async () => {
+    const warm = (over: Partial<WarmEngine> & Pick<WarmEngine, 'model' | 'state'>): WarmEngine => ({ kind: 'vllm', ramGb: 6.5, pid: 4242, port: 41000, lastUsedAt: Date.now(), ...over })
+    const { service } = startWithService((s) =>
+      s.on('GET', '/api/engine', () =>
+        json(engine({ model: 'gemma-3-12b', pool: [warm({ model: 'gemma-3-12b', state: 'ready' }), warm({ model: 'llama-3.1-8b', state: 'sleeping', pid: 4343, ramGb: 8 })] })),
+      ),
+    )
+    const asleep = await screen.findByTestId('pool-llama-3.1-8b')
+    expect(asleep.textContent).toContain('asleep')
+    expect(asleep.textContent).toContain('8 GiB RAM')
+    expect(screen.getByTestId('pool-gemma-3-12b').textContent).not.toContain('asleep')
+    expect(screen.getByTestId('engine-pool').textContent).toContain('8 GiB of 16 GiB host RAM in use')
+    const select = await screen.findByRole('combobox')
+    await waitFor(() => expect(within(select).getAllByRole('option')).toHaveLength(2))
+    expect(within(select).getAllByRole('option').map((o) => o.textContent)).toEqual([
+      'gemma-3-12b · vLLM (loaded) · 8,192 tokens',
+      'llama-3.1-8b · vLLM (asleep) · 16,384 tokens',
+    ])
+    // The switch back: llama wakes, gemma goes to sleep.
+    await waitFor(() => expect(service.openStreams).toBe(1))
+    const waking = engine({ state: 'waking', model: 'llama-3.1-8b', phase: 'loading weights', pool: [warm({ model: 'llama-3.1-8b', state: 'waking' }), warm({ model: 'gemma-3-12b', state: 'sleeping' })] })
+    service.push('engine.state', { from: 'sleeping', status: waking })
+    await waitFor(() => expect(screen.getByTestId('engine-state').textContent).toBe('waking'))
+    expect(screen.getByTestId('pool-gemma-3-12b').textContent).toContain('asleep')
+    expect(screen.getByTestId('pool-llama-3.1-8b').textContent).not.toContain('asleep')
+    expect(screen.getByTestId('engine-phase').textContent).toContain('from sleep')
+    // Nothing asleep: no pool list.
+    service.push('engine.state', { from: 'waking', status: engine({ model: 'llama-3.1-8b', pool: [warm({ model: 'llama-3.1-8b', state: 'ready' })] }) })
+    await waitFor(() => expect(screen.queryByTestId('engine-pool')).toBeNull())
   })
 
   test('a model download shows its progress, live from model.download events', async () => {

@@ -134,6 +134,9 @@ interface EngineStatusBody {
   port: number | null
   phase: string | null
   lastError: string | null
+  pid: number | null
+  /** The warm pool: engines asleep beside the awake one (models with `sleep: true`). */
+  pool: { model: string; state: string; pid: number | null }[]
 }
 /** What the report reads of a sample in GET /api/gpu. */
 type GpuSampleBody = Pick<GpuSample, 'at' | 'temperatureC' | 'memoryUsedMiB' | 'memoryTotalMiB' | 'utilizationPct' | 'powerW'>
@@ -220,7 +223,7 @@ async function main(): Promise<number> {
         if (s.state === 'ready' && s.model === model) return s
         if (s.state === 'failed' && s.model === model) throw new Error(`${model} failed to load: ${s.lastError}`)
         if (Date.now() > deadline) throw new Error(`${model} not ready after ${LOAD_TIMEOUT_S} s (state ${s.state}, phase ${s.phase})`)
-        await delay(FAKE ? 100 : 1000)
+        await delay(FAKE ? 100 : 250) // fine enough to time a wake from sleep (seconds)
       }
     }
     const gpu = (): Promise<GpuBody> => api<GpuBody>('/api/gpu')
@@ -328,13 +331,18 @@ async function main(): Promise<number> {
 
     for (const [from, to] of [[first, second], [second, first]] as const) {
       await step(`swap ${from.id} -> ${to.id}`, async () => {
+        // With `sleep: true` in models.yaml the model left goes to sleep, and the way back wakes it: the detail
+        // says which happened, so the report times a cold start and a wake from sleep side by side.
+        const asleep = (await engine()).pool.find((w) => w.model === to.id && w.state === 'sleeping')
         const t0 = performance.now()
         await api('/api/engine/switch', { method: 'POST', body: JSON.stringify({ model: to.id }) })
-        await untilReady(to.id)
+        const after = await untilReady(to.id)
         const ready = (performance.now() - t0) / 1000
         const r = await client.chat.completions.create({ model: to.id, messages: [{ role: 'user', content: 'Say hello.' }], max_tokens: 16, temperature: 0 })
         if (r.model !== to.id) throw new Error(`answered by ${r.model}, not ${to.id}`)
-        return { value: null, detail: `ready after ${ready.toFixed(1)} s, then answered as ${r.model}` }
+        const how = asleep ? (asleep.pid === after.pid ? 'woken from sleep (same process)' : 'asleep, but started afresh') : 'started'
+        const left = (await engine()).pool.some((w) => w.model === from.id && w.state === 'sleeping') ? `${from.id} asleep in the warm pool` : `${from.id} stopped`
+        return { value: null, detail: `${how}, ready after ${ready.toFixed(1)} s, then answered as ${r.model}; ${left}` }
       })
     }
 

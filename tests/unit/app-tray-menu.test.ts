@@ -20,6 +20,7 @@ function snapshot(patch: Partial<TraySnapshot> = {}, engine: Partial<TraySnapsho
   return {
     engine: { kind: 'vllm', state: 'stopped', model: null, phase: null, lastError: null, inFlight: 0, leasedBy: null, download: null, ...engine },
     models: ['gemma-3-12b', 'qwen3-8b', 'llama-3.1-8b'],
+    asleep: [],
     kinds: {},
     defaultModel: 'gemma-3-12b',
     batch: null,
@@ -260,6 +261,28 @@ describe('trayMenuTemplate', () => {
     expect(stopped.items.every((i) => i.kind === 'radio' && !i.checked)).toBe(true)
   })
 
+  it('marks the models asleep in the warm pool, and a model waking (checked) as on its way', () => {
+    const asleep = get(trayMenuTemplate(snapshot({ asleep: ['gemma-3-12b', 'llama-3.1-8b'] }, { state: 'ready', model: 'qwen3-8b' }), actions()), 'models', 'submenu')
+    expect(asleep.items.map((i) => (i.kind === 'radio' ? [i.label, i.checked, i.enabled] : null))).toEqual([
+      ['gemma-3-12b (asleep)', false, true],
+      ['qwen3-8b', true, true],
+      ['llama-3.1-8b (asleep)', false, true],
+    ])
+    const waking = snapshot({ asleep: ['qwen3-8b'], kinds: { 'gemma-3-12b': 'vllm' } }, { state: 'waking', model: 'gemma-3-12b', phase: 'loading weights' })
+    const menu = trayMenuTemplate(waking, actions())
+    expect(get(menu, 'models', 'submenu').items.map((i) => (i.kind === 'radio' ? [i.label, i.checked] : null))).toEqual([
+      ['gemma-3-12b · vLLM (waking…)', true],
+      ['qwen3-8b (asleep)', false],
+      ['llama-3.1-8b', false],
+    ])
+    expect(trayState(waking)).toBe('loading')
+    expect(statusLine(waking)).toBe('Waking gemma-3-12b (vLLM) · GPU 64 °C')
+    expect(trayTooltip(waking)).toBe('GPU 64 °C · gemma-3-12b waking…')
+    get(menu, 'stop-engine', 'action')
+    // The menu is rebuilt when a model falls asleep or wakes.
+    expect(menuSignature(trayMenuTemplate(snapshot({ asleep: ['qwen3-8b'] }), actions()))).not.toBe(menuSignature(trayMenuTemplate(snapshot(), actions())))
+  })
+
   it('says so when models.yaml lists no model', () => {
     const models = get(trayMenuTemplate(snapshot({ models: [], defaultModel: null }), actions()), 'models', 'submenu')
     expect(models.items).toEqual([{ kind: 'label', id: 'no-models', label: 'No models in models.yaml' }])
@@ -341,7 +364,20 @@ describe('traySnapshot', () => {
   function source(over: Partial<TraySource> = {}): TraySource {
     return {
       engine: {
-        status: () => ({ kind: 'vllm', state: 'ready', model: 'gemma-3-12b', phase: null, lastError: null, inFlight: 1, leasedBy: 'batch batch_abc', download: null }),
+        status: () => ({
+          kind: 'vllm',
+          state: 'ready',
+          model: 'gemma-3-12b',
+          phase: null,
+          lastError: null,
+          inFlight: 1,
+          leasedBy: 'batch batch_abc',
+          download: null,
+          pool: [
+            { model: 'gemma-3-12b', state: 'ready' },
+            { model: 'qwen3-8b', state: 'sleeping' },
+          ],
+        }),
         defaultModel: () => 'qwen3-8b',
       },
       models: { models: [{ id: 'gemma-3-12b', engine: 'vllm' }, { id: 'qwen3-8b', engine: 'llama.cpp' }] },
@@ -362,6 +398,7 @@ describe('traySnapshot', () => {
     expect(traySnapshot(source(), 1_000_500)).toEqual({
       engine: { kind: 'vllm', state: 'ready', model: 'gemma-3-12b', phase: null, lastError: null, inFlight: 1, leasedBy: 'batch batch_abc', download: null },
       models: ['gemma-3-12b', 'qwen3-8b'],
+      asleep: ['qwen3-8b'],
       kinds: { 'gemma-3-12b': 'vllm', 'qwen3-8b': 'llama.cpp' },
       defaultModel: 'qwen3-8b',
       batch: { id: 'batch_abc', done: 12_340, total: 50_000, waiting: null },

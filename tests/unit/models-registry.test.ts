@@ -104,7 +104,7 @@ describe('models.yaml registry', () => {
     expect(r.embeddedDefault).toBe('small')
 
     expect(problemsOf('models:\n  - id: m\n    model: org/m\n    parallel: 4\n')).toEqual([
-      'line 4: models[0].parallel is not a field of engine vllm (it takes model, max_model_len, gpu_memory_utilization, quantization, dtype, max_num_seqs, extra_args, env, vram_gb, allow_prompt_embeds)',
+      'line 4: models[0].parallel is not a field of engine vllm (it takes model, max_model_len, gpu_memory_utilization, quantization, dtype, max_num_seqs, extra_args, env, vram_gb, allow_prompt_embeds, sleep)',
     ])
     expect(problemsOf('models:\n  - id: r\n    engine: remote\n')).toEqual(['line 2: models[0].base_url is required'])
     expect(problemsOf('models:\n  - id: r\n    engine: remote\n    base_url: ftp://x/v1\n')[0]).toEqual('line 4: models[0].base_url must be an http:// or https:// URL: the server\'s OpenAI base URL, such as https://host/v1')
@@ -140,5 +140,20 @@ describe('models.yaml registry', () => {
       /^line 5: models\[0\]\.allow_prompt_embeds is not a field of engine llama\.cpp/,
     )
     expect(problemsOf('models:\n  - id: v\n    model: org/v\n    allow_prompt_embeds: yes please\n')).toEqual(['line 4: models[0].allow_prompt_embeds must be boolean'])
+  })
+
+  it('takes sleep (keep warm on a switch) for vllm and llama.cpp models, not remote ones, and says what it is for when wrong', () => {
+    const r = parseModels('models:\n  - id: v\n    model: org/v\n    sleep: true\n  - id: l\n    engine: llama.cpp\n    model: /m/l.gguf\n    sleep: true\n  - id: off\n    model: org/off\n')
+    expect(r.resolve('v')?.sleep).toBe(true)
+    expect(r.resolve('l')?.sleep).toBe(true)
+    expect(r.resolve('off')?.sleep).toBeUndefined()
+    expect(problemsOf('models:\n  - id: v\n    model: org/v\n    sleep: yes please\n')).toEqual([
+      'line 4: models[0].sleep must be true or false (true keeps the model warm in host RAM when switching to another model)',
+    ])
+    expect(problemsOf('models:\n  - id: r\n    engine: remote\n    base_url: http://x/v1\n    sleep: true\n')[0]).toMatch(/^line 5: models\[0\]\.sleep is not a field of engine remote/)
+    // By hand, the flag would start vLLM in sleep mode without the service ever putting it to sleep.
+    expect(problemsOf('models:\n  - id: v\n    model: org/v\n    extra_args: [--enable-sleep-mode]\n')).toEqual([
+      'line 4: models[0].extra_args: use sleep: true instead of --enable-sleep-mode (the service then puts the model to sleep on a switch and sets VLLM_SERVER_DEV_MODE=1)',
+    ])
   })
 })

@@ -2,7 +2,7 @@ import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { describe, expect, it } from 'vitest'
-import { defaultDataDir, loadSettings, SettingsError } from '../../main/config/settings'
+import { defaultDataDir, loadSettings, SettingsError, warmPoolBudgetGb } from '../../main/config/settings'
 import { readSettingsFile, updateSettingsFile } from '../../main/config/settings-file'
 import { loadApiKey } from '../../main/config/api-key'
 import { tempDir } from '../helpers/service'
@@ -54,6 +54,24 @@ describe('settings', () => {
     expect(loadSettings({ VBS_DATA_DIR: dataDir, VBS_PORT: '1024' }).port).toBe(1024)
     expect(() => loadSettings({ VBS_DATA_DIR: dataDir, VBS_THERMAL_PAUSE_C: '110' })).toThrow(/VBS_THERMAL_PAUSE_C must be at most 95, got 110/)
     expect(() => loadSettings({ VBS_DATA_DIR: dataDir, VBS_CHUNK_SIZE: '5000000' })).toThrow(/VBS_CHUNK_SIZE must be at most 100000/)
+  })
+
+  it('VBS_WARM_POOL_GB: GiB of host RAM for sleeping models, 0 for none, half the free RAM at start by default', () => {
+    const dataDir = tempDir()
+    const GiB = 1024 ** 3
+    const unset = loadSettings({ VBS_DATA_DIR: dataDir })
+    expect(unset.warmPoolGb).toBeNull()
+    expect(warmPoolBudgetGb(unset, 24 * GiB)).toBe(12)
+    expect(warmPoolBudgetGb(loadSettings({ VBS_DATA_DIR: dataDir, VBS_WARM_POOL_GB: 'auto' }), 9 * GiB)).toBe(4.5)
+    expect(warmPoolBudgetGb(loadSettings({ VBS_DATA_DIR: dataDir, VBS_WARM_POOL_GB: '20.5' }), 24 * GiB)).toBe(20.5)
+    expect(warmPoolBudgetGb(loadSettings({ VBS_DATA_DIR: dataDir, VBS_WARM_POOL_GB: '0' }), 24 * GiB)).toBe(0)
+    for (const bad of ['-1', 'lots', '1e9', '10GB']) {
+      expect(() => loadSettings({ VBS_DATA_DIR: dataDir, VBS_WARM_POOL_GB: bad })).toThrow(/^VBS_WARM_POOL_GB must be the GiB of host RAM sleeping models may hold, a number from 0 .* or "auto"/)
+    }
+    fs.writeFileSync(path.join(dataDir, 'settings.json'), JSON.stringify({ warmPoolGb: 8 }))
+    expect(loadSettings({ VBS_DATA_DIR: dataDir }).warmPoolGb).toBe(8)
+    fs.writeFileSync(path.join(dataDir, 'settings.json'), JSON.stringify({ warmPoolGb: true }))
+    expect(() => loadSettings({ VBS_DATA_DIR: dataDir })).toThrow(/"warmPoolGb" must be the GiB of host RAM/)
   })
 
   it('refuses keys from the environment shorter than 32 characters, naming the variable', () => {

@@ -22,6 +22,8 @@ export interface EngineApiDeps {
   maxJsonBodyBytes: number
   /** Start, stop, switch and downloads are admin actions (this machine, or the admin key). */
   admin: AdminAccess
+  /** VBS_WARM_POOL_GB as it applies (GiB of host RAM for sleeping models). */
+  warmPoolGb: number
   /** Real-time requests waiting for the engine, for /metrics. */
   waiting: { bodies: number; bytes: number }
 }
@@ -32,7 +34,7 @@ export function engineRouter(deps: EngineApiDeps): Router<AppState> {
   const router = new Router<AppState>()
 
   router.get('/api/engine', (ctx) => {
-    const view: EngineView = { ...engine.status(), defaultModel: engine.defaultModel(), downloads: deps.downloads.all(), registry: deps.registryStatus() }
+    const view: EngineView = { ...engine.status(), defaultModel: engine.defaultModel(), warmPoolGb: deps.warmPoolGb, downloads: deps.downloads.all(), registry: deps.registryStatus() }
     ctx.body = view
   })
 

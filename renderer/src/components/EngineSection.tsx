@@ -1,7 +1,7 @@
 import { useState } from 'react'
 import { formatBytes, formatCount, formatDuration } from '../format'
 import { useEngineStore } from '../store/engine'
-import type { EngineKind, EngineState } from '../types'
+import type { EngineKind, EngineState, WarmEngine } from '../types'
 import { Card } from './Card'
 
 /** How engines are named to people. */
@@ -11,6 +11,8 @@ const STATE_TONE: Record<EngineState, string> = {
   stopped: '',
   starting: 'pill-info',
   ready: 'pill-ok',
+  sleeping: '',
+  waking: 'pill-info',
   stopping: 'pill-info',
   failed: 'pill-danger',
 }
@@ -124,6 +126,12 @@ function Facts(): React.JSX.Element | null {
           <dd data-testid="engine-phase">{phase ?? 'starting process'}</dd>
         </>
       )}
+      {state === 'waking' && (
+        <>
+          <dt>Waking</dt>
+          <dd data-testid="engine-phase">from sleep (weights back from host RAM)</dd>
+        </>
+      )}
       {state === 'ready' && uptimeS !== null && (
         <>
           <dt>Up for</dt>
@@ -149,17 +157,46 @@ function Facts(): React.JSX.Element | null {
   )
 }
 
+const NO_POOL: WarmEngine[] = []
+
+/** The models asleep in the warm pool (and the one awake beside them): switching to one wakes it in seconds. */
+function WarmPoolList(): React.JSX.Element | null {
+  const pool = useEngineStore((s) => s.status?.pool ?? NO_POOL)
+  const budget = useEngineStore((s) => s.status?.warmPoolGb ?? null)
+  if (!pool.some((w) => w.state === 'sleeping')) return null
+  const asleepGb = pool.filter((w) => w.state === 'sleeping').reduce((sum, w) => sum + (w.ramGb ?? 0), 0)
+  return (
+    <div className="warm-pool" data-testid="engine-pool">
+      <p className="muted small">
+        Kept warm: switching to a sleeping model wakes it in seconds instead of loading it
+        {budget !== null ? ` (${formatGb(asleepGb)} of ${formatGb(budget)} host RAM in use)` : ''}.
+      </p>
+      <ul>
+        {pool.map((w) => (
+          <li key={`${w.model}:${w.pid ?? ''}`} data-testid={`pool-${w.model}`} data-state={w.state}>
+            <span className="mono">{w.model}</span> <span className={`pill ${STATE_TONE[w.state]}`}>{w.state === 'sleeping' ? 'asleep' : w.state}</span>
+            {w.ramGb !== null && w.state === 'sleeping' ? <span className="muted small"> · {formatGb(w.ramGb)} RAM</span> : null}
+          </li>
+        ))}
+      </ul>
+    </div>
+  )
+}
+
+const formatGb = (gb: number): string => `${gb >= 10 ? Math.round(gb) : Math.round(gb * 10) / 10} GiB`
+
 function Controls(): React.JSX.Element {
   const state = useEngineStore((s) => s.status?.state ?? 'stopped')
   const current = useEngineStore((s) => s.status?.model ?? null)
   const models = useEngineStore((s) => s.models)
+  const pool = useEngineStore((s) => s.status?.pool ?? NO_POOL)
   const pending = useEngineStore((s) => s.pending)
   const start = useEngineStore((s) => s.start)
   const stop = useEngineStore((s) => s.stop)
   const switchTo = useEngineStore((s) => s.switchTo)
   const [chosen, setChosen] = useState<string | null>(null)
   const selected = chosen ?? current ?? models[0]?.id ?? ''
-  const running = state === 'starting' || state === 'ready'
+  const running = state === 'starting' || state === 'ready' || state === 'waking'
   const description = models.find((m) => m.id === selected)?.description
   const busy = pending !== null || state === 'stopping'
   return (
@@ -174,6 +211,7 @@ function Controls(): React.JSX.Element {
                 {m.id}
                 {` · ${KIND_LABEL[m.engine]}`}
                 {state === 'ready' && m.id === current ? ' (loaded)' : ''}
+                {pool.some((w) => w.model === m.id && w.state === 'sleeping') ? ' (asleep)' : ''}
                 {m.max_model_len ? ` · ${formatCount(m.max_model_len)} tokens` : ''}
               </option>
             ))}
@@ -251,6 +289,7 @@ export function EngineSection(): React.JSX.Element {
           <EngineError />
           <RegistryError />
           <Facts />
+          <WarmPoolList />
           <Download />
           <Controls />
           <ActionError />

@@ -6,7 +6,7 @@ type EngineAction = 'start' | 'stop' | 'switch'
 
 interface EngineStoreState {
   /** The last full read (GET /api/engine), updated by each action's answer and `engine.state` event. */
-  status: (EngineStatus & Partial<Pick<EngineView, 'registry'>>) | null
+  status: (EngineStatus & Partial<Pick<EngineView, 'registry' | 'warmPoolGb'>>) | null
   models: ModelObject[]
   /** Why the status or the model list could not be read. */
   loadError: string | null
@@ -16,7 +16,7 @@ interface EngineStoreState {
   actionError: string | null
   refresh: () => Promise<void>
   refreshModels: () => Promise<void>
-  /** An `engine.state` event: the new status (the registry's state is kept from the last full read). */
+  /** An `engine.state` event: the new status (the registry's state and the pool's budget are kept from the last full read). */
   applyStatus: (status: EngineStatus) => void
   /** A `model.download` event: the progress of the model file the engine waits for. */
   applyDownload: (progress: DownloadProgress) => void
@@ -35,7 +35,7 @@ export const useEngineStore = create<EngineStoreState>()((set, get) => {
     set({ pending: action, actionError: null })
     try {
       const status = await run()
-      set((s) => ({ status: { ...status, registry: s.status?.registry } }))
+      set((s) => ({ status: { ...status, registry: s.status?.registry, warmPoolGb: s.status?.warmPoolGb } }))
     } catch (err) {
       set({ actionError: message(err) })
     } finally {
@@ -62,7 +62,7 @@ export const useEngineStore = create<EngineStoreState>()((set, get) => {
         set({ loadError: message(err) })
       }
     },
-    applyStatus: (status) => set((s) => ({ status: { ...status, registry: s.status?.registry } })),
+    applyStatus: (status) => set((s) => ({ status: { ...status, registry: s.status?.registry, warmPoolGb: s.status?.warmPoolGb } })),
     applyDownload: (progress) =>
       set((s) => {
         if (!s.status || s.status.model !== progress.model || s.status.state !== 'starting') return {}
