@@ -302,7 +302,8 @@ export class Scheduler {
 
   /** Batch hours, idle-only, "run now anyway" and the power window, as the API shows them. */
   scheduleState(): ScheduleState {
-    return { ...this.d.schedule.state(), power: this.current?.run ? this.powerWindow() : null }
+    // With a cap, its window is shown even between jobs; without one, only the running job's.
+    return { ...this.d.schedule.state(), power: this.d.power.cap !== null || this.current?.run ? this.powerWindow() : null }
   }
 
   /** "Run now anyway" (the tray, the dashboard) until the batch hours next open; false turns it off again. */
