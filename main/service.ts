@@ -192,6 +192,9 @@ export class Service {
       clock: options.clock ?? Date.now,
       idleSeconds: options.idleSeconds ?? (() => null),
     })
+    if (s.batchWhenIdle && !options.idleSeconds) {
+      this.log.warn('VBS_BATCH_WHEN_IDLE is ignored: without the desktop app there is no idle time to read')
+    }
     this.power = new PowerGovernor(() => this.settings.gpuPowerLimitW)
     this.scheduler = new Scheduler({
       store: this.store,

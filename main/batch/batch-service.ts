@@ -325,5 +325,6 @@ export class BatchService {
 /** `high`, `normal` or `low`; anything else is the 400 naming `param`. */
 function checkPriority(value: unknown, param: string): BatchPriority {
   if (typeof value === 'string' && (BATCH_PRIORITIES as readonly string[]).includes(value)) return value as BatchPriority
+  if (value === undefined || value === null) throw badRequest(`Missing required parameter: '${param}' (high, normal or low).`, 'missing_required_parameter', param)
   throw badRequest(`Invalid '${param}' ${echo(value)}: a batch's priority is high, normal or low.`, 'invalid_value', param)
 }
