@@ -53,11 +53,12 @@ export function scheduleVerdict(s: ScheduleInput): ScheduleVerdict {
 }
 
 /**
- * Until when "run now anyway" lasts, asked at `now`: the next opening of the window, so that the schedule takes
- * over again from there; with no hours, Infinity, ended once the desktop is next idle (see BatchSchedule).
+ * Until when "run now anyway", asked while `closed` holds batches, lasts: until the batch hours next open (the
+ * schedule takes over again from there), or, held for a desktop in use, until it is next idle (Infinity, ended
+ * by BatchSchedule once the schedule alone would let batches run).
  */
-export function runNowUntil(hours: BatchHours | null, now: number): number {
-  return hours ? nextOpening(hours, now) : Number.POSITIVE_INFINITY
+export function runNowUntil(closed: Extract<ScheduleVerdict, { open: false }>): number {
+  return closed.kind === 'quiet_hours' && closed.nextStart !== null ? closed.nextStart : Number.POSITIVE_INFINITY
 }
 
 export interface BatchScheduleDeps {
@@ -110,10 +111,13 @@ export class BatchSchedule {
     return scheduleVerdict({ ...input, runNowUntil: this.runNowEnd })
   }
 
-  /** "Run now anyway": batches run until the window next opens (or the desktop is next idle). */
+  /**
+   * "Run now anyway": batches run until the window next opens (or the desktop is next idle). While the schedule
+   * lets batches run anyway there is nothing to override, and nothing changes.
+   */
   runNow(): void {
-    const input = this.input()
-    this.runNowEnd = runNowUntil(input.hours, input.now)
+    const plain = scheduleVerdict({ ...this.input(), runNowUntil: null })
+    this.runNowEnd = plain.open ? null : runNowUntil(plain)
   }
 
   /** Back to the schedule. */

@@ -107,15 +107,10 @@ describe('the queue avoids swaps', () => {
     const { t } = await boot({ FAKE_VLLM_LATENCY_MS: '30' }, { chunkSize: 10, batchConcurrency: 2 })
     const long = await submit(t, lines(200, 'long'))
     await eventually(async () => ((await job(t, long.id)).request_counts?.completed ?? 0) >= 10 || null, 'the long job to be under way')
-    // What the long job had done whenever the urgent one sent a request.
-    const longDone: number[] = []
+    // Every progress event in the order the service announced them (the event stream's order).
+    const seen: { id: string; done: number }[] = []
+    const stop = t.service.events.on('batch.progress', ({ id, progress }) => seen.push({ id, done: progress.completed + progress.failed }))
     let urgentId = ''
-    const stop = t.service.events.on('batch.progress', ({ id, progress }) => {
-      if (id === urgentId && progress.completed > 0 && longDone.length === 0) {
-        const p = t.service.scheduler.progressOf(long.id)
-        longDone.push(p ? p.completed + p.failed : -1)
-      }
-    })
     try {
       const urgent = await submit(t, lines(5, 'urgent'), { priority: 'high' })
       urgentId = urgent.id
@@ -128,10 +123,15 @@ describe('the queue avoids swaps', () => {
     } finally {
       stop()
     }
-    // ... and the long job stopped at a chunk boundary: whole chunks of 10 done, nothing cut short.
-    expect(longDone).toHaveLength(1)
-    expect(longDone[0] % 10).toBe(0)
-    expect(longDone[0]).toBeGreaterThanOrEqual(10)
+    // ... and the long job stopped at a chunk boundary: whole chunks of 10 done, nothing cut short, when the
+    // urgent job began; nothing of the long job moved while the urgent one ran.
+    const first = seen.findIndex((e) => e.id === urgentId)
+    const last = seen.findLastIndex((e) => e.id === urgentId)
+    expect(first).toBeGreaterThan(0)
+    const atYield = seen.slice(0, first).filter((e) => e.id === long.id).at(-1)!.done
+    expect(atYield % 10).toBe(0)
+    expect(atYield).toBeGreaterThanOrEqual(10)
+    expect(seen.slice(first, last + 1).filter((e) => e.id === long.id && e.done !== atYield)).toEqual([])
     const done = await until(t, long.id, ['completed', 'failed'])
     expect(done.request_counts).toEqual({ total: 200, completed: 200, failed: 0 })
   })
@@ -286,6 +286,8 @@ describe('power cap', () => {
     }, 'the window to narrow to one request')
     expect(narrow.power).toMatchObject({ cap_w: 200, draw_w: 260, max_window: 8 })
     await eventually(async () => (await engineRunning(t)) === 1 || null, 'one request in flight under the cap')
+    // From then on at most one at a time, however often it is looked at.
+    for (let i = 0; i < 10; i++) expect(await engineRunning(t)).toBeLessThanOrEqual(1)
 
     fake.setGpu({ power_w: 120 })
     await eventually(async () => ((await page(t)).schedule?.power?.window === 8) || null, 'the window to widen again')

@@ -50,8 +50,12 @@ describe('batch hours', () => {
     expect(scheduleVerdict({ ...base, now: at(5, 23) }).open).toBe(true)
     expect(startText(at(6, 22), at(5, 23))).toBe('Tue at 22:00')
 
-    let now = at(5, 12)
+    let now = at(5, 23)
     const schedule = new BatchSchedule({ settings: () => ({ batchHours: '22:00-07:00', batchWhenIdle: false, batchIdleSeconds: 300 }), clock: () => now, idleSeconds: () => null })
+    // Inside the window there is nothing to override: "run now" changes nothing (it would outlast the 07:00 close).
+    schedule.runNow()
+    expect(schedule.state()).toMatchObject({ open: true, run_now: false })
+    now = at(5, 12)
     expect(schedule.verdict().open).toBe(false)
     schedule.runNow()
     expect(schedule.state()).toMatchObject({ open: true, run_now: true, run_now_until: at(5, 22), hold: null })
