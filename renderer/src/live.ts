@@ -97,6 +97,7 @@ export function applyEvent(name: string, data: unknown): void {
     case 'settings.changed':
       void useSettingsStore.getState().refresh()
       void useGpuStore.getState().refresh() // the thermal thresholds
+      void useQueueStore.getState().refresh() // the batch hours and the power cap the queue shows
       return
     default:
       // file.created / file.deleted: the dashboard lists no files; batch events cover what it shows.

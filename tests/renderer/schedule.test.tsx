@@ -151,6 +151,16 @@ describe('batch hours in the dashboard', () => {
   })
 })
 
+test('a settings.changed event reads the schedule again (batch hours set from another window)', async () => {
+  const { service } = startWithService((s) => (s.jobs = page([queuedA], schedule())))
+  await screen.findByTestId('job-batch_a')
+  await waitFor(() => expect(service.openStreams).toBe(1))
+  expect(screen.queryByTestId('schedule-held')).toBeNull()
+  service.jobs = page([queuedA], closed)
+  service.push('settings.changed', {})
+  expect((await screen.findByTestId('schedule-held')).textContent).toContain('Outside the batch hours')
+})
+
 describe('the power cap next to the temperature chart', () => {
   const power = (over: Partial<PowerWindow> = {}): PowerWindow => ({ cap_w: 250, draw_w: 180, window: 16, max_window: 16, ...over })
   const running = (p: PowerWindow): Job =>
