@@ -22,6 +22,8 @@ export interface QueueInput {
   jobs: readonly QueueCandidate[]
   /** The job that runs now: its model counts as loaded, its remaining time comes before everyone else's. */
   running: { id: string; model: string | null; comparisonId: string | null; etaSeconds: number | null } | null
+  /** The job that ran last, while none runs: the next arm of its comparison follows it. */
+  previous?: { comparisonId: string | null } | null
   /** Whether the model is loaded (or asleep in the warm pool): its job runs without a swap. */
   warm: (model: string) => boolean
   now: number
@@ -62,8 +64,9 @@ export function queueOrder(input: QueueInput): QueueEntry[] {
   const queued = input.jobs.filter((j) => j.status === 'in_progress' && j.id !== input.running?.id)
   const unfinished = input.jobs.filter((j) => j.status === 'validating' || j.status === 'in_progress')
   const placed = new Set<string>(input.running ? [input.running.id] : [])
+  // The job that ran last counts for its comparison only: whether its model is still loaded, `warm` says.
   let lastModel = input.running?.model ?? null
-  let lastComparison = input.running?.comparisonId ?? null
+  let lastComparison = (input.running ?? input.previous)?.comparisonId ?? null
   const warm = (model: string | null): boolean => model !== null && (model === lastModel || input.warm(model))
   const blockerOf = (j: QueueCandidate): QueueCandidate | undefined =>
     j.comparisonId === null ? undefined : unfinished.find((o) => o.comparisonId === j.comparisonId && o.seq < j.seq && !placed.has(o.id))

@@ -119,6 +119,8 @@ export class Scheduler {
   private lastLoopError: string | null = null
   /** Requests per second each model's jobs ran at lately (for the ETAs of queued jobs). */
   private readonly rates = new Map<string, number>()
+  /** The job that ran last: the next arm of its comparison follows it (queue-order.ts). */
+  private previous: { comparisonId: string | null } | null = null
 
   constructor(private readonly d: SchedulerDeps) {
     this.unsubscribe = d.events.on('batch.status', ({ to }) => {
@@ -287,6 +289,7 @@ export class Scheduler {
       running: running
         ? { id: running.id, model: running.model, comparisonId: comparisonOf(running), etaSeconds: this.progress.get(running.id)?.etaSeconds ?? null }
         : null,
+      previous: this.previous,
       warm: (model) => engine.runs(model) || warm.has(model),
       now,
       maxWaitMs: this.d.settings.maxQueueWaitMinutes * 60_000,
@@ -437,6 +440,7 @@ export class Scheduler {
     }
     if (!this.transition('idle', 'running')) return // paused or stopping meanwhile: the next turn sees it
     this.current = { id: row.id, run: null }
+    this.previous = { comparisonId: comparisonOf(row) }
     let lease: EngineLease | null = null
     // A model load or a job takes minutes to hours: the loop is alive while it waits on them.
     const ticker = setInterval(() => {

@@ -136,6 +136,31 @@ describe('the queue avoids swaps', () => {
     expect(done.request_counts).toEqual({ total: 200, completed: 200, failed: 0 })
   })
 
+  it('the arms of a comparison run one after another, before an older job that needs the same swap', async () => {
+    const { t, fake } = await boot({}, { chunkSize: 50 })
+    expect((await post(t, '/api/batches/pause')).status).toBe(200)
+    await load(t, 'test-model-a')
+    const older = await submit(t, lines(4, 'older', 'test-model-b'))
+    await until(t, older.id, ['in_progress'])
+    const file = await t.client.files.create({ file: await toFile(Buffer.from(lines(4, 'cmp')), 'in.jsonl'), purpose: 'batch' })
+    const res = await post(t, '/api/comparisons', { input_file_id: file.id, models: ['test-model-a', 'test-model-b'] })
+    expect(res.status).toBe(201)
+    const [armA, armB] = ((await res.json()) as { arms: { model: string; batch_id: string }[] }).arms.map((a) => a.batch_id)
+    for (const id of [armA, armB]) await until(t, id, ['in_progress'])
+
+    const queued = await page(t)
+    const place = (id: string): Job['queue'] => queued.data.find((j) => j.id === id)!.queue
+    expect(place(armA)).toMatchObject({ position: 1, reason: 'warm' })
+    expect(place(armB)).toMatchObject({ position: 2, reason: 'comparison' })
+    expect(place(older.id)).toMatchObject({ position: 3 })
+
+    expect((await post(t, '/api/batches/resume')).status).toBe(200)
+    for (const id of [armA, armB, older.id]) expect((await until(t, id, ['completed', 'failed'])).status).toBe('completed')
+    expect(firstStarted(t, armA)).toBeLessThan(firstStarted(t, armB))
+    expect(firstStarted(t, armB)).toBeLessThan(firstStarted(t, older.id))
+    expect(loadedModels(fake)).toEqual(['test-model-a', 'test-model-b'])
+  })
+
   it('changes a queued job\'s priority from the dashboard, and refuses a bad one with the error envelope', async () => {
     const { t } = await boot({}, { chunkSize: 50 })
     expect((await post(t, '/api/batches/pause')).status).toBe(200)

@@ -153,6 +153,12 @@ describe('the queue order', () => {
       ['other', 'arrival'],
       ['later', 'arrival'],
     ])
+    // Between two jobs the arm that ran last still leads to the next one.
+    const after = [job('other', 2, 'A'), job('arm2', 3, 'A', { comparisonId: 'cmp_1' })]
+    expect(queueOrder(input(after, { warm: () => false, previous: { comparisonId: 'cmp_1' } })).map((e) => [e.id, e.reason])).toEqual([
+      ['arm2', 'comparison'],
+      ['other', 'arrival'],
+    ])
     // An arm whose earlier arm still validates waits for it.
     const validating = [job('arm1', 1, 'B', { comparisonId: 'cmp_1', status: 'validating' }), job('arm2', 2, 'A', { comparisonId: 'cmp_1' }), job('x', 3, 'A')]
     expect(queueOrder(input(validating)).map((e) => [e.id, e.reason, e.runnable])).toEqual([
