@@ -31,6 +31,8 @@ import { Scheduler } from './batch/scheduler'
 import { GpuTelemetry, type GpuSample } from './gpu/telemetry'
 import { ThermalGuard, type ThermalDecision, type ThermalReading } from './gpu/thermal-guard'
 import { VERSION } from './version'
+import { BatchSchedule } from './batch/batch-schedule'
+import { PowerGovernor } from './gpu/power-governor'
 import type { EngineError } from './engine/engine-types'
 import { ComparisonService } from './compare/comparison-service'
 
@@ -40,6 +42,13 @@ export interface ServiceOptions {
   overrides?: Partial<Settings>
   /** Window over which request bodies must keep up VBS_UPLOAD_MIN_BYTES_PER_SECOND (tests shorten it). */
   bodyRateWindowMs?: number
+  /** The clock the batch schedule reads (batch hours, queue aging); tests inject one. */
+  clock?: () => number
+  /**
+   * Seconds the desktop has been idle, for VBS_BATCH_WHEN_IDLE: the Electron shell passes powerMonitor's idle
+   * time; headless there is none (null) and idle-only is ignored.
+   */
+  idleSeconds?: () => number | null
 }
 
 /** How often expired files are looked for. */
@@ -79,6 +88,10 @@ export class Service {
   readonly comparisons: ComparisonService
   readonly gpu: GpuTelemetry
   readonly thermal: ThermalGuard
+  /** Batch hours, idle-only and "run now anyway". */
+  readonly schedule: BatchSchedule
+  /** The power cap's in-flight window (VBS_GPU_POWER_LIMIT_W). */
+  readonly power: PowerGovernor
   private thermalCheckedAt = 0
   private registry: ModelRegistry
   private registryError: string | null = null
@@ -179,6 +192,15 @@ export class Service {
       onSample: (sample) => this.onGpuSample(sample),
       onStatus: (status) => this.events.emit('gpu.status', status),
     })
+    this.schedule = new BatchSchedule({
+      settings: () => this.settings,
+      clock: options.clock ?? Date.now,
+      idleSeconds: options.idleSeconds ?? (() => null),
+    })
+    if (s.batchWhenIdle && !options.idleSeconds) {
+      this.log.warn('VBS_BATCH_WHEN_IDLE is ignored: without the desktop app there is no idle time to read')
+    }
+    this.power = new PowerGovernor(() => this.settings.gpuPowerLimitW)
     this.scheduler = new Scheduler({
       store: this.store,
       files: this.files,
@@ -191,6 +213,8 @@ export class Service {
       thermal: () => this.thermalVerdict(),
       validation: (id) => this.batches.validation(id),
       disk: this.files.disk,
+      schedule: this.schedule,
+      power: this.power,
     })
     this.comparisons = new ComparisonService({
       store: this.store,
@@ -225,6 +249,11 @@ export class Service {
     this.settings.thermalResumeC = saved.thermalResumeC
     this.settings.chunkSize = saved.chunkSize
     this.settings.startAtLogin = saved.startAtLogin
+    this.settings.batchHours = saved.batchHours
+    this.settings.batchWhenIdle = saved.batchWhenIdle
+    this.settings.maxQueueWaitMinutes = saved.maxQueueWaitMinutes
+    this.settings.gpuPowerLimitW = saved.gpuPowerLimitW
+    this.scheduler.kick()
     this.log.info({ patch }, 'settings changed')
     this.events.emit('settings.changed', { settings: { ...this.settings, apiKey: null, adminKey: null } })
     return saved
@@ -356,6 +385,9 @@ export class Service {
   private onGpuSample(sample: GpuSample): void {
     this.events.emit('gpu.sample', sample)
     this.checkThermal({ temperatureC: sample.temperatureC, at: sample.at })
+    if (this.power.update(sample.powerW)) {
+      this.log.info({ powerW: sample.powerW, capW: this.power.cap, window: this.power.window }, `power cap: ${this.power.window} batch requests in flight at most`)
+    }
   }
 
   /**

@@ -1,4 +1,4 @@
-import { app, dialog, Notification } from 'electron'
+import { app, dialog, Notification, powerMonitor } from 'electron'
 import { Service } from '../service'
 import { registerIpc } from './ipc'
 import { startFailure, startsHidden, userDataDir } from './launch'
@@ -103,7 +103,8 @@ function main(): void {
     .then(async () => {
       let listening: { host: string; port: number } | null = null
       try {
-        const s = new Service()
+        // Idle-only (VBS_BATCH_WHEN_IDLE) reads the desktop's idle time; the headless service has none.
+        const s = new Service({ idleSeconds: () => powerMonitor.getSystemIdleTime() })
         listening = { host: s.settings.host, port: s.settings.port }
         service = s
         await s.start()

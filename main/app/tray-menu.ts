@@ -35,6 +35,11 @@ export interface TraySnapshot {
   batch: { id: string; done: number; total: number; waiting: string | null } | null
   /** Paused from the tray or the API ("Pause batches"). */
   batchesPaused: boolean
+  /**
+   * The batch hours and idle-only: `held` says why batches wait (outside the hours, desktop in use), null while
+   * they may run; `runNow` while "Run now anyway" overrides them.
+   */
+  schedule: { held: string | null; runNow: boolean }
   thermal: { paused: boolean; reason: string | null }
   /** Latest GPU temperature in °C, or null without readings. */
   gpuTemperatureC: number | null
@@ -50,6 +55,10 @@ export interface TrayActions {
   loadModel(id: string): void
   pauseBatches(): void
   resumeBatches(): void
+  /** "Run now anyway": batches run until the batch hours next open. */
+  runNow(): void
+  /** Back to the batch hours. */
+  followSchedule(): void
   openDashboard(): void
   copyApiUrl(): void
   copyApiKey(): void
@@ -182,7 +191,10 @@ export function statusLine(s: TraySnapshot): string {
  */
 export function batchLine(s: TraySnapshot): string | null {
   if (s.thermal.paused) return truncate(capitalize(s.thermal.reason ?? 'batches paused: GPU too hot'), 80)
-  if (!s.batch) return s.batchesPaused ? 'Batches paused' : null
+  if (!s.batch) {
+    if (s.batchesPaused) return 'Batches paused'
+    return s.schedule.held ? truncate(capitalize(s.schedule.held), 80) : null
+  }
   const pct = s.batch.total > 0 ? Math.floor((100 * s.batch.done) / s.batch.total) : 0
   const head = s.batch.total > 0 ? `Batch ${pct}% of ${count(s.batch.total)}` : 'Batch starting'
   if (s.batchesPaused) return `${head} (paused)`
@@ -240,6 +252,12 @@ export function trayMenuTemplate(s: TraySnapshot, a: TrayActions): TrayMenuItem[
       ? { kind: 'action', id: 'resume-batches', label: 'Resume batches', enabled: true, click: () => a.resumeBatches() }
       : { kind: 'action', id: 'pause-batches', label: 'Pause batches', enabled: true, click: () => a.pauseBatches() },
   )
+  // Offered while the batch hours (or idle-only) hold batches, and, once taken, the way back.
+  if (s.schedule.runNow) {
+    items.push({ kind: 'action', id: 'follow-schedule', label: 'Back to batch hours', enabled: true, click: () => a.followSchedule() })
+  } else if (s.schedule.held) {
+    items.push({ kind: 'action', id: 'run-now', label: 'Run now anyway', enabled: !s.batchesPaused, click: () => a.runNow() })
+  }
   items.push(
     { kind: 'separator' },
     { kind: 'action', id: 'open-dashboard', label: 'Open dashboard', enabled: true, click: () => a.openDashboard() },

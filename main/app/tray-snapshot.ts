@@ -16,6 +16,7 @@ export interface TraySource {
     readonly paused: boolean
     readonly runningBatch: string | null
     progressOf(id: string): { completed: number; failed: number; total: number; hold: { detail: string } | null } | null
+    scheduleState(): { hold: { detail: string } | null; run_now: boolean }
   }
   thermal: { readonly paused: boolean; readonly reason: string | null }
   gpu: { current(): { temperatureC: number | null; at: number } | null }
@@ -55,6 +56,10 @@ export function traySnapshot(source: TraySource, now = Date.now()): TraySnapshot
         }
       : null,
     batchesPaused: source.scheduler.paused,
+    schedule: (() => {
+      const schedule = source.scheduler.scheduleState()
+      return { held: schedule.hold?.detail ?? null, runNow: schedule.run_now }
+    })(),
     thermal: { paused: source.thermal.paused, reason: source.thermal.reason },
     gpuTemperatureC: sample && now - sample.at <= GPU_SAMPLE_STALE_MS ? sample.temperatureC : null,
     startAtLogin: source.settings.startAtLogin,

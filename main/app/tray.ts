@@ -162,6 +162,14 @@ export class AppTray {
       this.d.service.scheduler.resume()
       this.refresh()
     },
+    runNow: () => {
+      this.d.service.scheduler.runNow(true)
+      this.refresh()
+    },
+    followSchedule: () => {
+      this.d.service.scheduler.runNow(false)
+      this.refresh()
+    },
     openDashboard: () => this.d.showWindow(),
     copyApiUrl: () => clipboard.writeText(apiUrl(this.shareableBase())),
     copyApiKey: () => clipboard.writeText(this.d.service.apiKey),

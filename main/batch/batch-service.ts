@@ -12,6 +12,7 @@ import type { RequestIndexRow } from '../store/requests-repo'
 import { newBatchRow, toBatchObject } from '../store/batch-row'
 import { BatchLifecycle } from './batch-lifecycle'
 import { BATCH_ENDPOINTS, type BatchObject } from '../contract/batches'
+import { BATCH_PRIORITIES, type BatchPriority } from '../contract/jobs'
 import { forEachLineOfFile } from './jsonl-lines'
 import { clipMessage, JsonlValidator } from './validate-jsonl'
 import type { FileService } from '../files/file-service'
@@ -71,6 +72,7 @@ export class BatchService {
       throw badRequest(`Invalid completion_window ${echo(window)}: the only supported value is '24h'.`, 'invalid_value', 'completion_window')
     }
     const metadata = checkMetadata(params.metadata)
+    const priority = metadata?.priority === undefined ? 'normal' : checkPriority(metadata.priority, 'metadata.priority')
     const outputExpiresAfter = checkExpiresAfter(params.output_expires_after, 'output_expires_after')
 
     if (!FILE_ID.test(inputFileId)) throw notFound(`No such File object: ${echo(inputFileId)}`, 'input_file_id')
@@ -98,6 +100,7 @@ export class BatchService {
       output_expires_after: outputExpiresAfter,
       // Set now only when the file runs on a model of the caller's choice: validation keeps it (see validate).
       model: options.model ?? null,
+      priority,
     })
     store.batches.insert(row)
     this.deps.log.info({ batch: row.id, file: file.id, endpoint }, `batch ${row.id} created`)
@@ -192,6 +195,26 @@ export class BatchService {
   async stop(): Promise<void> {
     this.stopping = true
     await Promise.allSettled([...this.validations.values()])
+  }
+
+  /**
+   * `PUT /api/batches/{id}/priority`: where a batch that has not ended goes in the queue. A higher one than the
+   * running job's is let in at that job's next chunk boundary (the scheduler asks at each).
+   */
+  setPriority(id: string, value: unknown): BatchPriority {
+    const row = this.getRow(id)
+    const priority = checkPriority(value, 'priority')
+    if (row.status !== 'validating' && row.status !== 'in_progress') {
+      throw new ApiError(409, `Batch ${row.id} has status '${row.status}': only a batch that is validating or queued to run has a priority to change.`, {
+        code: 'batch_not_queued',
+        param: 'id',
+      })
+    }
+    if (row.priority !== priority) {
+      this.deps.store.batches.update(row.id, { priority })
+      this.deps.log.info({ batch: row.id, from: row.priority, to: priority }, `batch ${row.id}: priority ${priority}`)
+    }
+    return priority
   }
 
   private getRow(id: string): BatchRow {
@@ -308,4 +331,11 @@ export class BatchService {
   async validation(id: string): Promise<void> {
     await this.validations.get(id)
   }
+}
+
+/** `high`, `normal` or `low`; anything else is the 400 naming `param`. */
+function checkPriority(value: unknown, param: string): BatchPriority {
+  if (typeof value === 'string' && (BATCH_PRIORITIES as readonly string[]).includes(value)) return value as BatchPriority
+  if (value === undefined || value === null) throw badRequest(`Missing required parameter: '${param}' (high, normal or low).`, 'missing_required_parameter', param)
+  throw badRequest(`Invalid '${param}' ${echo(value)}: a batch's priority is high, normal or low.`, 'invalid_value', param)
 }

@@ -10,7 +10,7 @@ import { promptText, readAnswer } from './engine-answer'
 import type { EngineTarget } from '../engine/engine-backend'
 import { sanitizeEngineBody } from '../engine/request-policy'
 import { sendToEngine } from './engine-client'
-import type { Hold } from '../contract/jobs'
+import type { Hold, PowerWindow } from '../contract/jobs'
 import { holdFor, sameHold, type HoldReason } from './hold'
 import { holdOfRow } from '../store/batch-row'
 import { RateMeter, type BatchProgress } from './progress'
@@ -45,9 +45,19 @@ export interface RunDeps {
   /** A request could not reach the engine at all (connection refused, reset, timeout). */
   unreachable: (reason: string) => void
   onProgress: (progress: BatchProgress) => void
+  /**
+   * Asked before each chunk: true when the run should give way there (a job of higher priority waits, the
+   * batch hours ended). Nothing is in flight at a chunk boundary, so the run ends cleanly and resumes later.
+   */
+  shouldYield?: () => boolean
+  /** Requests that may be in flight now (the power cap narrows it); at most `concurrency`. Read before each send. */
+  window?: () => number
+  /** The power cap's view of the window, shown with the progress. */
+  power?: () => PowerWindow | undefined
 }
 
-export type RunEnd = 'done' | 'cancel' | 'expire' | 'shutdown'
+/** `yield`: stopped at a chunk boundary to give way (see RunDeps.shouldYield); it resumes from its rows. */
+export type RunEnd = 'done' | 'cancel' | 'expire' | 'shutdown' | 'yield'
 
 /** The batch's input file is gone from disk: the job can never run. */
 export class InputFileMissingError extends Error {
@@ -93,6 +103,8 @@ export class BatchRun {
   private readonly endpoint: string
   /** What stopped the run from inside (a commit that failed, a full disk): run() rejects with it. */
   private fault: Error | null = null
+  /** The in-flight window: at most `concurrency`, narrower while the power cap says so. */
+  private readonly slots: Slots
 
   constructor(
     private readonly deps: RunDeps,
@@ -105,12 +117,13 @@ export class BatchRun {
     this.failed = batch.failed
     this.chunks = Math.max(1, Math.ceil(batch.total / o.chunkSize))
     this.endpoint = batch.endpoint
+    this.slots = new Slots(() => Math.max(1, Math.min(o.concurrency, deps.window?.() ?? o.concurrency)))
     // Every request in flight (up to the concurrency) listens on both: that many listeners are expected.
     setMaxListeners(0, this.stopSignal.signal, this.abandon.signal)
   }
 
   /** Stops sending; requests in flight get drainMs to finish, then are abandoned (and run again later). */
-  stop(why: Exclude<RunEnd, 'done'>): void {
+  stop(why: Exclude<RunEnd, 'done' | 'yield'>): void {
     if (this.end) return
     this.end = why
     this.stopSignal.abort()
@@ -120,6 +133,7 @@ export class BatchRun {
   progress(): BatchProgress {
     const { perSecond, tokensPerSecond } = this.meter.rates()
     const remaining = this.batch.total - this.completed - this.failed
+    const power = this.deps.power?.()
     return {
       chunk: this.chunk,
       chunks: this.chunks,
@@ -131,6 +145,7 @@ export class BatchRun {
       etaSeconds: perSecond > 0 ? Math.round(remaining / perSecond) : null,
       hold: this.hold,
       updatedAt: Date.now(),
+      ...(power ? { power } : {}),
     }
   }
 
@@ -149,6 +164,11 @@ export class BatchRun {
       while (!this.end) {
         const rows = store.requests.pending(this.seq, afterLine, this.o.chunkSize)
         if (rows.length === 0) break
+        // A chunk boundary: nothing is in flight, so giving way here resends nothing and cuts no chunk short.
+        if (this.deps.shouldYield?.()) {
+          this.end = 'yield'
+          break
+        }
         afterLine = rows[rows.length - 1].line
         this.chunk = Math.min(this.chunks, 1 + Math.floor((this.completed + this.failed) / this.o.chunkSize))
         this.report(true)
@@ -175,7 +195,10 @@ export class BatchRun {
 
   private async runChunk(items: Item[], committer: Committer): Promise<void> {
     const queue = new WorkQueue(items, () => this.end !== null)
-    const stopWaiting = (): void => queue.wakeAll()
+    const stopWaiting = (): void => {
+      queue.wakeAll()
+      this.slots.wakeAll()
+    }
     this.stopSignal.signal.addEventListener('abort', stopWaiting, { once: true })
     try {
       await Promise.all(Array.from({ length: Math.min(this.o.concurrency, items.length) }, () => this.worker(queue, committer)))
@@ -198,16 +221,23 @@ export class BatchRun {
       if (this.end) return
       const item = await queue.next()
       if (!item || this.end) return
-      const target = await this.deps.gate((reason) => this.setWaiting(reason), this.stopSignal.signal)
-      if (target === null || this.end) return
-      item.startedAt ||= Date.now()
-      const payload = this.payload(item, target)
-      if (payload === null) {
-        // Validation checked this line; only a changed input file could get here.
-        committer.add(this.failure(item, null, null, 'invalid_request', `line ${item.line} is no longer valid JSON`))
-        continue
+      // Not sent: it stays pending and runs again later.
+      if (!(await this.slots.acquire(() => this.end !== null))) return
+      let outcome: Awaited<ReturnType<typeof sendToEngine>>
+      try {
+        const target = await this.deps.gate((reason) => this.setWaiting(reason), this.stopSignal.signal)
+        if (target === null || this.end) return
+        item.startedAt ||= Date.now()
+        const payload = this.payload(item, target)
+        if (payload === null) {
+          // Validation checked this line; only a changed input file could get here.
+          committer.add(this.failure(item, null, null, 'invalid_request', `line ${item.line} is no longer valid JSON`))
+          continue
+        }
+        outcome = await sendToEngine(target, this.endpoint, payload, this.o.requestTimeoutMs, this.abandon.signal)
+      } finally {
+        this.slots.release()
       }
-      const outcome = await sendToEngine(target, this.endpoint, payload, this.o.requestTimeoutMs, this.abandon.signal)
       item.attempts += 1
       if (outcome.kind === 'transient' && outcome.status === null && !this.abandon.signal.aborted) this.deps.unreachable(outcome.reason)
       if (outcome.kind === 'ok') {
@@ -367,6 +397,49 @@ class WorkQueue {
       this.ready.push(item)
       this.wakeAll()
     }, ms)
+  }
+
+  wakeAll(): void {
+    const waiters = this.waiters
+    this.waiters = []
+    for (const w of waiters) w()
+  }
+}
+
+/** How often a request held back by a narrowed window looks again whether the window has widened. */
+const WINDOW_POLL_MS = 100
+
+/** Requests in flight, at most `limit()` at a time; the limit may change between sends (the power cap). */
+class Slots {
+  private inFlight = 0
+  private waiters: (() => void)[] = []
+
+  constructor(private readonly limit: () => number) {}
+
+  /** Resolves true once a request may go out, false when the run stops meanwhile. */
+  async acquire(stopped: () => boolean): Promise<boolean> {
+    for (;;) {
+      if (stopped()) return false
+      if (this.inFlight < this.limit()) {
+        this.inFlight += 1
+        return true
+      }
+      // Woken by a request that ends; a widened window is seen within WINDOW_POLL_MS.
+      await new Promise<void>((resolve) => {
+        const done = (): void => {
+          clearTimeout(timer)
+          this.waiters = this.waiters.filter((w) => w !== done)
+          resolve()
+        }
+        const timer = setTimeout(done, WINDOW_POLL_MS)
+        this.waiters.push(done)
+      })
+    }
+  }
+
+  release(): void {
+    this.inFlight -= 1
+    this.waiters[0]?.()
   }
 
   wakeAll(): void {

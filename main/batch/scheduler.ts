@@ -10,7 +10,10 @@ import type { FileService } from '../files/file-service'
 import type { BatchRow } from '../store/batches-repo'
 import type { BatchLifecycle } from './batch-lifecycle'
 import { finalizeBatch, type FinalOutcome } from './finalize'
-import type { BatchProgress, Hold, SchedulerState } from '../contract/jobs'
+import type { BatchProgress, Hold, PowerWindow, QueuePlace, ScheduleState, SchedulerState } from '../contract/jobs'
+import { outranks, queueOrder, type QueueCandidate, type QueueEntry } from './queue-order'
+import type { BatchSchedule } from './batch-schedule'
+import type { PowerGovernor } from '../gpu/power-governor'
 import { holdFor, sameHold, type HoldReason } from './hold'
 import { BatchRun, InputFileMissingError, type RunEnd } from './runner'
 import { isNoSpace } from '../store/disk-space'
@@ -40,10 +43,21 @@ export interface SchedulerDeps {
   validation: (batchId: string) => Promise<void>
   /** The data dir's disk: a job whose commits fail for lack of space is held until there is room. */
   disk: DiskState
+  /** Batch hours, idle-only and "run now anyway": asked before each job and at each chunk boundary. */
+  schedule: BatchSchedule
+  /** The power cap's in-flight window for the running job. */
+  power: PowerGovernor
+  /**
+   * Models that start without a load besides the one the engine runs (asleep in a warm pool): their jobs go
+   * before jobs that need a swap. The sleep-mode work plugs its pool in here; none by default.
+   */
+  warmModels?: () => ReadonlySet<string>
 }
 
 /** How long the loop sleeps when there is nothing to do (it is woken at once by new work). */
 const IDLE_MS = 5000
+/** While the schedule holds batches (batch hours, idle-only), how often it is asked again. */
+const SCHEDULE_POLL_MS = 1000
 const GATE_POLL_MS = 100
 /** How often queued jobs are looked at for their expiry (the running one has its own timer). */
 const EXPIRY_SWEEP_MS = 30_000
@@ -103,6 +117,10 @@ export class Scheduler {
   private readonly faults = new Map<string, { count: number; until: number }>()
   private loopRunning = false
   private lastLoopError: string | null = null
+  /** Requests per second each model's jobs ran at lately (for the ETAs of queued jobs). */
+  private readonly rates = new Map<string, number>()
+  /** The job that ran last: the next arm of its comparison follows it (queue-order.ts). */
+  private previous: { comparisonId: string | null } | null = null
 
   constructor(private readonly d: SchedulerDeps) {
     this.unsubscribe = d.events.on('batch.status', ({ to }) => {
@@ -237,14 +255,102 @@ export class Scheduler {
       this.hold(jobs[0].id, this.diskHold())
       return this.idle(DISK_POLL_MS)
     }
+    // Outside the batch hours (or while the desktop is in use) every queued job says until when it waits.
+    const verdict = this.d.schedule.verdict()
+    if (!verdict.open) {
+      for (const j of jobs) this.hold(j.id, { kind: verdict.kind, detail: verdict.detail })
+      return this.idle(SCHEDULE_POLL_MS)
+    }
+    for (const j of jobs) this.clearScheduleHold(j)
     const now = Date.now()
-    const next = jobs.find((j) => (this.faults.get(j.id)?.until ?? 0) <= now)
+    const byId = new Map(jobs.map((j) => [j.id, j]))
+    const next = this.order()
+      .filter((e) => e.runnable)
+      .map((e) => byId.get(e.id))
+      .find((j): j is BatchRow => j !== undefined && (this.faults.get(j.id)?.until ?? 0) <= now)
     if (!next) {
       const soonest = Math.min(...jobs.map((j) => this.faults.get(j.id)?.until ?? now))
       // Waits in short steps even for a long backoff, so that the heartbeat stays fresh.
       return this.idle(Math.min(IDLE_MS, Math.max(50, soonest - now)))
     }
     await this.runJob(next)
+  }
+
+  /** The queue as it stands (queue-order.ts): every job that waits to run, in the order it will run. */
+  private order(): QueueEntry[] {
+    const { store, engine } = this.d
+    const candidates = store.batches.waiting().map(candidate)
+    const running = this.current ? store.batches.get(this.current.id) : undefined
+    const verdict = this.d.schedule.verdict()
+    const now = this.d.schedule.now
+    const warm = this.d.warmModels?.() ?? new Set<string>()
+    return queueOrder({
+      jobs: candidates,
+      running: running
+        ? { id: running.id, model: running.model, comparisonId: comparisonOf(running), etaSeconds: this.progress.get(running.id)?.etaSeconds ?? null }
+        : null,
+      previous: this.previous,
+      warm: (model) => engine.runs(model) || warm.has(model),
+      now,
+      maxWaitMs: this.d.settings.maxQueueWaitMinutes * 60_000,
+      rate: (model) => this.rates.get(model) ?? store.batches.recentRate(model),
+      delaySeconds: !verdict.open && verdict.nextStart !== null ? Math.max(0, (verdict.nextStart - now) / 1000) : 0,
+    })
+  }
+
+  /** Where each queued job stands: `GET /api/batches[/{id}]` `queue`. */
+  queuePlaces(): Map<string, QueuePlace> {
+    return new Map(this.order().map((e) => [e.id, { position: e.position, reason: e.reason, detail: e.detail, eta_seconds: e.etaSeconds }]))
+  }
+
+  /** Batch hours, idle-only, "run now anyway" and the power window, as the API shows them. */
+  scheduleState(): ScheduleState {
+    // With a cap, its window is shown even between jobs; without one, only the running job's.
+    return { ...this.d.schedule.state(), power: this.d.power.cap !== null || this.current?.run ? this.powerWindow() : null }
+  }
+
+  /** "Run now anyway" (the tray, the dashboard) until the batch hours next open; false turns it off again. */
+  runNow(on: boolean): ScheduleState {
+    if (on) this.d.schedule.runNow()
+    else this.d.schedule.cancelRunNow()
+    this.d.log.info({ runNow: on }, on ? 'batches run now, whatever the batch hours say' : 'batches follow the batch hours again')
+    this.kick()
+    return this.scheduleState()
+  }
+
+  private powerWindow(): PowerWindow {
+    const p = this.d.power
+    return { cap_w: p.cap, draw_w: p.drawW, window: p.window, max_window: p.maxWindow }
+  }
+
+  /**
+   * Asked by the running job at each chunk boundary: it gives way when the schedule closed, or when a queued job
+   * of a higher priority waits (it runs next; the yielding job goes back in the queue).
+   */
+  private shouldYield(batchId: string): boolean {
+    if (!this.d.schedule.verdict().open) return true
+    const row = this.d.store.batches.get(batchId)
+    if (!row) return false
+    const now = Date.now()
+    // Only a job that could start now: one in an error backoff would let this one start again at once, and so on.
+    const first = this.order().find((e) => e.runnable && (this.faults.get(e.id)?.until ?? 0) <= now)
+    const next = first ? this.d.store.batches.get(first.id) : undefined
+    return next !== undefined && next.status === 'in_progress' && outranks(next.priority, row.priority)
+  }
+
+  /** The schedule opened: a job no longer says it waits for the batch hours or an idle desktop. */
+  private clearScheduleHold(row: BatchRow): void {
+    const hold = this.progress.get(row.id)?.hold ?? holdOfRow(row)
+    if (hold?.kind !== 'quiet_hours' && hold?.kind !== 'not_idle') return
+    const before = this.progress.get(row.id) ?? emptyProgress(row)
+    const progress: BatchProgress = { ...before, hold: null, updatedAt: Date.now() }
+    this.progress.set(row.id, progress)
+    this.d.events.emit('batch.progress', { id: row.id, progress })
+    try {
+      this.d.store.batches.update(row.id, { hold: null })
+    } catch (err) {
+      if (!isNoSpace(err)) throw err
+    }
   }
 
   private diskHold(): HoldReason {
@@ -334,12 +440,14 @@ export class Scheduler {
     }
     if (!this.transition('idle', 'running')) return // paused or stopping meanwhile: the next turn sees it
     this.current = { id: row.id, run: null }
+    this.previous = { comparisonId: comparisonOf(row) }
     let lease: EngineLease | null = null
     // A model load or a job takes minutes to hours: the loop is alive while it waits on them.
     const ticker = setInterval(() => {
       this.beat = Date.now()
     }, BEAT_MS)
     let faulted = false
+    let yielded = false
     try {
       if (!engine.runs(entry.id)) {
         this.hold(row.id, { kind: 'engine_loading', detail: `waiting for engine: loading ${entry.id}` })
@@ -363,6 +471,7 @@ export class Scheduler {
       const fresh = this.d.store.batches.get(row.id)!
       if (fresh.status !== 'in_progress') return // cancelled while the model loaded: settleEnds ends it
       const run = this.makeRun(fresh, entry.id, engine.capabilities(entry.id).batchConcurrency)
+      this.d.power.setMax(this.concurrency(entry.id))
       this.current.run = run
       const untilExpiry = Math.max(0, fresh.expires_at * 1000 - Date.now())
       // A few ms late, never early: dueEnd must see the window as passed when the timer fires.
@@ -374,6 +483,14 @@ export class Scheduler {
         clearTimeout(expiry)
       }
       if (end === 'shutdown') return
+      if (end === 'yield') {
+        // Back in the queue at a chunk boundary; it says why at once when the schedule closed.
+        const verdict = this.d.schedule.verdict()
+        if (!verdict.open) this.hold(row.id, { kind: verdict.kind, detail: verdict.detail })
+        this.d.log.info({ batch: row.id }, verdict.open ? `batch ${row.id} gives way to a batch of higher priority` : `batch ${row.id} stops at a chunk boundary: ${verdict.detail}`)
+        yielded = true
+        return
+      }
       this.faults.delete(row.id)
       // A cancel that came once every request had ended still wins over completing.
       const cancelled = end === 'cancel' || (end === 'done' && this.d.store.batches.get(row.id)?.status === 'cancelling')
@@ -387,8 +504,12 @@ export class Scheduler {
       lease?.release()
       this.current = null
       this.transition('running', 'idle')
-      if (!faulted) this.progress.delete(row.id) // a held job keeps saying why
+      if (!faulted && !yielded) this.progress.delete(row.id) // a held job keeps saying why; a yielded one how far it is
     }
+  }
+
+  private concurrency(model: string): number {
+    return this.d.settings.batchConcurrency || this.d.engine.capabilities(model).batchConcurrency
   }
 
   private makeRun(row: BatchRow, model: string, defaultConcurrency: number): BatchRun {
@@ -402,8 +523,12 @@ export class Scheduler {
         unreachable: (reason) => this.d.engine.suspect(model, reason),
         onProgress: (progress) => {
           this.progress.set(row.id, progress)
+          if (progress.requestsPerSecond > 0) this.rates.set(model, progress.requestsPerSecond)
           this.d.events.emit('batch.progress', { id: row.id, progress })
         },
+        shouldYield: () => this.shouldYield(row.id),
+        window: () => this.d.power.window,
+        power: () => (this.d.power.cap === null ? undefined : this.powerWindow()),
       },
       row,
       {
@@ -533,5 +658,30 @@ function emptyProgress(row: BatchRow | undefined): BatchProgress {
     etaSeconds: null,
     hold: row ? holdOfRow(row) : null,
     updatedAt: Date.now(),
+  }
+}
+
+/** A row as the queue sees it. */
+function candidate(row: BatchRow & { seq: number }): QueueCandidate {
+  return {
+    id: row.id,
+    seq: row.seq,
+    status: row.status,
+    model: row.model,
+    priority: row.priority,
+    queuedAt: (row.in_progress_at ?? row.created_at) * 1000,
+    comparisonId: comparisonOf(row),
+    remaining: Math.max(0, row.total - row.completed - row.failed),
+  }
+}
+
+/** `metadata.comparison_id`: the arms of one comparison (compare/comparison-service.ts). */
+function comparisonOf(row: BatchRow): string | null {
+  if (!row.metadata) return null
+  try {
+    const id = (JSON.parse(row.metadata) as Record<string, unknown>).comparison_id
+    return typeof id === 'string' ? id : null
+  } catch {
+    return null
   }
 }

@@ -1,6 +1,7 @@
 import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
+import { BatchHoursError, parseBatchHours } from '../contract/batch-hours'
 
 /**
  * Settings: built-in defaults < `settings.json` in the data dir < environment (`VBS_*`).
@@ -116,6 +117,16 @@ export interface Settings {
   maxWaitingBodyBytes: number
   /** Hosts vLLM may fetch image_url / video_url parts from, comma-separated; empty = none. */
   allowedMediaDomains: string
+  /** A queued job waits at most this long behind jobs for other models (whose model is loaded) before it goes first. */
+  maxQueueWaitMinutes: number
+  /** The daily window batches run in, local time (`22:00-07:00` crosses midnight); '' = at any hour. */
+  batchHours: string
+  /** Batches run only while the desktop is idle (the Electron app; ignored headless). */
+  batchWhenIdle: boolean
+  /** The desktop counts as idle after this many seconds without input (with batchWhenIdle). */
+  batchIdleSeconds: number
+  /** The runner narrows its in-flight window while the GPU draws more than this many watts; 0 = no cap. */
+  gpuPowerLimitW: number
 }
 
 type NumericKey = {
@@ -131,7 +142,10 @@ type StringKey = {
 const MiB = 1024 * 1024
 
 /** Numeric settings that may have a fractional part. */
-const FRACTIONAL = new Set<NumericKey>(['idleUnloadMinutes'])
+const FRACTIONAL = new Set<NumericKey>(['idleUnloadMinutes', 'maxQueueWaitMinutes'])
+
+/** Settings that are true or false. */
+const BOOLEAN = new Set<string>(['startAtLogin', 'batchWhenIdle'])
 
 export function defaultDataDir(env: NodeJS.ProcessEnv = process.env): string {
   const xdg = env.XDG_DATA_HOME && path.isAbsolute(env.XDG_DATA_HOME) ? env.XDG_DATA_HOME : null
@@ -208,6 +222,11 @@ export function defaultSettings(dataDir: string): Settings {
     maxWaitingBodies: 64,
     maxWaitingBodyBytes: 256 * MiB,
     allowedMediaDomains: '',
+    maxQueueWaitMinutes: 120,
+    batchHours: '',
+    batchWhenIdle: false,
+    batchIdleSeconds: 300,
+    gpuPowerLimitW: 0,
   }
 }
 
@@ -280,6 +299,11 @@ const ENV_NAMES: Record<Exclude<keyof Settings, 'dataDir'>, string> = {
   maxWaitingBodies: 'VBS_MAX_WAITING_BODIES',
   maxWaitingBodyBytes: 'VBS_MAX_WAITING_BODY_BYTES',
   allowedMediaDomains: 'VBS_ALLOWED_MEDIA_DOMAINS',
+  maxQueueWaitMinutes: 'VBS_MAX_QUEUE_WAIT_MINUTES',
+  batchHours: 'VBS_BATCH_HOURS',
+  batchWhenIdle: 'VBS_BATCH_WHEN_IDLE',
+  batchIdleSeconds: 'VBS_BATCH_IDLE_SECONDS',
+  gpuPowerLimitW: 'VBS_GPU_POWER_LIMIT_W',
 }
 
 /** Lower bounds for the numeric settings (port 0 = any free port, used by tests). */
@@ -340,6 +364,9 @@ const MINIMUM: Record<NumericKey, number> = {
   maxEventStreams: 1,
   maxWaitingBodies: 1,
   maxWaitingBodyBytes: 1024,
+  maxQueueWaitMinutes: 0,
+  batchIdleSeconds: 1,
+  gpuPowerLimitW: 0,
 }
 
 /** Upper bounds where a larger value would harm the machine or make no sense. */
@@ -352,6 +379,9 @@ const MAXIMUM: Partial<Record<NumericKey, number>> = {
   chunkSize: 100_000,
   // A result's search key is the batch's number times 2^24 plus its line (store/results-repo.ts).
   maxRequestsPerBatch: 16_000_000,
+  // Past a week no job is held back by the swaps it would cause.
+  maxQueueWaitMinutes: 7 * 24 * 60,
+  gpuPowerLimitW: 2000,
 }
 
 /** Keys from the environment must be at least this long (a short key is guessable across the LAN). */
@@ -497,7 +527,7 @@ function assign(settings: Settings, key: Exclude<keyof Settings, 'dataDir'>, val
     settings[numeric] = n as number
     return
   }
-  if (key === 'startAtLogin') {
+  if (BOOLEAN.has(key)) {
     const b = typeof value === 'string' ? { true: true, '1': true, false: false, '0': false }[value.trim().toLowerCase()] : value
     if (typeof b !== 'boolean') throw new SettingsError(`${where} must be true or false, got ${JSON.stringify(value)}`)
     settings[key as BooleanKey] = b
@@ -508,6 +538,15 @@ function assign(settings: Settings, key: Exclude<keyof Settings, 'dataDir'>, val
   }
   if (key === 'apiKey' || key === 'adminKey') {
     settings[key] = value
+    return
+  }
+  if (key === 'batchHours') {
+    try {
+      settings.batchHours = parseBatchHours(value)?.text ?? ''
+    } catch (err) {
+      if (err instanceof BatchHoursError) throw new SettingsError(`${where} ${err.message}`)
+      throw err
+    }
     return
   }
   settings[key as StringKey] = value

@@ -19,6 +19,10 @@ export type HoldKind =
   | 'model_missing'
   /** The job stopped on an unexpected error and is tried again after a backoff. */
   | 'error_backoff'
+  /** Outside the daily batch hours (VBS_BATCH_HOURS): the job runs once the window opens. */
+  | 'quiet_hours'
+  /** Batches run only while the desktop is idle (VBS_BATCH_WHEN_IDLE), and it is in use. */
+  | 'not_idle'
 
 export interface Hold {
   kind: HoldKind
@@ -34,6 +38,63 @@ export interface Hold {
  */
 export type SchedulerState = 'stopped' | 'idle' | 'running' | 'paused' | 'stopping'
 
+/** A batch's place in the queue: `metadata.priority` at creation, or `PUT /api/batches/{id}/priority`. */
+export const BATCH_PRIORITIES = ['high', 'normal', 'low'] as const
+export type BatchPriority = (typeof BATCH_PRIORITIES)[number]
+
+/**
+ * The rule that put a queued job where it is (main/batch/queue-order.ts): `priority` (high before normal before
+ * low), `overdue` (it waited past VBS_MAX_QUEUE_WAIT_MINUTES, so jobs whose model is loaded no longer go first),
+ * `warm` (its model is loaded: it runs without a swap), `arrival` (first come, first served), `comparison` (the
+ * arms of a comparison run one after another: it follows the arm before it, or waits for it).
+ */
+export type QueueReason = 'priority' | 'overdue' | 'warm' | 'arrival' | 'comparison'
+
+/** Where a queued job stands: `GET /api/batches[/{id}]` `queue`, null for the running job and ended ones. */
+export interface QueuePlace {
+  /** 1 = runs next. */
+  position: number
+  reason: QueueReason
+  /** The sentence a person reads ("its model test-model-a is loaded: runs without a model swap"). */
+  detail: string
+  /** Seconds until it starts, from the rates of the jobs before it; null when one of them has no rate yet. */
+  eta_seconds: number | null
+}
+
+/**
+ * The in-flight window of the running job under the GPU power cap (VBS_GPU_POWER_LIMIT_W): it narrows while
+ * the GPU draws more than the cap and widens again below it.
+ */
+export interface PowerWindow {
+  /** The cap in watts; null when there is none. */
+  cap_w: number | null
+  /** The GPU's latest draw in watts, or null without a reading. */
+  draw_w: number | null
+  /** Requests the running job may have in flight now. */
+  window: number
+  /** Its concurrency without the cap. */
+  max_window: number
+}
+
+/** The daily schedule of batch work (`GET /api/batches` `schedule`, `POST|DELETE /api/batches/run-now`). */
+export interface ScheduleState {
+  /** Whether batches may run now by the schedule (hours, idle-only, or the run-now override). */
+  open: boolean
+  /** Why not, while closed: the hold its jobs show. */
+  hold: { kind: HoldKind; detail: string } | null
+  /** The daily window (`22:00-07:00`, local time); '' = always. */
+  batch_hours: string
+  when_idle: boolean
+  /** Epoch ms the window next opens, while closed by the hours; null otherwise. */
+  next_start: number | null
+  /** "Run now anyway": epoch ms until which the schedule is ignored (the next opening of the window), or null. */
+  run_now_until: number | null
+  /** Whether "run now anyway" is on (with idle-only and no hours it lasts until the desktop is next idle). */
+  run_now: boolean
+  /** The power cap and the running job's window, or null when no job runs. */
+  power: PowerWindow | null
+}
+
 /** What the window and the API show of a running batch. */
 export interface BatchProgress {
   chunk: number
@@ -47,6 +108,8 @@ export interface BatchProgress {
   /** Why nothing is being sent right now, or null while it runs. */
   hold: Hold | null
   updatedAt: number
+  /** The in-flight window under the power cap (absent from progress stored by older versions). */
+  power?: PowerWindow
 }
 
 /** A batch as `GET /api/batches[/{id}]` shows it: the OpenAI object plus why it waits and how far it is. */
@@ -58,6 +121,10 @@ export interface Job extends BatchObject {
   progress: BatchProgress | null
   /** Whether this is the job the scheduler runs now. */
   running: boolean
+  /** Its priority (absent only from services older than priorities). */
+  priority?: BatchPriority
+  /** Where it stands in the queue while it waits to run; null when it runs, validates or has ended. */
+  queue?: QueuePlace | null
 }
 
 /** `GET /api/batches`: newest first. */
@@ -67,6 +134,13 @@ export interface JobPage {
   has_more: boolean
   /** Whether batches are paused by hand. */
   paused: boolean
+  /** Batch hours, idle-only and the power window (absent from services older than them). */
+  schedule?: ScheduleState
+}
+
+/** `PUT /api/batches/{id}/priority`. */
+export interface PriorityChange {
+  priority: BatchPriority
 }
 
 /** One dead letter of `GET /api/batches/{id}/failed`: a request that failed for good, kept for a retry. */

@@ -6,6 +6,14 @@ export interface SettingsPatch {
   thermal_resume_c?: number
   chunk_size?: number
   start_at_login?: boolean
+  /** The daily batch window, `22:00-07:00` (local time); '' = any hour. */
+  batch_hours?: string
+  /** Batches only while the desktop is idle (the desktop app; ignored headless). */
+  batch_when_idle?: boolean
+  /** The GPU power cap in watts the runner keeps under by narrowing its in-flight window; 0 = none. */
+  gpu_power_limit_w?: number
+  /** The longest a job waits behind jobs of the loaded model before it goes first. */
+  max_queue_wait_minutes?: number
 }
 export type SettingsField = keyof SettingsPatch
 
@@ -18,6 +26,10 @@ export interface SettingsView {
   thermal_resume_c: number
   chunk_size: number
   start_at_login: boolean
+  batch_hours: string
+  batch_when_idle: boolean
+  gpu_power_limit_w: number
+  max_queue_wait_minutes: number
   /** Whether this client may change settings, the key and the engine (this machine, or the admin key). */
   admin: boolean
   /** Shown to admins only; null for a LAN client without the admin key (it already has the key it sent). */

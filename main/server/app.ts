@@ -80,7 +80,7 @@ export function createApp(deps: AppDeps): Koa<AppState> {
     modelsRouter(deps),
     metricsRouter({ ...deps, waiting }),
     engineRouter({ ...deps, maxJsonBodyBytes: s.maxJsonBodyBytes, admin, waiting }),
-    batchAdminRouter({ ...deps, admin }),
+    batchAdminRouter({ ...deps, admin, maxJsonBodyBytes: s.maxJsonBodyBytes }),
     resultsRouter(deps),
     comparisonsRouter({ comparisons: deps.comparisons, maxJsonBodyBytes: s.maxJsonBodyBytes }),
     status.authed,

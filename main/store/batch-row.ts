@@ -1,5 +1,5 @@
 import type { BatchErrorEntry, BatchObject, BatchStatus } from '../contract/batches'
-import type { BatchProgress, Hold } from '../contract/jobs'
+import type { BatchPriority, BatchProgress, Hold } from '../contract/jobs'
 
 /** The columns a new batch is given when it is created. */
 interface GivenColumns {
@@ -50,6 +50,8 @@ const DEFAULTS = {
   last_finished_at: null as number | null,
   /** Starts of this batch's validation not ended by a verdict or a clean stop; read only while it validates (see BatchService.recover). */
   validation_attempts: 0,
+  /** Where it goes in the queue: high before normal before low (batch/queue-order.ts). */
+  priority: 'normal' as BatchPriority,
 }
 
 /** A batches row as stored: the one definition the columns, the insert and the Batch object come from. */

@@ -26,6 +26,8 @@ export class BatchesRepo {
   private readonly byStatusCountStmt: Statement<[], { status: BatchStatus; n: number }>
   private readonly pageStmt: Statement<[number], BatchRow>
   private readonly pageAfterStmt: Statement<[number, number], BatchRow>
+  private readonly rateStmt: Statement<[string], { rate: number }>
+  private readonly waitingStmt: Statement<[], BatchRow & { seq: number }>
   private readonly statements: StatementCache
 
   constructor(db: Database) {
@@ -50,6 +52,11 @@ export class BatchesRepo {
     this.byStatusCountStmt = db.prepare('SELECT status, COUNT(*) AS n FROM batches GROUP BY status')
     this.pageStmt = db.prepare(`${SELECT} ORDER BY seq DESC LIMIT ?`)
     this.pageAfterStmt = db.prepare(`${SELECT} WHERE seq < ? ORDER BY seq DESC LIMIT ?`)
+    this.waitingStmt = db.prepare(`SELECT seq, ${BATCH_COLUMNS.join(', ')} FROM batches WHERE status IN ('validating', 'in_progress') ORDER BY seq`)
+    this.rateStmt = db.prepare(`
+      SELECT (completed + failed) * 1000.0 / (last_finished_at - first_started_at) AS rate FROM batches
+      WHERE model = ? AND status = 'completed' AND first_started_at IS NOT NULL AND last_finished_at > first_started_at
+      ORDER BY seq DESC LIMIT 1`)
   }
 
   insert(row: BatchRow): void {
@@ -78,6 +85,16 @@ export class BatchesRepo {
       rows = this.pageStmt.all(limit + 1)
     }
     return { rows: rows.slice(0, limit), hasMore: rows.length > limit }
+  }
+
+  /** Batches validating or queued to run (the running one too), oldest first, with their order of creation. */
+  waiting(): (BatchRow & { seq: number })[] {
+    return this.waitingStmt.all()
+  }
+
+  /** Requests per second of the model's last completed batch (over its wall time), or null when none ran. */
+  recentRate(model: string): number | null {
+    return this.rateStmt.get(model)?.rate ?? null
   }
 
   byStatus(status: BatchStatus): BatchRow[] {

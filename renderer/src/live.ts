@@ -61,6 +61,11 @@ export function applyEvent(name: string, data: unknown): void {
     case 'batch.progress': {
       const d = data as EventMap['batch.progress']
       useQueueStore.getState().applyProgress(d.id, d.progress)
+      // A job held by the batch hours while the schedule shows open (or running while it shows closed): the
+      // schedule changed (the window opened or closed), so the banner and every place are read again.
+      const schedule = useQueueStore.getState().schedule
+      const held = d.progress.hold?.kind === 'quiet_hours' || d.progress.hold?.kind === 'not_idle'
+      if (schedule && held === schedule.open && (held || d.progress.hold === null)) void useQueueStore.getState().refresh()
       useJobViewStore.getState().applyProgress(d.id, d.progress)
       batchMoved(d.id)
       return
@@ -92,6 +97,7 @@ export function applyEvent(name: string, data: unknown): void {
     case 'settings.changed':
       void useSettingsStore.getState().refresh()
       void useGpuStore.getState().refresh() // the thermal thresholds
+      void useQueueStore.getState().refresh() // the batch hours and the power cap the queue shows
       return
     default:
       // file.created / file.deleted: the dashboard lists no files; batch events cover what it shows.

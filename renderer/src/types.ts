@@ -9,7 +9,21 @@ export type { StreamEventMap as EventMap, StreamEventName as EventName } from '.
 export type { FileObject } from '../../main/contract/files'
 export type { GpuInfo, GpuSample, GpuStatus, GpuView, ThermalDecision, ThermalView } from '../../main/contract/gpu'
 export type { Health, HealthProblem } from '../../main/contract/health'
-export type { BatchProgress, DeadLetter, DeadLetterPage, Hold, HoldKind, Job, JobPage, PauseState } from '../../main/contract/jobs'
+export type {
+  BatchPriority,
+  BatchProgress,
+  DeadLetter,
+  DeadLetterPage,
+  Hold,
+  HoldKind,
+  Job,
+  JobPage,
+  PauseState,
+  PowerWindow,
+  PriorityChange,
+  QueuePlace,
+  ScheduleState,
+} from '../../main/contract/jobs'
 export type { ModelList, ModelObject } from '../../main/contract/models'
 export type { ApiKeyRotation, SettingsField, SettingsPatch, SettingsView } from '../../main/contract/settings'
 export type { ArmAnswer, Comparison, ComparisonArm, ComparisonList, ComparisonRow, ComparisonRowPage, ExportFormat, NewComparison, NewVote, Vote, VoteChoice } from '../../main/contract/comparisons'

@@ -1,6 +1,7 @@
 import fs from 'node:fs'
 import path from 'node:path'
 import { FIXTURES, startService, tempDir, TEST_MODELS, type TestService } from './service'
+import type { ServiceOptions } from '../../main/service'
 import type { Settings } from '../../main/config/settings'
 import { groupMembers, liveProcesses, readStat } from '../../main/engine/process-group'
 
@@ -101,16 +102,16 @@ export interface FakeBoot {
  * and kills anything their engines left, so nothing a test started outlives it.
  */
 export function fakeServices(defaults: Partial<Settings> = {}): {
-  boot: (knobs?: Record<string, string>, settings?: Partial<Settings>, dataDir?: string) => Promise<FakeBoot>
+  boot: (knobs?: Record<string, string>, settings?: Partial<Settings>, dataDir?: string, injected?: Pick<ServiceOptions, 'clock' | 'idleSeconds'>) => Promise<FakeBoot>
   track: (pair: FakeBoot) => void
   untrack: (t: TestService) => void
   cleanup: () => Promise<void>
 } {
   let running: FakeBoot[] = []
   return {
-    boot: async (knobs = {}, settings = {}, dataDir = tempDir()) => {
+    boot: async (knobs = {}, settings = {}, dataDir = tempDir(), injected = {}) => {
       const fake = fakeEngineEnv(knobs)
-      const t = await startService({ ...FAST_ENGINE, ...defaults, ...settings }, dataDir, fake.env)
+      const t = await startService({ ...FAST_ENGINE, ...defaults, ...settings }, dataDir, fake.env, injected)
       const pair = { t, fake }
       running.push(pair)
       return pair

@@ -254,21 +254,27 @@ describe('batch runner: cancel, expiry, pause', () => {
     expect(done.request_counts).toEqual({ total: 400, completed: 400, failed: 0 })
   })
 
-  it('runs jobs one at a time, oldest first, and swaps models only between jobs', async () => {
+  it('runs jobs one at a time, oldest first among jobs of the loaded model, and swaps models only between jobs', async () => {
     const { t, fake } = await boot({ FAKE_VLLM_LATENCY_MS: '5' })
+    // All three queued before any runs, so that the order is the queue's alone (issue 12: A, B, A run A, A, B).
+    expect((await t.api('/api/batches/pause', { method: 'POST' })).status).toBe(200)
     const a = await submit(t, jsonl(60, 'a'))
     const b = await submit(t, jsonl(30, 'b').replace(/"test-model-a"/g, '"test-model-b"'))
     const c = await submit(t, jsonl(30, 'c'))
+    for (const x of [a, b, c]) await until(t, x.id, ['in_progress'])
+    expect((await t.api('/api/batches/resume', { method: 'POST' })).status).toBe(200)
     const done = await Promise.all([a, b, c].map((x) => until(t, x.id, ['completed'])))
     expect(done.map((d) => d.model)).toEqual(['test-model-a', 'test-model-b', 'test-model-a'])
-    // B sent nothing before A ended: its first request came after A's last (the order below), and it ended after A.
-    expect(done[1].completed_at!).toBeGreaterThanOrEqual(done[0].completed_at!)
-    expect(done[2].completed_at!).toBeGreaterThanOrEqual(done[1].completed_at!)
+    // C (model A, loaded) went before B, which sent nothing before both A jobs had ended.
+    expect(done[2].completed_at!).toBeGreaterThanOrEqual(done[0].completed_at!)
+    expect(done[1].completed_at!).toBeGreaterThanOrEqual(done[2].completed_at!)
     const order = fake.requests().filter((r) => r.path === '/v1/chat/completions').map((r) => r.model)
-    // Each job's requests are contiguous: the model changes exactly twice.
+    // Each job's requests are contiguous and the A jobs ran back to back: the model changes exactly once.
     const switches = order.filter((m, i) => i > 0 && m !== order[i - 1]).length
-    expect(switches).toBe(2)
-    expect(fake.launches().map((l) => l.served[0])).toEqual(['test-model-a', 'test-model-b', 'test-model-a'])
+    expect(switches).toBe(1)
+    expect(order).toHaveLength(120)
+    expect(order.slice(0, 90).every((m) => m === 'test-model-a')).toBe(true)
+    expect(fake.launches().map((l) => l.served[0])).toEqual(['test-model-a', 'test-model-b'])
   })
 })
 

@@ -78,6 +78,34 @@ describe('settings API', () => {
     expect((await put({ port: 65535 })).status).toBe(200)
   })
 
+  it('sets the batch hours, idle-only, the power cap and the aging limit: applied at once, bad values refused by name', async () => {
+    const file = path.join(t.dataDir, 'settings.json')
+    const res = await put({ batch_hours: '22:00-7:00', batch_when_idle: true, gpu_power_limit_w: 250, max_queue_wait_minutes: 30 })
+    expect(res.status).toBe(200)
+    expect(await res.json()).toMatchObject({ batch_hours: '22:00-07:00', batch_when_idle: true, gpu_power_limit_w: 250, max_queue_wait_minutes: 30 })
+    // The file keeps what was sent; what applies is the window as read.
+    expect(JSON.parse(fs.readFileSync(file, 'utf8'))).toMatchObject({ batchHours: '22:00-7:00', batchWhenIdle: true, gpuPowerLimitW: 250, maxQueueWaitMinutes: 30 })
+    expect(t.service.settings.batchHours).toBe('22:00-07:00')
+    // Applied while running: the schedule the queue shows follows.
+    const schedule = ((await (await t.api('/api/batches')).json()) as { schedule: { batch_hours: string; when_idle: boolean; power: { cap_w: number } | null } }).schedule
+    expect(schedule).toMatchObject({ batch_hours: '22:00-07:00', when_idle: true, power: { cap_w: 250 } })
+
+    const before = fs.readFileSync(file, 'utf8')
+    for (const [body, param, says] of [
+      [{ batch_hours: 'nights' }, 'batch_hours', `Invalid 'batch_hours': must be a daily window like "22:00-07:00" (start-end, 24-hour local time), or empty for any hour; got "nights".`],
+      [{ batch_hours: '23:00-23:00' }, 'batch_hours', `Invalid 'batch_hours': starts and ends at the same time ("23:00-23:00"); leave it empty for batches at any hour.`],
+      [{ batch_when_idle: 'maybe' }, 'batch_when_idle', `Invalid 'batch_when_idle': must be true or false, got "maybe".`],
+      [{ gpu_power_limit_w: -1 }, 'gpu_power_limit_w', `Invalid 'gpu_power_limit_w': must be a whole number >= 0, got -1.`],
+    ] as const) {
+      const bad = await put(body)
+      expect([param, bad.status]).toEqual([param, 400])
+      expect(((await bad.json()) as { error: unknown }).error).toEqual({ message: says, type: 'invalid_request_error', param, code: 'invalid_value' })
+    }
+    expect(fs.readFileSync(file, 'utf8')).toBe(before)
+    expect((await put({ batch_hours: '', batch_when_idle: false, gpu_power_limit_w: 0 })).status).toBe(200)
+    expect(t.service.settings).toMatchObject({ batchHours: '', batchWhenIdle: false, gpuPowerLimitW: 0 })
+  })
+
   it('answers reading and saving with a clear error while settings.json is broken, and never writes over it', async () => {
     const file = path.join(t.dataDir, 'settings.json')
     const good = fs.readFileSync(file, 'utf8')

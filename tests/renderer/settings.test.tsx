@@ -19,6 +19,32 @@ describe('the settings', () => {
     expect(await screen.findByText('Saved.')).toBeTruthy()
   })
 
+  test('batch hours, idle-only, the power cap and the aging limit are saved with PUT; a bad window is refused next to its field', async () => {
+    const message = `Invalid 'batch_hours': must be a daily window like "22:00-07:00" (start-end, 24-hour local time), or empty for any hour; got "nights".`
+    const { service } = startWithService((s) =>
+      s.on('PUT', '/api/settings', (call) => {
+        const body = call.body as { batch_hours?: string }
+        return body.batch_hours === 'nights' ? envelope(400, message, 'invalid_value', 'batch_hours') : json({ ...settings(), ...(call.body as object) })
+      }),
+    '#/settings')
+    const hours = await screen.findByTestId('setting-batch_hours')
+    const input = within(hours).getByRole('textbox')
+    expect(input.getAttribute('placeholder')).toBe('22:00-07:00')
+    fireEvent.change(input, { target: { value: ' 22:00-07:00 ' } })
+    fireEvent.click(within(screen.getByTestId('setting-batch_when_idle')).getByRole('checkbox'))
+    fireEvent.change(within(screen.getByTestId('setting-gpu_power_limit_w')).getByRole('spinbutton'), { target: { value: '250' } })
+    fireEvent.change(within(screen.getByTestId('setting-max_queue_wait_minutes')).getByRole('spinbutton'), { target: { value: '60' } })
+    fireEvent.click(screen.getByRole('button', { name: 'Save settings' }))
+    await waitFor(() => expect(service.callsTo('PUT', '/api/settings')).toHaveLength(1))
+    expect(service.callsTo('PUT', '/api/settings')[0].body).toEqual({ batch_hours: '22:00-07:00', batch_when_idle: true, gpu_power_limit_w: 250, max_queue_wait_minutes: 60 })
+    expect(await screen.findByText('Saved.')).toBeTruthy()
+
+    fireEvent.change(input, { target: { value: 'nights' } })
+    fireEvent.click(screen.getByRole('button', { name: 'Save settings' }))
+    expect((await within(hours).findByRole('alert')).textContent).toBe(message)
+    expect(input.getAttribute('aria-invalid')).toBe('true')
+  })
+
   test("a 400 shows the service's message next to the field it names", async () => {
     const message = 'Invalid settings: "thermalResumeC" (90) must be below "thermalPauseC" (83).'
     startWithService((s) => s.on('PUT', '/api/settings', () => envelope(400, message, 'invalid_value', 'thermal_resume_c')), '#/settings')

@@ -25,6 +25,7 @@ function snapshot(patch: Partial<TraySnapshot> = {}, engine: Partial<TraySnapsho
     defaultModel: 'gemma-3-12b',
     batch: null,
     batchesPaused: false,
+    schedule: { held: null, runNow: false },
     thermal: { paused: false, reason: null },
     gpuTemperatureC: 64,
     startAtLogin: true,
@@ -42,6 +43,8 @@ function actions(): MockedActions {
     loadModel: vi.fn<TrayActions['loadModel']>(),
     pauseBatches: vi.fn<TrayActions['pauseBatches']>(),
     resumeBatches: vi.fn<TrayActions['resumeBatches']>(),
+    runNow: vi.fn<TrayActions['runNow']>(),
+    followSchedule: vi.fn<TrayActions['followSchedule']>(),
     openDashboard: vi.fn<TrayActions['openDashboard']>(),
     copyApiUrl: vi.fn<TrayActions['copyApiUrl']>(),
     copyApiKey: vi.fn<TrayActions['copyApiKey']>(),
@@ -385,6 +388,7 @@ describe('traySnapshot', () => {
         paused: false,
         runningBatch: 'batch_abc',
         progressOf: (id) => (id === 'batch_abc' ? { completed: 12_000, failed: 340, total: 50_000, hold: null } : null),
+        scheduleState: () => ({ hold: null, run_now: false }),
       },
       thermal: { paused: false, reason: null },
       gpu: { current: () => ({ temperatureC: 64, at: 1_000_000 }) },
@@ -403,6 +407,7 @@ describe('traySnapshot', () => {
       defaultModel: 'qwen3-8b',
       batch: { id: 'batch_abc', done: 12_340, total: 50_000, waiting: null },
       batchesPaused: false,
+      schedule: { held: null, runNow: false },
       thermal: { paused: false, reason: null },
       gpuTemperatureC: 64,
       startAtLogin: true,
@@ -411,9 +416,9 @@ describe('traySnapshot', () => {
   })
 
   it('has no batch when none runs, and a batch with no counts before its first progress', () => {
-    const idle = source({ scheduler: { paused: true, runningBatch: null, progressOf: () => null } })
+    const idle = source({ scheduler: { paused: true, runningBatch: null, progressOf: () => null, scheduleState: () => ({ hold: null, run_now: false }) } })
     expect(traySnapshot(idle, 1_000_000)).toMatchObject({ batch: null, batchesPaused: true })
-    const fresh = source({ scheduler: { paused: false, runningBatch: 'batch_new', progressOf: () => null } })
+    const fresh = source({ scheduler: { paused: false, runningBatch: 'batch_new', progressOf: () => null, scheduleState: () => ({ hold: null, run_now: false }) } })
     expect(traySnapshot(fresh, 1_000_000).batch).toEqual({ id: 'batch_new', done: 0, total: 0, waiting: null })
   })
 
@@ -422,5 +427,44 @@ describe('traySnapshot', () => {
     expect(traySnapshot(source({ gpu: { current: () => null } }), 1_000_000).gpuTemperatureC).toBeNull()
     const locked = source({ lockedSettings: () => ({ startAtLogin: 'VBS_START_AT_LOGIN' }) })
     expect(traySnapshot(locked, 1_000_000).startAtLoginLockedBy).toBe('VBS_START_AT_LOGIN')
+  })
+})
+
+describe('batch hours in the tray', () => {
+  const HELD = 'held: batches run 22:00-07:00 (VBS_BATCH_HOURS); this job starts today at 22:00'
+
+  it('offers "Run now anyway" while the batch hours hold batches, and says why on the batch line', () => {
+    const a = actions()
+    const items = trayMenuTemplate(snapshot({ schedule: { held: HELD, runNow: false } }), a)
+    const run = get(items, 'run-now', 'action')
+    expect(run).toMatchObject({ label: 'Run now anyway', enabled: true })
+    run.click()
+    expect(a.runNow).toHaveBeenCalledTimes(1)
+    expect(find(items, 'follow-schedule')).toBeUndefined()
+    expect(get(items, 'batch', 'label').label).toBe('Held: batches run 22:00-07:00 (VBS_BATCH_HOURS); this job starts today at 22:00')
+  })
+
+  it('offers the way back once "Run now anyway" is on, and nothing while the schedule lets batches run', () => {
+    const a = actions()
+    const on = trayMenuTemplate(snapshot({ schedule: { held: null, runNow: true } }), a)
+    get(on, 'follow-schedule', 'action').click()
+    expect(a.followSchedule).toHaveBeenCalledTimes(1)
+    expect(find(on, 'run-now')).toBeUndefined()
+    const open = trayMenuTemplate(snapshot(), a)
+    expect(find(open, 'run-now')).toBeUndefined()
+    expect(find(open, 'follow-schedule')).toBeUndefined()
+  })
+
+  it('reads the schedule off the service', () => {
+    const s = traySnapshot({
+      engine: { status: () => snapshot().engine, defaultModel: () => null },
+      models: { models: [] },
+      scheduler: { paused: false, runningBatch: null, progressOf: () => null, scheduleState: () => ({ hold: { detail: HELD }, run_now: false }) },
+      thermal: { paused: false, reason: null },
+      gpu: { current: () => null },
+      settings: { startAtLogin: false },
+      lockedSettings: () => ({}),
+    })
+    expect(s.schedule).toEqual({ held: HELD, runNow: false })
   })
 })

@@ -141,6 +141,32 @@ describe('database', () => {
     db.close()
   })
 
+  it('0007 adds priority: normal for batches already stored, unless their metadata asked for high or low', () => {
+    const file = path.join(tempDir(), 'db.sqlite')
+    openDatabase(file, migrations.slice(0, 6)).close()
+    const v6 = new BetterSqlite3(file)
+    const insert = v6.prepare(
+      "INSERT INTO batches (id, endpoint, input_file_id, completion_window, status, created_at, expires_at, metadata) VALUES (?, '/v1/chat/completions', 'file-x', '24h', 'in_progress', 1, 2, ?)",
+    )
+    insert.run('batch_plain', null)
+    insert.run('batch_high', JSON.stringify({ priority: 'high', owner: 'ana' }))
+    insert.run('batch_low', JSON.stringify({ priority: 'low' }))
+    insert.run('batch_odd', JSON.stringify({ priority: 'urgent' }))
+    insert.run('batch_text', 'not json')
+    v6.close()
+    const db = openDatabase(file, migrations.slice(0, 7))
+    expect(db.pragma('user_version', { simple: true })).toBe(7)
+    const rows = db.prepare('SELECT id, priority FROM batches ORDER BY id').all()
+    expect(rows).toEqual([
+      { id: 'batch_high', priority: 'high' },
+      { id: 'batch_low', priority: 'low' },
+      { id: 'batch_odd', priority: 'normal' },
+      { id: 'batch_plain', priority: 'normal' },
+      { id: 'batch_text', priority: 'normal' },
+    ])
+    db.close()
+  })
+
   it('runs a migration in one transaction: a failing one leaves neither its tables nor a new user_version', () => {
     const file = path.join(tempDir(), 'db.sqlite')
     const broken: Migration = {

@@ -11,7 +11,8 @@ import type { AppState } from '../middleware'
 import { listParams } from './list-params'
 import { echo } from '../../api-params'
 import { ACTIVE_STATUSES } from '../../contract/batches'
-import type { DeadLetterPage, Job, JobPage, PauseState } from '../../contract/jobs'
+import type { DeadLetterPage, Job, JobPage, PauseState, PriorityChange, QueuePlace, ScheduleState } from '../../contract/jobs'
+import { readJsonBody } from '../json-body'
 import { holdOfRow, progressOfRow } from '../../store/batch-row'
 
 export interface BatchAdminDeps {
@@ -21,6 +22,7 @@ export interface BatchAdminDeps {
   scheduler: Scheduler
   /** Pausing and resuming all batches are admin actions (this machine, or the admin key). */
   admin: AdminAccess
+  maxJsonBodyBytes: number
 }
 
 /** This app's own view of batch jobs: progress and why a job waits, dead letters, retry, pause. */
@@ -28,24 +30,47 @@ export function batchAdminRouter(deps: BatchAdminDeps): Router<AppState> {
   const { store, batches, scheduler } = deps
   const router = new Router<AppState>()
 
-  const job = (id: string): Job => {
+  /** `queue`: the places of waiting jobs, computed once per answer (a list asks for many jobs). */
+  const job = (id: string, queue: Map<string, QueuePlace>): Job => {
     const batch = batches.get(id)
     const row = store.batches.get(batch.id)!
     const progress = scheduler.progressOf(batch.id) ?? progressOfRow(row)
     // The live progress has the newest hold; the row keeps it across a restart.
     const hold = ACTIVE_STATUSES.includes(batch.status) ? (scheduler.progressOf(batch.id)?.hold ?? holdOfRow(row)) : null
-    return { ...batch, status_detail: row.status_detail, hold, progress, running: scheduler.runningBatch === batch.id }
+    return {
+      ...batch,
+      status_detail: row.status_detail,
+      hold,
+      progress,
+      running: scheduler.runningBatch === batch.id,
+      priority: row.priority,
+      queue: queue.get(batch.id) ?? null,
+    }
   }
 
   router.get('/api/batches', (ctx) => {
     const { limit, after } = listParams(ctx.query, { defaultLimit: 50, maxLimit: 100, orders: false })
     const page = batches.list(limit, after)
-    const body: JobPage = { object: 'list', data: page.data.map((b) => job(b.id)), has_more: page.hasMore, paused: scheduler.paused }
+    const queue = scheduler.queuePlaces()
+    const body: JobPage = {
+      object: 'list',
+      data: page.data.map((b) => job(b.id, queue)),
+      has_more: page.hasMore,
+      paused: scheduler.paused,
+      schedule: scheduler.scheduleState(),
+    }
     ctx.body = body
   })
 
   router.get('/api/batches/:id', (ctx) => {
-    ctx.body = job(ctx.params.id)
+    ctx.body = job(ctx.params.id, scheduler.queuePlaces())
+  })
+
+  router.put('/api/batches/:id/priority', async (ctx) => {
+    const body = await readJsonBody(ctx, deps.maxJsonBodyBytes)
+    batches.setPriority(ctx.params.id, (body as Partial<PriorityChange>).priority)
+    scheduler.kick()
+    ctx.body = job(ctx.params.id, scheduler.queuePlaces())
   })
 
   router.get('/api/batches/:id/failed', (ctx) => {
@@ -74,6 +99,14 @@ export function batchAdminRouter(deps: BatchAdminDeps): Router<AppState> {
   router.post('/api/batches/resume', deps.admin.require, (ctx) => {
     scheduler.resume()
     ctx.body = { paused: false } satisfies PauseState
+  })
+
+  // "Run now anyway": batches run whatever the batch hours say, until the window next opens; DELETE ends it.
+  router.post('/api/batches/run-now', deps.admin.require, (ctx) => {
+    ctx.body = scheduler.runNow(true) satisfies ScheduleState
+  })
+  router.delete('/api/batches/run-now', deps.admin.require, (ctx) => {
+    ctx.body = scheduler.runNow(false) satisfies ScheduleState
   })
 
   return router

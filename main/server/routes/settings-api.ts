@@ -31,6 +31,10 @@ const FIELDS = {
   thermal_resume_c: 'thermalResumeC',
   chunk_size: 'chunkSize',
   start_at_login: 'startAtLogin',
+  batch_hours: 'batchHours',
+  batch_when_idle: 'batchWhenIdle',
+  gpu_power_limit_w: 'gpuPowerLimitW',
+  max_queue_wait_minutes: 'maxQueueWaitMinutes',
 } as const satisfies Record<Exclude<SettingsField, 'lan'>, keyof Settings>
 
 const LOOPBACK = new Set(['127.0.0.1', 'localhost', '::1'])
@@ -56,6 +60,10 @@ export function settingsRouter(c: SettingsControl, maxJsonBodyBytes: number, adm
       thermal_resume_c: saved.thermalResumeC,
       chunk_size: saved.chunkSize,
       start_at_login: saved.startAtLogin,
+      batch_hours: saved.batchHours,
+      batch_when_idle: saved.batchWhenIdle,
+      gpu_power_limit_w: saved.gpuPowerLimitW,
+      max_queue_wait_minutes: saved.maxQueueWaitMinutes,
       admin: isAdmin,
       api_key: isAdmin ? c.apiKey() : null,
       api_key_origin: c.apiKeyOrigin(),

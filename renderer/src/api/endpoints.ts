@@ -1,6 +1,7 @@
 /** The service's JSON endpoints the dashboard calls, one function each (sent through ./transport). */
 import type {
   BatchObject,
+  BatchPriority,
   DeadLetter,
   DeadLetterPage,
   EngineStatus,
@@ -12,6 +13,8 @@ import type {
   ModelList,
   ModelObject,
   PauseState,
+  PriorityChange,
+  ScheduleState,
   SettingsPatch,
   SettingsView,
 } from '../types'
@@ -42,6 +45,10 @@ export const listFailed = async (id: string): Promise<DeadLetter[]> =>
   (await call<DeadLetterPage>('GET', `/api/batches/${enc(id)}/failed?limit=1000`)).data
 export const pauseAll = (): Promise<PauseState> => call('POST', '/api/batches/pause')
 export const resumeAll = (): Promise<PauseState> => call('POST', '/api/batches/resume')
+export const setPriority = (id: string, priority: BatchPriority): Promise<Job> =>
+  call('PUT', `/api/batches/${enc(id)}/priority`, { priority } satisfies PriorityChange)
+/** "Run now anyway" (on) until the batch hours next open, or back to the batch hours (off). */
+export const setRunNow = (on: boolean): Promise<ScheduleState> => call(on ? 'POST' : 'DELETE', '/api/batches/run-now')
 export const createBatch = (inputFileId: string, endpoint: string): Promise<BatchObject> =>
   call('POST', '/v1/batches', { input_file_id: inputFileId, endpoint, completion_window: '24h' })
 

@@ -1,5 +1,6 @@
 import { formatCelsius, formatCount, formatMiB, formatPercent } from '../format'
 import { useGpuStore } from '../store/gpu'
+import { selectPowerWindow, useQueueStore } from '../store/queue'
 import { ProgressBar } from './ProgressBar'
 import { TemperatureChart } from './TemperatureChart'
 import { Card } from './Card'
@@ -39,6 +40,22 @@ function Temperature(): React.JSX.Element {
         </span>
       )}
     </div>
+  )
+}
+
+/** The power cap (VBS_GPU_POWER_LIMIT_W) and the running job's in-flight window under it. */
+function PowerCap(): React.JSX.Element | null {
+  const power = useQueueStore(selectPowerWindow)
+  if (!power || power.cap_w === null) return null
+  const narrowed = power.window < power.max_window
+  return (
+    <p className={`small${narrowed ? ' warn-text' : ' muted'}`} data-testid="gpu-power-cap">
+      Power cap {formatCount(power.cap_w)} W
+      {power.draw_w !== null ? ` (drawing ${formatCount(power.draw_w)} W)` : ''}:{' '}
+      {narrowed
+        ? `batch requests in flight narrowed to ${formatCount(power.window)} of ${formatCount(power.max_window)}`
+        : `up to ${formatCount(power.max_window)} batch requests in flight`}
+    </p>
   )
 }
 
@@ -108,6 +125,7 @@ export function GpuSection(): React.JSX.Element {
           {!status.available && <p className="callout callout-warn small">Telemetry interrupted: {status.reason}</p>}
           <Temperature />
           <TemperatureChart />
+          <PowerCap />
           <Vram />
           <Readings />
         </>

@@ -1,7 +1,8 @@
+import { BATCH_PRIORITIES } from '../../../main/contract/jobs'
 import { formatCount, formatEpochSeconds, plural } from '../format'
 import { formatHash } from '../route'
 import { useQueueStore, type JobErrors } from '../store/queue'
-import type { Job } from '../types'
+import type { BatchPriority, Job } from '../types'
 import { CANCELLABLE, JobProgress, StatusPill, TERMINAL } from './job-facts'
 import { Card } from './Card'
 
@@ -90,12 +91,31 @@ function JobActions(props: { job: Job }): React.JSX.Element {
   const retry = useQueueStore((s) => s.retryFailed)
   const download = useQueueStore((s) => s.download)
   const toggleErrors = useQueueStore((s) => s.toggleErrors)
+  const setPriority = useQueueStore((s) => s.setPriority)
   const terminal = TERMINAL.includes(job.status)
   const hasValidationErrors = job.status === 'failed' && (job.errors?.data.length ?? 0) > 0
   const canShowErrors = hasValidationErrors || job.request_counts.failed > 0
   const canRetry = terminal && job.request_counts.failed > 0 && !hasValidationErrors
   return (
     <div className="job-actions">
+      {CANCELLABLE.includes(job.status) && job.priority && (
+        <label className="small">
+          Priority{' '}
+          <select
+            aria-label={`Priority of ${job.id}`}
+            data-testid="job-priority"
+            value={job.priority}
+            disabled={pending !== undefined}
+            onChange={(e) => void setPriority(job.id, e.target.value as BatchPriority)}
+          >
+            {BATCH_PRIORITIES.map((p) => (
+              <option key={p} value={p}>
+                {p}
+              </option>
+            ))}
+          </select>
+        </label>
+      )}
       {CANCELLABLE.includes(job.status) && (
         <button type="button" disabled={pending !== undefined} onClick={() => void cancel(job.id)}>
           {pending === 'cancel' ? 'Cancelling…' : 'Cancel'}
@@ -190,6 +210,68 @@ function PauseButton(): React.JSX.Element {
   )
 }
 
+/** "22:00" today, else "Tue 22:00": when the batch hours next open. */
+function whenText(at: number, now = Date.now()): string {
+  const d = new Date(at)
+  const hm = d.toLocaleTimeString('en-GB', { hour: '2-digit', minute: '2-digit' })
+  return d.toDateString() === new Date(now).toDateString() ? `today at ${hm}` : `${d.toLocaleDateString('en-GB', { weekday: 'short' })} at ${hm}`
+}
+
+/** The batch hours and idle-only: why batches wait, until when, and "Run now anyway" (or the way back). */
+function ScheduleBanner(): React.JSX.Element | null {
+  const schedule = useQueueStore((s) => s.schedule)
+  const pending = useQueueStore((s) => s.schedulePending)
+  const error = useQueueStore((s) => s.scheduleError)
+  const setRunNow = useQueueStore((s) => s.setRunNow)
+  if (!schedule) return null
+  const errorLine = error && (
+    <p className="callout callout-danger small" role="alert">
+      {error}
+    </p>
+  )
+  if (schedule.run_now) {
+    return (
+      <div className="callout callout-info" data-testid="schedule-run-now">
+        <p>
+          Running now anyway
+          {schedule.run_now_until !== null ? `, until the batch hours open ${whenText(schedule.run_now_until)}` : ', until the desktop is next idle'}
+          {schedule.batch_hours ? ` (batch hours ${schedule.batch_hours})` : ''}.
+        </p>
+        <button type="button" disabled={pending} onClick={() => void setRunNow(false)}>
+          Back to batch hours
+        </button>
+        {errorLine}
+      </div>
+    )
+  }
+  if (schedule.open || !schedule.hold) return schedule.batch_hours || schedule.when_idle ? <ScheduleNote /> : null
+  return (
+    <div className="callout callout-warn" data-testid="schedule-held" data-hold={schedule.hold.kind}>
+      <p>
+        <strong>{schedule.hold.kind === 'quiet_hours' ? 'Outside the batch hours' : 'The desktop is in use'}:</strong>{' '}
+        {schedule.next_start !== null ? `batch jobs start ${whenText(schedule.next_start)}` : 'batch jobs start once the desktop is idle'}. Real-time
+        requests are served as usual.
+      </p>
+      <p className="muted small">{schedule.hold.detail}</p>
+      <button type="button" disabled={pending} onClick={() => void setRunNow(true)}>
+        Run now anyway
+      </button>
+      {errorLine}
+    </div>
+  )
+}
+
+/** While the schedule lets batches run: which schedule is set. */
+function ScheduleNote(): React.JSX.Element {
+  const hours = useQueueStore((s) => s.schedule?.batch_hours ?? '')
+  const whenIdle = useQueueStore((s) => s.schedule?.when_idle ?? false)
+  return (
+    <p className="muted small" data-testid="schedule-note">
+      {[hours ? `Batch hours ${hours}` : null, whenIdle ? 'only while the desktop is idle' : null].filter(Boolean).join(', ')}.
+    </p>
+  )
+}
+
 export function QueueSection(): React.JSX.Element {
   const order = useQueueStore((s) => s.order)
   const loaded = useQueueStore((s) => s.loaded)
@@ -216,6 +298,7 @@ export function QueueSection(): React.JSX.Element {
           All batch jobs are paused (Pause all): nothing new is sent to the engine. Press Resume all to continue.
         </p>
       )}
+      <ScheduleBanner />
       {pauseError && (
         <p className="callout callout-danger" role="alert">
           {pauseError}

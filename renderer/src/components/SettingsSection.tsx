@@ -4,22 +4,35 @@ import { useSettingsStore } from '../store/settings'
 import type { SettingsField, SettingsPatch, SettingsView } from '../types'
 import { Card } from './Card'
 
-type NumberField = 'port' | 'thermal_pause_c' | 'thermal_resume_c' | 'chunk_size'
-type BoolField = 'lan' | 'start_at_login'
+type NumberField = 'port' | 'thermal_pause_c' | 'thermal_resume_c' | 'chunk_size' | 'gpu_power_limit_w' | 'max_queue_wait_minutes'
+type BoolField = 'lan' | 'start_at_login' | 'batch_when_idle'
+type TextField = 'batch_hours'
 
 /** The form's values: numbers as typed, so a half-typed value is not lost. */
-type Draft = Record<NumberField, string> & Record<BoolField, boolean>
+type Draft = Record<NumberField | TextField, string> & Record<BoolField, boolean>
+
+const TEXT_FIELDS: { field: TextField; label: string; placeholder: string; hint: string }[] = [
+  {
+    field: 'batch_hours',
+    label: 'Batch hours',
+    placeholder: '22:00-07:00',
+    hint: 'Batch jobs run only inside this daily window (local time; it may cross midnight). Empty: at any hour. Real-time requests are always served.',
+  },
+]
 
 const NUMBER_FIELDS: { field: NumberField; label: string; unit?: string; hint?: string }[] = [
   { field: 'port', label: 'Port', hint: 'Takes effect when the service starts again.' },
   { field: 'thermal_pause_c', label: 'Pause batches at', unit: '°C' },
   { field: 'thermal_resume_c', label: 'Resume batches at', unit: '°C', hint: 'Must be below the pause temperature.' },
   { field: 'chunk_size', label: 'Chunk size', unit: 'requests' },
+  { field: 'gpu_power_limit_w', label: 'GPU power cap', unit: 'W', hint: 'Fewer batch requests in flight while the GPU draws more. 0: no cap.' },
+  { field: 'max_queue_wait_minutes', label: 'Longest wait behind other models', unit: 'minutes', hint: 'Jobs of the loaded model go first, but no job waits longer than this.' },
 ]
 
 const BOOL_FIELDS: { field: BoolField; label: string; hint: string }[] = [
   { field: 'lan', label: 'Serve the LAN', hint: 'Off: only this machine (127.0.0.1) can connect. Takes effect when the service starts again.' },
   { field: 'start_at_login', label: 'Start at login', hint: 'Start the desktop app when you log in.' },
+  { field: 'batch_when_idle', label: 'Batches only while the desktop is idle', hint: 'The desktop app only; a headless service ignores it.' },
 ]
 
 const toDraft = (s: SettingsView): Draft => ({
@@ -27,8 +40,12 @@ const toDraft = (s: SettingsView): Draft => ({
   thermal_pause_c: String(s.thermal_pause_c),
   thermal_resume_c: String(s.thermal_resume_c),
   chunk_size: String(s.chunk_size),
+  gpu_power_limit_w: String(s.gpu_power_limit_w),
+  max_queue_wait_minutes: String(s.max_queue_wait_minutes),
+  batch_hours: s.batch_hours,
   lan: s.lan,
   start_at_login: s.start_at_login,
+  batch_when_idle: s.batch_when_idle,
 })
 
 function FieldError(props: { id: string; message: string | undefined }): React.JSX.Element | null {
@@ -90,6 +107,10 @@ function SettingsForm(props: { settings: SettingsView }): React.JSX.Element {
     for (const { field } of BOOL_FIELDS) {
       if (!settings.locked[field] && draft[field] !== settings[field]) patch[field] = draft[field]
     }
+    for (const { field } of TEXT_FIELDS) {
+      // The service checks the window and says what is wrong with it.
+      if (!settings.locked[field] && draft[field].trim() !== settings[field]) patch[field] = draft[field].trim()
+    }
     setLocalErrors(errors)
     if (Object.keys(errors).length > 0) return
     if (Object.keys(patch).length === 0) {
@@ -136,6 +157,30 @@ function SettingsForm(props: { settings: SettingsView }): React.JSX.Element {
               <FieldError id={errId} message={error} />
               <LockNote env={env} />
               {!env && hint && <p className="muted small">{hint}</p>}
+            </div>
+          )
+        })}
+        {TEXT_FIELDS.map(({ field, label, placeholder, hint }) => {
+          const env = settings.locked[field]
+          const errId = `${id}-${field}-error`
+          const error = errorOf(field)
+          return (
+            <div className={`field${error ? ' field-invalid' : ''}`} key={field} data-testid={`setting-${field}`}>
+              <label htmlFor={`${id}-${field}`}>{label}</label>
+              <input
+                id={`${id}-${field}`}
+                name={field}
+                type="text"
+                placeholder={placeholder}
+                value={draft[field]}
+                readOnly={env !== undefined}
+                aria-invalid={error ? true : undefined}
+                aria-describedby={error ? errId : undefined}
+                onChange={(e) => edit(field, e.target.value)}
+              />
+              <FieldError id={errId} message={error} />
+              <LockNote env={env} />
+              {!env && <p className="muted small">{hint}</p>}
             </div>
           )
         })}

@@ -35,8 +35,25 @@ export function jobCounts(job: Job): { completed: number; failed: number; total:
 /** Why the job waits or what it is busy with, or null. */
 export function jobDetail(job: Job): string | null {
   const terminal = TERMINAL.includes(job.status)
-  const queued = job.status === 'in_progress' && !job.running && !job.progress
-  return job.status_detail ?? (terminal ? null : (job.hold?.detail ?? (queued ? 'queued: one job runs at a time, oldest first' : null)))
+  // A queued job's place in the queue says why it waits (QueuePlaceLine); older services give no place.
+  const queued = job.status === 'in_progress' && !job.running && !job.progress && !job.queue
+  return job.status_detail ?? (terminal ? null : (job.hold?.detail ?? (queued ? 'queued: one job runs at a time' : null)))
+}
+
+/** "#2 in the queue · its model is loaded: … · starts in about 4 min": where a waiting job stands. */
+export function QueuePlaceLine(props: { job: Job }): React.JSX.Element | null {
+  const q = props.job.queue
+  if (!q || TERMINAL.includes(props.job.status) || props.job.running) return null
+  const eta = q.eta_seconds === null ? 'start time not known yet' : q.eta_seconds === 0 ? 'starts next' : `starts in about ${formatDuration(q.eta_seconds)}`
+  return (
+    <p className="job-queue small" data-testid="queue-place" data-reason={q.reason}>
+      <strong>#{formatCount(q.position)} in the queue</strong>
+      {' · '}
+      {q.detail}
+      {' · '}
+      <span data-testid="queue-eta">{eta}</span>
+    </p>
+  )
 }
 
 /** Chunk k of N, the rates and the ETA of a running job. */
@@ -93,6 +110,7 @@ export function JobProgress(props: { job: Job }): React.JSX.Element {
         </span>
       </div>
       <JobStats job={job} />
+      <QueuePlaceLine job={job} />
       {detail && (
         <p className="job-detail small" data-testid="batch-detail" data-hold={job.status_detail || terminal ? undefined : job.hold?.kind}>
           {detail}

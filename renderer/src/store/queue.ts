@@ -1,8 +1,8 @@
 import { create } from 'zustand'
 import * as api from '../api'
-import type { BatchErrorEntry, BatchObject, BatchProgress, DeadLetter, Job } from '../types'
+import type { BatchErrorEntry, BatchObject, BatchPriority, BatchProgress, DeadLetter, Job, PowerWindow, ScheduleState } from '../types'
 
-export type JobAction = 'cancel' | 'retry' | 'download-output' | 'download-errors' | 'errors'
+export type JobAction = 'cancel' | 'retry' | 'download-output' | 'download-errors' | 'errors' | 'priority'
 
 /** What "Show errors" shows: a failed batch's validation errors, or the dead letters of a batch that ran. */
 export type JobErrors =
@@ -28,6 +28,11 @@ interface QueueState {
   /** Pause all / Resume all waiting for the service, and its failure. */
   pausing: boolean
   pauseError: string | null
+  /** Batch hours, idle-only, "run now anyway" and the power window; null from services older than them. */
+  schedule: ScheduleState | null
+  /** "Run now anyway" waiting for the service, and its failure. */
+  schedulePending: boolean
+  scheduleError: string | null
   refresh: () => Promise<void>
   loadMore: () => Promise<void>
   refreshJob: (id: string) => Promise<void>
@@ -39,6 +44,14 @@ interface QueueState {
   download: (id: string, which: 'output' | 'errors') => Promise<void>
   toggleErrors: (id: string) => Promise<void>
   setPaused: (paused: boolean) => Promise<void>
+  setPriority: (id: string, priority: BatchPriority) => Promise<void>
+  setRunNow: (on: boolean) => Promise<void>
+}
+
+/** The power cap's window: the running job's (live from its progress), else the schedule's. */
+export function selectPowerWindow(s: Pick<QueueState, 'jobs' | 'schedule'>): PowerWindow | null {
+  const running = Object.values(s.jobs).find((j) => j.running)
+  return running?.progress?.power ?? s.schedule?.power ?? null
 }
 
 const message = (err: unknown): string => (err instanceof Error ? err.message : String(err))
@@ -83,13 +96,16 @@ export const useQueueStore = create<QueueState>()((set, get) => {
     errors: {},
     pausing: false,
     pauseError: null,
+    schedule: null,
+    schedulePending: false,
+    scheduleError: null,
     refresh: async () => {
       try {
         const page = await api.listJobs()
         // Keep jobs beyond the first page that "Load more" brought in.
         const loadedBeyond = get().order.length > page.data.length
         putJobs(page.data, !loadedBeyond)
-        set({ loaded: true, loadError: null, paused: page.paused, hasMore: loadedBeyond ? get().hasMore : page.has_more })
+        set({ loaded: true, loadError: null, paused: page.paused, schedule: page.schedule ?? null, hasMore: loadedBeyond ? get().hasMore : page.has_more })
       } catch (err) {
         set({ loadError: message(err) })
       }
@@ -168,6 +184,22 @@ export const useQueueStore = create<QueueState>()((set, get) => {
         set({ pauseError: message(err) })
       } finally {
         set({ pausing: false })
+      }
+    },
+    setPriority: (id, priority) =>
+      act(id, 'priority', async () => {
+        putJobs([await api.setPriority(id, priority)], false)
+        void get().refresh() // the other jobs' places move too
+      }),
+    setRunNow: async (on) => {
+      set({ schedulePending: true, scheduleError: null })
+      try {
+        set({ schedule: await api.setRunNow(on) })
+        void get().refresh() // every held job's hold changes
+      } catch (err) {
+        set({ scheduleError: message(err) })
+      } finally {
+        set({ schedulePending: false })
       }
     },
   }

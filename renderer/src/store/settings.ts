@@ -26,7 +26,20 @@ interface SettingsState {
   clearFeedback: () => void
 }
 
-const FIELDS: readonly SettingsField[] = ['port', 'lan', 'thermal_pause_c', 'thermal_resume_c', 'chunk_size', 'start_at_login']
+// Every field once: a field added to the contract must be added here (the Record says so at compile time).
+const FIELD_SET: Record<SettingsField, true> = {
+  port: true,
+  lan: true,
+  thermal_pause_c: true,
+  thermal_resume_c: true,
+  chunk_size: true,
+  start_at_login: true,
+  batch_hours: true,
+  batch_when_idle: true,
+  gpu_power_limit_w: true,
+  max_queue_wait_minutes: true,
+}
+const FIELDS = Object.keys(FIELD_SET) as SettingsField[]
 const isField = (p: string | null): p is SettingsField => p !== null && (FIELDS as readonly string[]).includes(p)
 /** How long "Copied" stays next to a copy button. */
 const COPIED_SHOWN_MS = 2_000
