@@ -215,6 +215,8 @@ export class Service {
       disk: this.files.disk,
       schedule: this.schedule,
       power: this.power,
+      // The models asleep in the warm pool wake in seconds: their jobs go before those that need a load.
+      warmModels: () => new Set(this.engine.warmModels()),
     })
     this.comparisons = new ComparisonService({
       store: this.store,

@@ -123,7 +123,7 @@ function why(
   }
   if (continues) return { reason: 'comparison', detail: `the next arm of comparison ${j.comparisonId}: its arms run one after another` }
   if (warm(j.model) && others.some((o) => o.seq < j.seq && o.priority === j.priority && !warm(o.model))) {
-    return { reason: 'warm', detail: `its model ${j.model} is loaded: runs before older jobs without a model swap` }
+    return { reason: 'warm', detail: `its model ${j.model} is loaded or asleep in the warm pool: runs before older jobs without a model load` }
   }
   if (j.priority === 'low') return { reason: 'priority', detail: 'low priority: runs after normal and high jobs' }
   return { reason: 'arrival', detail: 'in order of arrival' }

@@ -48,8 +48,8 @@ export interface SchedulerDeps {
   /** The power cap's in-flight window for the running job. */
   power: PowerGovernor
   /**
-   * Models that start without a load besides the one the engine runs (asleep in a warm pool): their jobs go
-   * before jobs that need a swap. The sleep-mode work plugs its pool in here; none by default.
+   * Models that start without a load besides the one the engine runs (asleep in the warm pool, Engine.warmModels):
+   * their jobs go before jobs that need a swap; none by default.
    */
   warmModels?: () => ReadonlySet<string>
 }

@@ -10,6 +10,7 @@ import { requestLine, tempDir, type TestService } from '../helpers/service'
 import { batchReaches, submitBatch } from '../helpers/batches'
 import { alive, eventually, fakeServices, processGroup } from '../helpers/fake-engine'
 import type { EngineView } from '../../main/contract/engine'
+import type { JobPage } from '../../main/contract/jobs'
 import { freePort } from '../../main/engine/supervisor'
 
 const services = fakeServices()
@@ -212,5 +213,30 @@ describe('warm pool with the fake vLLM', () => {
     expect(v).toMatchObject({ model: 'sleepy-a', pid: pidA })
     expect(fake.launches()).toHaveLength(2)
     expect(fake.sleepCalls()).toContain('/wake_up')
+  })
+
+  it('runs the job of a model asleep in the pool before an older job that needs a load', async () => {
+    const { t, fake } = await boot({ FAKE_VLLM_LATENCY_MS: '5' }, 64)
+    await timed(t, 'sleepy-a')
+    await timed(t, 'sleepy-b') // A now sleeps, B serves
+    expect(t.service.engine.warmModels().sort()).toEqual(['sleepy-a', 'sleepy-b'])
+    expect((await t.api('/api/batches/pause', { method: 'POST' })).status).toBe(200)
+    const lines = (model: string, prefix: string): string => `${Array.from({ length: 5 }, (_, i) => requestLine(`${prefix}-${i}`, {}, { model })).join('\n')}\n`
+    const cold = await submitBatch(t, lines('sleepy-c', 'c'))
+    const asleep = await submitBatch(t, lines('sleepy-a', 'a'))
+    await batchReaches(t, cold.id, ['in_progress'])
+    await batchReaches(t, asleep.id, ['in_progress'])
+    const queued = (await (await t.api('/api/batches')).json()) as JobPage
+    expect(queued.data.find((j) => j.id === asleep.id)!.queue).toMatchObject({ position: 1, reason: 'warm' })
+    expect(queued.data.find((j) => j.id === asleep.id)!.queue!.detail).toContain('asleep in the warm pool')
+    expect(queued.data.find((j) => j.id === cold.id)!.queue).toMatchObject({ position: 2 })
+
+    expect((await t.api('/api/batches/resume', { method: 'POST' })).status).toBe(200)
+    for (const b of [asleep, cold]) expect((await batchReaches(t, b.id, ['completed', 'failed', 'expired', 'cancelled'])).status).toBe('completed')
+    const started = (id: string): number => t.service.store.batches.get(id)!.first_started_at!
+    expect(started(asleep.id)).toBeLessThan(started(cold.id))
+    // A was woken (B put to sleep, no new process for A), then C loaded (A asleep again): three launches in all.
+    expect(fake.launches().map((l) => l.served[0])).toEqual(['sleepy-a', 'sleepy-b', 'sleepy-c'])
+    expect(fake.sleepCalls()).toEqual(['/sleep', '/sleep', '/wake_up', '/sleep'])
   })
 })

@@ -25,7 +25,7 @@ const queuedA = job({
   priority: 'normal',
   progress: null,
   running: false,
-  queue: { position: 1, reason: 'warm', detail: 'its model gemma-3-12b is loaded: runs before older jobs without a model swap', eta_seconds: 240 },
+  queue: { position: 1, reason: 'warm', detail: 'its model gemma-3-12b is loaded or asleep in the warm pool: runs before older jobs without a model load', eta_seconds: 240 },
 })
 const queuedB = job({
   id: 'batch_b',

@@ -457,7 +457,7 @@ describe('batch hours in the tray', () => {
 
   it('reads the schedule off the service', () => {
     const s = traySnapshot({
-      engine: { status: () => snapshot().engine, defaultModel: () => null },
+      engine: { status: () => ({ ...snapshot().engine, pool: [] }), defaultModel: () => null },
       models: { models: [] },
       scheduler: { paused: false, runningBatch: null, progressOf: () => null, scheduleState: () => ({ hold: { detail: HELD }, run_now: false }) },
       thermal: { paused: false, reason: null },
