@@ -1,10 +1,11 @@
 // @vitest-environment happy-dom
-import { fireEvent, screen, waitFor, within } from '@testing-library/react'
+import { cleanup, fireEvent, screen, waitFor, within } from '@testing-library/react'
 import { describe, expect, test, vi } from 'vitest'
 import type { ComparisonRow } from '../../main/contract'
 import { ROWS_PAGE_SIZE } from '../../renderer/src/store/compare'
 import { answer, arm, comparison, comparisonRow, job, queryOf, type FakeService } from './fake-service'
-import { startWithService } from './render-app'
+import { resetStores } from '../../renderer/src/store/reset'
+import { startApp, startWithService } from './render-app'
 
 const A = 'gemma-3-12b'
 const B = 'llama-3.1-8b'
@@ -260,6 +261,73 @@ describe('the Compare view of one comparison', () => {
     service.push('batch.progress', { id: 'batch_b', progress: { chunk: 1, chunks: 1, completed: 1, failed: 0, total: N, requestsPerSecond: 1, tokensPerSecond: 1, etaSeconds: 10, hold: null, updatedAt: 1 } })
     await waitFor(() => expect(within(screen.getByTestId('row-c-1')).getByTestId(`answer-${B}`).textContent).toContain('echo: Question 1'))
     expect(rowCalls(service).length - before).toBe(1)
+  })
+})
+
+describe('a comparison\'s address', () => {
+  const reload = (): void => {
+    cleanup()
+    resetStores()
+    startApp()
+  }
+
+  test('the current row, "differences only" and the search go into the address without history entries; a reload keeps them', async () => {
+    const service = start()
+    await screen.findByTestId('row-c-1')
+    const entries = history.length
+    press('j')
+    press('j')
+    press('j')
+    await waitFor(() => expect(location.hash).toBe('#/compare/cmp_1?row=c-4'))
+    fireEvent.click(screen.getByRole('checkbox', { name: 'Differences only' }))
+    await waitFor(() => expect(current()).toBe('c-2'))
+    press('j')
+    await waitFor(() => expect(location.hash).toBe('#/compare/cmp_1?diff=1&row=c-5'))
+    fireEvent.change(screen.getByTestId('rows-search'), { target: { value: 'Question 1' } })
+    await waitFor(() => expect(location.hash).toBe('#/compare/cmp_1?q=Question%201&diff=1'))
+    await waitFor(() => expect(current()).toBe('c-11'))
+    press('j')
+    await waitFor(() => expect(location.hash).toBe('#/compare/cmp_1?q=Question%201&diff=1&row=c-14'))
+    expect(history.length).toBe(entries)
+
+    const before = rowCalls(service).length
+    reload()
+    await waitFor(() => expect(current()).toBe('c-14'))
+    expect(screen.getByRole('checkbox', { name: 'Differences only' })).toHaveProperty('checked', true)
+    expect((screen.getByTestId('rows-search') as HTMLInputElement).value).toBe('Question 1')
+    expect(rowCalls(service).slice(before).map((q) => [q.get('q'), q.get('differences'), q.get('offset')])).toEqual([['Question 1', 'true', '0']])
+    // The keys go on from the restored row.
+    press('2')
+    await waitFor(() => expect(votes(service)).toEqual([['c-14', { winner: B }]]))
+  })
+
+  test('the page goes into the address; a link to a row on a later page opens that page on that row', async () => {
+    const service = start()
+    await screen.findByTestId('row-c-1')
+    fireEvent.click(screen.getByRole('button', { name: 'Next' }))
+    await waitFor(() => expect(current()).toBe(`c-${ROWS_PAGE_SIZE + 1}`))
+    expect(location.hash).toBe('#/compare/cmp_1?page=2')
+
+    history.replaceState(null, '', '/#/compare/cmp_1?page=2&row=c-28')
+    const before = rowCalls(service).length
+    reload()
+    await waitFor(() => expect(current()).toBe('c-28'))
+    expect(screen.getByTestId('pager-range').textContent).toBe(`Rows ${ROWS_PAGE_SIZE + 1}–${N} of ${N}`)
+    expect(rowCalls(service).slice(before).map((q) => q.get('offset'))).toEqual([String(ROWS_PAGE_SIZE)])
+    press('k')
+    await waitFor(() => expect(location.hash).toBe('#/compare/cmp_1?page=2&row=c-27'))
+  })
+
+  test('a row no longer there, a page past the end or a bad page open the comparison anyway', async () => {
+    start(undefined, '#/compare/cmp_1?page=9&row=c-gone')
+    await waitFor(() => expect(screen.getByTestId('pager-range').textContent).toBe(`Rows ${ROWS_PAGE_SIZE + 1}–${N} of ${N}`))
+    expect(current()).toBe(`c-${ROWS_PAGE_SIZE + 1}`)
+    await waitFor(() => expect(location.hash).toBe('#/compare/cmp_1?page=2'))
+
+    location.hash = '#/compare/cmp_1?page=zero&diff=sure'
+    await waitFor(() => expect(current()).toBe('c-1'))
+    expect(screen.getByRole('checkbox', { name: 'Differences only' })).toHaveProperty('checked', false)
+    await waitFor(() => expect(location.hash).toBe('#/compare/cmp_1'))
   })
 })
 

@@ -1,5 +1,6 @@
 import { create } from 'zustand'
 import * as api from '../api'
+import { JOB_VIEW_START, type JobViewParams } from '../route'
 import { throttle } from '../throttle'
 import type { BatchObject, BatchProgress, Job, ResultDetail, ResultPage, ResultState } from '../types'
 
@@ -22,7 +23,11 @@ interface JobViewState {
   selected: string | null
   detail: ResultDetail | null
   detailError: string | null
-  open: (batchId: string) => void
+  /**
+   * Shows the job standing at `params` (the address's: search, filters, page, open request); on the job already
+   * shown, moves it to `params` (a link or a typed address), reading only what changed.
+   */
+  open: (batchId: string, params?: JobViewParams) => void
   close: () => void
   setSearch: (q: string) => void
   setStateFilter: (state: ResultState | null) => void
@@ -40,6 +45,26 @@ interface JobViewState {
 const message = (err: unknown): string => (err instanceof Error ? err.message : String(err))
 
 const firstQuery = (): api.ResultQuery => ({ q: '', state: null, finishReason: null, offset: 0, limit: RESULTS_PAGE_SIZE })
+
+const queryAt = (p: JobViewParams): api.ResultQuery => ({
+  q: p.q,
+  state: p.state,
+  finishReason: p.finishReason,
+  offset: (p.page - 1) * RESULTS_PAGE_SIZE,
+  limit: RESULTS_PAGE_SIZE,
+})
+
+const sameQuery = (a: api.ResultQuery, b: api.ResultQuery): boolean =>
+  a.q === b.q && a.state === b.state && a.finishReason === b.finishReason && a.offset === b.offset && a.limit === b.limit
+
+/** Where the view stands, as its address keeps it (see ../route). */
+export const jobViewParams = (s: Pick<JobViewState, 'query' | 'selected'>): JobViewParams => ({
+  q: s.query.q,
+  state: s.query.state,
+  finishReason: s.query.finishReason,
+  page: Math.floor(s.query.offset / s.query.limit) + 1,
+  open: s.selected,
+})
 
 const closed = {
   batchId: null,
@@ -66,7 +91,15 @@ export const useJobViewStore = create<JobViewState>()((set, get) => {
     set({ loading: true })
     try {
       const page = await api.listResults(batchId, query)
-      if (seq === pageSeq) set({ page, pageError: null })
+      if (seq !== pageSeq) return
+      const lastOffset = Math.floor((page.total - 1) / query.limit) * query.limit
+      if (page.data.length === 0 && page.total > 0 && lastOffset < query.offset) {
+        // A page past the end (an old link): the last page instead.
+        set((s) => ({ query: { ...s.query, offset: lastOffset } }))
+        void loadPage()
+        return
+      }
+      set({ page, pageError: null })
     } catch (err) {
       if (seq === pageSeq) set({ pageError: message(err) })
     } finally {
@@ -111,14 +144,23 @@ export const useJobViewStore = create<JobViewState>()((set, get) => {
   return {
     ...closed,
     query: firstQuery(),
-    open: (batchId) => {
-      if (get().batchId === batchId) return
+    open: (batchId, params = JOB_VIEW_START) => {
+      const query = queryAt(params)
+      if (get().batchId === batchId) {
+        if (!sameQuery(query, get().query)) {
+          set({ query })
+          void loadPage()
+        }
+        if (params.open !== get().selected) get().select(params.open)
+        return
+      }
       live.cancel()
       pageSeq++
       detailSeq++
-      set({ ...closed, batchId, query: firstQuery() })
+      set({ ...closed, batchId, query, selected: params.open })
       void loadJob()
       void loadPage()
+      if (params.open !== null) void loadDetail(params.open)
     },
     close: () => {
       live.cancel()

@@ -1,4 +1,5 @@
 import { useEffect, useState } from 'react'
+import { useShallow } from 'zustand/react/shallow'
 import { Card } from '../components/Card'
 import { ComparisonFigures } from '../components/ComparisonFigures'
 import { ComparisonRows } from '../components/ComparisonRows'
@@ -7,8 +8,8 @@ import { NewBatchSection } from '../components/NewBatchSection'
 import { MAX_MODELS, MIN_MODELS } from '../components/RunOnModels'
 import { compareKeyAction } from '../compare-keys'
 import { formatCount, formatEpochSeconds } from '../format'
-import { formatHash } from '../route'
-import { useCompareStore } from '../store/compare'
+import { compareRoute, formatHash, type CompareViewParams } from '../route'
+import { compareViewParams, useCompareStore } from '../store/compare'
 import { useComparisonsStore } from '../store/comparisons'
 import { useQueueStore } from '../store/queue'
 import { useRouteStore } from '../store/route'
@@ -161,14 +162,28 @@ function useCompareKeys(): void {
   }, [])
 }
 
-/** `#/compare/<id>`: the per-model figures, the rows side by side with the word diff, keyboard voting, exports. */
-function ComparisonView(props: { id: string }): React.JSX.Element {
+/**
+ * The address follows where the comparison stands (search, differences only, page, current row), replacing the
+ * current entry; an address opened, reloaded or typed puts the comparison there.
+ */
+function useAddress(id: string, params: CompareViewParams | undefined): void {
   const open = useCompareStore((s) => s.open)
   const close = useCompareStore((s) => s.close)
+  const replace = useRouteStore((s) => s.replace)
+  useEffect(() => close, [id, close])
+  useEffect(() => open(id, params), [id, params, open])
+  // Compared field by field: the effect runs when where the comparison stands changes, not on each refresh.
+  const shown = useCompareStore((s) => s.comparisonId === id)
+  const standing = useCompareStore(useShallow(compareViewParams))
   useEffect(() => {
-    open(props.id)
-    return close
-  }, [props.id, open, close])
+    const route = useRouteStore.getState().route
+    if (shown && route.view === 'compare' && route.comparisonId === id) replace(compareRoute(id, standing))
+  }, [id, shown, standing, replace])
+}
+
+/** `#/compare/<id>`: the per-model figures, the rows side by side with the word diff, keyboard voting, exports. */
+function ComparisonView(props: { id: string; params?: CompareViewParams }): React.JSX.Element {
+  useAddress(props.id, props.params)
   useCompareKeys()
   return (
     <main className="grid" data-testid="comparison-view">
@@ -178,6 +193,6 @@ function ComparisonView(props: { id: string }): React.JSX.Element {
   )
 }
 
-export function CompareView(props: { comparisonId: string | null }): React.JSX.Element {
-  return props.comparisonId ? <ComparisonView id={props.comparisonId} /> : <CompareHome />
+export function CompareView(props: { comparisonId: string | null; params?: CompareViewParams }): React.JSX.Element {
+  return props.comparisonId ? <ComparisonView id={props.comparisonId} params={props.params} /> : <CompareHome />
 }

@@ -1,11 +1,14 @@
 import { useEffect } from 'react'
+import { useShallow } from 'zustand/react/shallow'
 import { Card } from '../components/Card'
 import { JobProgress, StatusPill } from '../components/job-facts'
 import { Pager } from '../components/Pager'
 import { RequestPanel } from '../components/RequestPanel'
 import { SearchBox } from '../components/SearchBox'
 import { formatCount, formatEpochSeconds } from '../format'
-import { useJobViewStore } from '../store/job-view'
+import { jobRoute, type JobViewParams } from '../route'
+import { jobViewParams, useJobViewStore } from '../store/job-view'
+import { useRouteStore } from '../store/route'
 import type { ResultState } from '../types'
 import { RESULT_STATES } from '../../../main/contract/results'
 
@@ -153,15 +156,30 @@ function ResultsTable(): React.JSX.Element {
   )
 }
 
-/** `#/jobs/<id>`: a job's progress, its results page by page with search and filters, one request in a side panel. */
-export function JobView(props: { batchId: string }): React.JSX.Element {
+/**
+ * The address follows where the view stands, and the view follows the address: a search, a filter, a page or the
+ * request opened replaces the address (no history entry per key), and an address opened, reloaded or typed puts
+ * the view there.
+ */
+function useAddress(batchId: string, params: JobViewParams | undefined): void {
   const open = useJobViewStore((s) => s.open)
   const close = useJobViewStore((s) => s.close)
-  const panelOpen = useJobViewStore((s) => s.selected !== null)
+  const replace = useRouteStore((s) => s.replace)
+  useEffect(() => close, [batchId, close])
+  useEffect(() => open(batchId, params), [batchId, params, open])
+  // Compared field by field: the effect runs when where the view stands changes, not on each progress event.
+  const shown = useJobViewStore((s) => s.batchId === batchId)
+  const standing = useJobViewStore(useShallow(jobViewParams))
   useEffect(() => {
-    open(props.batchId)
-    return close
-  }, [props.batchId, open, close])
+    const route = useRouteStore.getState().route
+    if (shown && route.view === 'job' && route.batchId === batchId) replace(jobRoute(batchId, standing))
+  }, [batchId, shown, standing, replace])
+}
+
+/** `#/jobs/<id>`: a job's progress, its results page by page with search and filters, one request in a side panel. */
+export function JobView(props: { batchId: string; params?: JobViewParams }): React.JSX.Element {
+  useAddress(props.batchId, props.params)
+  const panelOpen = useJobViewStore((s) => s.selected !== null)
   return (
     <div className={panelOpen ? 'job-view with-panel' : 'job-view'} data-testid="job-view">
       <main className="grid">
