@@ -363,4 +363,60 @@ describe('the Compare view\'s start', () => {
     await waitFor(() => expect(location.hash).toBe('#/compare/cmp_2'))
     expect(await screen.findByTestId('comparison-view')).toBeTruthy()
   })
+
+  describe('finds any job to compare, not only the first page of them', () => {
+    /** 150 jobs, newest first: 149 of one model, and the oldest the only one of the other. */
+    const many = (s: FakeService): void => {
+      for (let i = 0; i < 149; i++) {
+        s.jobs.data.push(job({ id: `batch_a${String(i).padStart(3, '0')}`, model: A, status: 'completed', created_at: 1_763_900_000 - i, request_counts: { total: 3, completed: 3, failed: 0 } }))
+      }
+      s.jobs.data.push(job({ id: 'batch_old', model: B, status: 'completed', created_at: 1_763_000_000, request_counts: { total: 3, completed: 3, failed: 0 } }))
+    }
+    const search = (text: string): void => {
+      const box = within(screen.getByTestId('compare-jobs')).getByTestId('compare-jobs-search')
+      fireEvent.change(box, { target: { value: text } })
+      fireEvent.keyDown(box, { key: 'Enter' })
+    }
+
+    test('the filter by model or id, and older jobs read on demand', async () => {
+      const service = start(many, '#/compare')
+      const card = await screen.findByTestId('compare-jobs')
+      await waitFor(() => expect(within(card).getByTestId('compare-jobs-count').textContent).toBe('100 jobs (older jobs not read yet)'))
+      expect(within(card).queryByRole('checkbox', { name: 'Compare batch_old' })).toBeNull()
+
+      search('llama')
+      await waitFor(() => expect(within(card).getByTestId('compare-jobs-empty').textContent).toContain("No job matching 'llama' among the jobs read so far. Read older jobs"))
+      fireEvent.click(within(card).getByRole('button', { name: 'Read older jobs' }))
+      fireEvent.click(await within(card).findByRole('checkbox', { name: 'Compare batch_old' }))
+      expect(within(card).getByTestId('compare-jobs-count').textContent).toBe('1 of 150 jobs match')
+      expect(within(card).queryByRole('button', { name: 'Read older jobs' })).toBeNull()
+      expect(queryOf(service.callsTo('GET', '/api/batches').at(-1)!).get('after')).toBe('batch_a099')
+
+      search('a042')
+      fireEvent.click(await within(card).findByRole('checkbox', { name: 'Compare batch_a042' }))
+      // The job picked before stays listed (and picked) under another filter.
+      expect(within(card).getByRole('checkbox', { name: 'Compare batch_old' })).toHaveProperty('checked', true)
+      fireEvent.click(within(card).getByRole('button', { name: 'Compare 2 jobs' }))
+      await waitFor(() => expect(service.callsTo('POST', '/api/comparisons')).toHaveLength(1))
+      expect((service.callsTo('POST', '/api/comparisons')[0].body as { batch_ids: string[] }).batch_ids).toEqual(['batch_old', 'batch_a042'])
+      await waitFor(() => expect(location.hash).toBe('#/compare/cmp_2'))
+    })
+
+    test('a whole batch id is looked up by itself, without reading every page', async () => {
+      const service = start(many, '#/compare')
+      const card = await screen.findByTestId('compare-jobs')
+      await within(card).findByRole('checkbox', { name: 'Compare batch_a000' })
+      search('batch_old')
+      fireEvent.click(await within(card).findByRole('checkbox', { name: 'Compare batch_old' }))
+      expect(service.callsTo('GET', '/api/batches/batch_old')).toHaveLength(1)
+      expect(service.callsTo('GET', '/api/batches').every((c) => !queryOf(c).has('after'))).toBe(true)
+      search('batch_nope')
+      await waitFor(() => expect(card.textContent).toContain('No such batch: batch_nope'))
+      search('batch_a000')
+      fireEvent.click(await within(card).findByRole('checkbox', { name: 'Compare batch_a000' }))
+      fireEvent.click(within(card).getByRole('button', { name: 'Compare 2 jobs' }))
+      await waitFor(() => expect(service.callsTo('POST', '/api/comparisons')).toHaveLength(1))
+      expect((service.callsTo('POST', '/api/comparisons')[0].body as { batch_ids: string[] }).batch_ids).toEqual(['batch_old', 'batch_a000'])
+    })
+  })
 })

@@ -278,7 +278,7 @@ export class FakeService {
     this.on('GET', '/api/engine', () => json(engine()))
     this.on('GET', '/v1/models', () => json({ object: 'list', data: models() }))
     this.on('GET', '/api/gpu', () => json(gpu()))
-    this.on('GET', '/api/batches', () => json(this.jobs))
+    this.on('GET', '/api/batches', (call) => this.jobPage(call))
     this.on('GET', '/api/settings', () => json(settings()))
     this.on('GET', '/api/events', (call) => this.eventStream(call))
     this.onMatch('GET', /^\/api\/batches\/([^/]+)$/, (_call, [id]) => {
@@ -326,6 +326,20 @@ export class FakeService {
 
   comparison(id: string): FakeComparison | undefined {
     return this.comparisons.find((c) => c.comparison.id === decodeURIComponent(id))
+  }
+
+  /** `GET /api/batches?limit=&after=`: a page of `jobs` (in the order given: newest first), after the cursor's job. */
+  private jobPage(call: Call): Response {
+    const q = queryOf(call)
+    const limit = Number(q.get('limit') ?? 50)
+    const after = q.get('after')
+    let rest = this.jobs.data
+    if (after) {
+      const at = rest.findIndex((j) => j.id === after)
+      if (at === -1) return envelope(404, `No such Batch object: ${after}`, null, 'after')
+      rest = rest.slice(at + 1)
+    }
+    return json({ ...this.jobs, data: rest.slice(0, limit), has_more: this.jobs.has_more || rest.length > limit })
   }
 
   private resultPage(call: Call, batchId: string): Response {
