@@ -286,6 +286,14 @@ export class FakeService {
       return j ? json(j) : envelope(404, `No such batch: ${id}`, 'batch_not_found', 'id')
     })
     this.onMatch('GET', /^\/api\/batches\/([^/]+)\/results$/, (call, [id]) => this.resultPage(call, decodeURIComponent(id)))
+    this.onMatch('GET', /^\/api\/batches\/([^/]+)\/finish-reasons$/, (_call, [id]) => {
+      const all = this.results.get(decodeURIComponent(id))
+      if (!all) return envelope(404, `No such batch: ${id}`, 'batch_not_found', 'id')
+      const counts = new Map<string, number>()
+      for (const r of all) if (r.finish_reason !== null) counts.set(r.finish_reason, (counts.get(r.finish_reason) ?? 0) + 1)
+      const data = [...counts].map(([finish_reason, count]) => ({ finish_reason, count })).sort((a, b) => b.count - a.count || (a.finish_reason < b.finish_reason ? -1 : 1))
+      return json({ object: 'list', data })
+    })
     this.onMatch('GET', /^\/api\/batches\/([^/]+)\/results\/(.+)$/, (_call, [id, customId]) => {
       const found = this.results.get(decodeURIComponent(id))?.find((r) => r.custom_id === decodeURIComponent(customId))
       return found ? json(found) : envelope(404, `Batch ${id} has no request with custom_id '${decodeURIComponent(customId)}'.`, null, 'custom_id')

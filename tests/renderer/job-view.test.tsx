@@ -116,6 +116,39 @@ describe('the Job view', () => {
     expect(pageCalls(service).at(-1)!.has('state')).toBe(false)
   })
 
+  test('the finish reason filter offers the reasons of this job\'s answers, counted, and reads them again when it is used', async () => {
+    const service = start((s) => {
+      const rows = results()
+      rows[0] = result({ line: 1, custom_id: 'q1', finish_reason: 'tool_calls' })
+      s.withResults('batch_abc', rows)
+    })
+    await screen.findByTestId('results-table')
+    const select = screen.getByTestId('results-finish-reason') as HTMLSelectElement
+    // 100 answered: 10 failed (no reason), 13 cut by the length limit, 1 tool call, the rest stopped.
+    await waitFor(() => expect(Array.from(select.options, (o) => o.textContent)).toEqual(['any', 'stop (76)', 'length (13)', 'tool_calls (1)']))
+    fireEvent.change(select, { target: { value: 'tool_calls' } })
+    await waitFor(() => expect(ids()).toEqual(['q1']))
+
+    // A pending request is answered, cut by a content filter: the choices are read again when the filter is used.
+    service.results.get('batch_abc')![100] = result({ line: 101, custom_id: 'q101', finish_reason: 'content_filter' })
+    const before = service.callsTo('GET', '/api/batches/batch_abc/finish-reasons').length
+    fireEvent.focus(select)
+    await waitFor(() => expect(Array.from(select.options, (o) => o.value)).toEqual(['', 'stop', 'length', 'content_filter', 'tool_calls']))
+    expect(service.callsTo('GET', '/api/batches/batch_abc/finish-reasons')).toHaveLength(before + 1)
+    expect(select.value).toBe('tool_calls')
+  })
+
+  test('a finish reason from an address that the job has none of stays chosen, counted 0', async () => {
+    startWithService((s) => {
+      s.jobs.data.push(running)
+      s.withResults('batch_abc', results())
+    }, '#/jobs/batch_abc?finish=content_filter')
+    expect((await screen.findByTestId('results-empty')).textContent).toBe('No request matches.')
+    const select = screen.getByTestId('results-finish-reason') as HTMLSelectElement
+    await waitFor(() => expect(Array.from(select.options, (o) => o.textContent)).toEqual(['any', 'stop (77)', 'length (13)', 'content_filter (0)']))
+    expect(select.value).toBe('content_filter')
+  })
+
   test('a request opens in the side panel: the messages as a chat, the answer, usage, raw JSON; Esc closes it', async () => {
     const service = start()
     fireEvent.click(await screen.findByTestId('result-q3'))

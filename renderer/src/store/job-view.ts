@@ -2,7 +2,7 @@ import { create } from 'zustand'
 import * as api from '../api'
 import { JOB_VIEW_START, type JobViewParams } from '../route'
 import { throttle } from '../throttle'
-import type { BatchObject, BatchProgress, Job, ResultDetail, ResultPage, ResultState } from '../types'
+import type { BatchObject, BatchProgress, FinishReasonCount, Job, ResultDetail, ResultPage, ResultState } from '../types'
 
 /** Rows of the results table per page. */
 export const RESULTS_PAGE_SIZE = 50
@@ -19,6 +19,8 @@ interface JobViewState {
   page: ResultPage | null
   loading: boolean
   pageError: string | null
+  /** The finish reasons of the job's answers, counted (the filter's choices); null until read. */
+  finishReasons: FinishReasonCount[] | null
   /** The request open in the side panel. */
   selected: string | null
   detail: ResultDetail | null
@@ -33,6 +35,8 @@ interface JobViewState {
   setStateFilter: (state: ResultState | null) => void
   setFinishReason: (finishReason: string | null) => void
   setOffset: (offset: number) => void
+  /** Reads the finish reasons again (the filter is about to be used: answers committed since change them). */
+  refreshFinishReasons: () => Promise<void>
   /** Reads the job and the visible page again (and the open request while it is pending). */
   refresh: () => Promise<void>
   /** A `batch.progress` or `batch.status` of the shown job: read the page again, at most once a second. */
@@ -73,6 +77,7 @@ const closed = {
   page: null,
   loading: false,
   pageError: null,
+  finishReasons: null,
   selected: null,
   detail: null,
   detailError: null,
@@ -134,6 +139,19 @@ export const useJobViewStore = create<JobViewState>()((set, get) => {
     }
   }
 
+  let reasonsSeq = 0
+  const loadFinishReasons = async (): Promise<void> => {
+    const batchId = get().batchId
+    if (!batchId) return
+    const seq = ++reasonsSeq
+    try {
+      const finishReasons = await api.listFinishReasons(batchId)
+      if (seq === reasonsSeq && get().batchId === batchId) set({ finishReasons })
+    } catch {
+      // The filter offers the common reasons instead.
+    }
+  }
+
   const live = throttle(() => void get().refresh(), LIVE_REFRESH_MS)
 
   const requery = (patch: Partial<api.ResultQuery>): void => {
@@ -160,6 +178,7 @@ export const useJobViewStore = create<JobViewState>()((set, get) => {
       set({ ...closed, batchId, query, selected: params.open })
       void loadJob()
       void loadPage()
+      void loadFinishReasons()
       if (params.open !== null) void loadDetail(params.open)
     },
     close: () => {
@@ -177,6 +196,7 @@ export const useJobViewStore = create<JobViewState>()((set, get) => {
       set((s) => ({ query: { ...s.query, offset: Math.max(0, offset) } }))
       void loadPage()
     },
+    refreshFinishReasons: loadFinishReasons,
     refresh: async () => {
       const { selected, detail } = get()
       await Promise.all([loadJob(), loadPage(), selected && (!detail || detail.state === 'pending') ? loadDetail(selected) : undefined])

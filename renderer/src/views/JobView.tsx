@@ -9,11 +9,18 @@ import { formatCount, formatEpochSeconds } from '../format'
 import { jobRoute, type JobViewParams } from '../route'
 import { jobViewParams, useJobViewStore } from '../store/job-view'
 import { useRouteStore } from '../store/route'
-import type { ResultState } from '../types'
+import type { FinishReasonCount, ResultState } from '../types'
 import { RESULT_STATES } from '../../../main/contract/results'
 
-/** Why generation stopped, as OpenAI-compatible engines say it (the filter's choices). */
-const FINISH_REASONS = ['stop', 'length', 'tool_calls', 'content_filter'] as const
+/** Why generation stopped, as OpenAI-compatible engines say it: the filter's choices until the job's own are read. */
+const COMMON_FINISH_REASONS = ['stop', 'length', 'tool_calls', 'content_filter'] as const
+
+/** The finish reason filter's choices: the job's own, counted; the one chosen (from an address) stays a choice. */
+function finishChoices(counted: FinishReasonCount[] | null, chosen: string | null): { value: string; label: string }[] {
+  const choices = counted ? counted.map((r) => ({ value: r.finish_reason, label: `${r.finish_reason} (${formatCount(r.count)})` })) : COMMON_FINISH_REASONS.map((f) => ({ value: f, label: f }))
+  if (chosen !== null && !choices.some((c) => c.value === chosen)) choices.push({ value: chosen, label: counted ? `${chosen} (0)` : chosen })
+  return choices
+}
 
 const STATE_TONE: Record<ResultState, string> = { succeeded: 'pill-ok', failed: 'pill-danger', pending: 'pill-info' }
 
@@ -55,6 +62,8 @@ function Filters(): React.JSX.Element {
   const setSearch = useJobViewStore((s) => s.setSearch)
   const setStateFilter = useJobViewStore((s) => s.setStateFilter)
   const setFinishReason = useJobViewStore((s) => s.setFinishReason)
+  const finishReasons = useJobViewStore((s) => s.finishReasons)
+  const refreshFinishReasons = useJobViewStore((s) => s.refreshFinishReasons)
   return (
     <div className="row toolbar">
       <SearchBox key={batchId} value={query.q} onSearch={setSearch} label="Search the prompts and answers" placeholder="Search prompts and answers…" testId="results-search" />
@@ -71,11 +80,16 @@ function Filters(): React.JSX.Element {
       </label>
       <label className="field inline small">
         Finish reason
-        <select value={query.finishReason ?? ''} onChange={(e) => setFinishReason(e.target.value || null)} data-testid="results-finish-reason">
+        <select
+          value={query.finishReason ?? ''}
+          onChange={(e) => setFinishReason(e.target.value || null)}
+          onFocus={() => void refreshFinishReasons()}
+          data-testid="results-finish-reason"
+        >
           <option value="">any</option>
-          {FINISH_REASONS.map((f) => (
-            <option key={f} value={f}>
-              {f}
+          {finishChoices(finishReasons, query.finishReason).map((c) => (
+            <option key={c.value} value={c.value}>
+              {c.label}
             </option>
           ))}
         </select>
