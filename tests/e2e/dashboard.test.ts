@@ -165,6 +165,14 @@ describe('the comparison in Chromium', () => {
     // "Differences only": the [flip] rows.
     await page.getByRole('checkbox', { name: 'Differences only' }).check()
     await expect.poll(async () => page.locator('.cmp-row').count(), { timeout: TIMEOUT }).toBe(2)
+    // A reload keeps "differences only" and the current row (both in the address).
+    await page.keyboard.press('j')
+    await expect.poll(() => new URL(page.url()).hash, { timeout: TIMEOUT }).toBe(`#/compare/${comparisonId}?diff=1&row=ab-5`)
+    await page.reload()
+    await page.getByTestId('comparison-view').waitFor()
+    await expect.poll(async () => page.locator('.cmp-row[aria-current="true"]').getAttribute('data-testid'), { timeout: TIMEOUT }).toBe('row-ab-5')
+    expect(await page.locator('.cmp-row').count()).toBe(2)
+    expect(await page.getByRole('checkbox', { name: 'Differences only' }).isChecked()).toBe(true)
     await page.getByRole('checkbox', { name: 'Differences only' }).uncheck()
     await expect.poll(async () => page.locator('.cmp-row').count(), { timeout: TIMEOUT }).toBe(KINDS.length)
 

@@ -139,6 +139,18 @@ describe('the Compare view of one comparison', () => {
     expect(current()).toBe('c-1')
   })
 
+  test('keys pressed on the "Differences only" checkbox (focused by its click) still vote and move', async () => {
+    const service = start()
+    await screen.findByTestId('row-c-1')
+    const box = screen.getByRole('checkbox', { name: 'Differences only' })
+    fireEvent.click(box)
+    await waitFor(() => expect(current()).toBe('c-2'))
+    press('j', box)
+    expect(current()).toBe('c-5')
+    press('2', box)
+    await waitFor(() => expect(votes(service)).toEqual([['c-5', { winner: B }]]))
+  })
+
   test('j at the last row of a page goes on to the next page, k at the first back to the previous one', async () => {
     const service = start()
     await screen.findByTestId('row-c-1')

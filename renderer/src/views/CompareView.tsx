@@ -196,8 +196,14 @@ function CompareHome(): React.JSX.Element {
   )
 }
 
+/** Inputs whose keys are text; a checkbox (Differences only) or a button keeps the comparison's keys. */
+const TEXT_INPUTS = new Set(['text', 'search', 'email', 'number', 'password', 'tel', 'url'])
+
 const typing = (target: EventTarget | null): boolean =>
-  target instanceof HTMLElement && (target.isContentEditable || ['INPUT', 'TEXTAREA', 'SELECT'].includes(target.tagName))
+  target instanceof HTMLElement &&
+  (target.isContentEditable ||
+    ['TEXTAREA', 'SELECT'].includes(target.tagName) ||
+    (target instanceof HTMLInputElement && TEXT_INPUTS.has(target.type)))
 
 /** The comparison's keys (1–4, t, b, j/k, n) anywhere in the window, except while typing in a field. */
 function useCompareKeys(): void {
