@@ -418,6 +418,10 @@ describe('the Compare view\'s start', () => {
       const service = start(many, '#/compare')
       const card = await screen.findByTestId('compare-jobs')
       await within(card).findByRole('checkbox', { name: 'Compare batch_a000' })
+      // A prefix of ids read so far filters them; it is not looked up.
+      search('batch_a04')
+      await waitFor(() => expect(within(card).getByTestId('compare-jobs-count').textContent).toBe('10 of 100 jobs match (older jobs not read yet)'))
+      expect(service.callsTo('GET', '/api/batches/batch_a04')).toHaveLength(0)
       search('batch_old')
       fireEvent.click(await within(card).findByRole('checkbox', { name: 'Compare batch_old' }))
       expect(service.callsTo('GET', '/api/batches/batch_old')).toHaveLength(1)

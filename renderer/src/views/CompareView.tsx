@@ -93,11 +93,12 @@ function CompareJobs(): React.JSX.Element {
   const [chosen, setChosen] = useState<Job[]>([])
   const [loadingMore, setLoadingMore] = useState(false)
   const wanted = filter.trim()
-  const lookUp = WHOLE_BATCH_ID.test(wanted) && !jobs[wanted] ? wanted : null
-  useEffect(() => void findJob(lookUp), [lookUp, findJob])
   const candidates = order.map((id) => jobs[id]).filter(comparable)
   const needle = wanted.toLowerCase()
   const listed = candidates.filter((j) => needle === '' || j.id.toLowerCase().includes(needle) || (j.model ?? '').toLowerCase().includes(needle))
+  // Only when nothing read so far matches: a prefix of a listed id is not looked up (nor called missing).
+  const lookUp = WHOLE_BATCH_ID.test(wanted) && listed.length === 0 ? wanted : null
+  useEffect(() => void findJob(lookUp), [lookUp, findJob])
   const extra = lookUp !== null && found?.id === lookUp && comparable(found) ? [found] : []
   const shownIds = new Set([...listed, ...extra].map((j) => j.id))
   // What is picked stays in the list while the filter changes.
