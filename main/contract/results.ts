@@ -47,5 +47,22 @@ export interface ResultDetail extends ResultSummary {
   finished_at: number | null
 }
 
+/** How many of a batch's requests stopped for one reason. */
+export interface FinishReasonCount {
+  /** As the engine said it: `stop`, `length`, `tool_calls`, `content_filter`, or another an engine uses. */
+  finish_reason: string
+  count: number
+}
+
+/**
+ * `GET /api/batches/{id}/finish-reasons`: why generation stopped, over the batch's answered requests, most
+ * frequent first (the choices of the results' `finish_reason` filter). Requests without one (pending, failed) are
+ * not counted.
+ */
+export interface FinishReasonList {
+  object: 'list'
+  data: FinishReasonCount[]
+}
+
 /** The length of a result's preview, in characters. */
 export const PREVIEW_CHARS = 200

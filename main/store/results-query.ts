@@ -112,6 +112,16 @@ export class ResultsQuery {
       .all({ seq, match, lo: seq * SEARCH_KEY_LINES, hi: (seq + 1) * SEARCH_KEY_LINES - 1 })
   }
 
+  /** Why generation stopped, over one batch's requests that have an answer: each reason counted, most frequent first. */
+  finishReasons(seq: number): { finish_reason: string; count: number }[] {
+    return this.statements
+      .get<[number], { finish_reason: string; count: number }>(
+        `SELECT finish_reason, COUNT(*) AS count FROM requests WHERE batch_seq = ? AND finish_reason IS NOT NULL
+         GROUP BY finish_reason ORDER BY count DESC, finish_reason`,
+      )
+      .all(seq)
+  }
+
   /** One request of a batch by its custom_id, or undefined. */
   byCustomId(seq: number, customId: string): ResultRow | undefined {
     return this.statements.get<[number, string], ResultRow>(`SELECT ${PAGE_COLUMNS}, s.body FROM requests r ${JOIN} WHERE r.batch_seq = ? AND r.custom_id = ?`).get(seq, customId)

@@ -18,9 +18,9 @@ function CurrentView(): React.JSX.Element {
     case 'overview':
       return <OverviewView />
     case 'job':
-      return <JobView batchId={route.batchId} />
+      return <JobView batchId={route.batchId} params={route.params} />
     case 'compare':
-      return <CompareView comparisonId={route.comparisonId} />
+      return <CompareView comparisonId={route.comparisonId} params={route.params} />
     case 'settings':
       return <SettingsView />
   }

@@ -27,4 +27,4 @@ export type {
 export type { ModelList, ModelObject } from '../../main/contract/models'
 export type { ApiKeyRotation, SettingsField, SettingsPatch, SettingsView } from '../../main/contract/settings'
 export type { ArmAnswer, Comparison, ComparisonArm, ComparisonList, ComparisonRow, ComparisonRowPage, ExportFormat, NewComparison, NewVote, Vote, VoteChoice } from '../../main/contract/comparisons'
-export type { ResultDetail, ResultPage, ResultState, ResultSummary, ResultUsage } from '../../main/contract/results'
+export type { FinishReasonCount, FinishReasonList, ResultDetail, ResultPage, ResultState, ResultSummary, ResultUsage } from '../../main/contract/results'

@@ -126,7 +126,7 @@ describe('the comparison in Chromium', () => {
     await picker.getByRole('button', { name: 'Run on 2 models' }).click()
 
     await page.waitForURL(/#\/compare\/cmp_/)
-    comparisonId = decodeURIComponent(new URL(page.url()).hash.replace('#/compare/', ''))
+    comparisonId = decodeURIComponent(new URL(page.url()).hash.replace('#/compare/', '').split('?')[0])
     for (const model of ['test-model-a', 'test-model-b']) {
       await expect.poll(async () => page.getByTestId(`arm-${model}`).getByTestId('batch-status').textContent(), { timeout: TIMEOUT }).toBe('completed')
     }
@@ -165,6 +165,14 @@ describe('the comparison in Chromium', () => {
     // "Differences only": the [flip] rows.
     await page.getByRole('checkbox', { name: 'Differences only' }).check()
     await expect.poll(async () => page.locator('.cmp-row').count(), { timeout: TIMEOUT }).toBe(2)
+    // A reload keeps "differences only" and the current row (both in the address).
+    await page.keyboard.press('j')
+    await expect.poll(() => new URL(page.url()).hash, { timeout: TIMEOUT }).toBe(`#/compare/${comparisonId}?diff=1&row=ab-5`)
+    await page.reload()
+    await page.getByTestId('comparison-view').waitFor()
+    await expect.poll(async () => page.locator('.cmp-row[aria-current="true"]').getAttribute('data-testid'), { timeout: TIMEOUT }).toBe('row-ab-5')
+    expect(await page.locator('.cmp-row').count()).toBe(2)
+    expect(await page.getByRole('checkbox', { name: 'Differences only' }).isChecked()).toBe(true)
     await page.getByRole('checkbox', { name: 'Differences only' }).uncheck()
     await expect.poll(async () => page.locator('.cmp-row').count(), { timeout: TIMEOUT }).toBe(KINDS.length)
 
@@ -186,7 +194,7 @@ describe('the comparison in Chromium', () => {
     expect(pairs.map((p) => p.chosen[0].content)).toEqual(['echo: Question 1', '[flip] 2 Question echo:'])
   })
 
-  it('opens a job of the comparison: its results page, search, a request in the side panel; a reload keeps the view', async () => {
+  it('opens a job of the comparison: its results page, search, a request in the side panel; a reload keeps the view, its search and the open request', async () => {
     await page.getByTestId('arm-test-model-b').getByRole('link').click()
     await page.waitForURL(/#\/jobs\/batch_/)
     const table = page.getByTestId('results-table')
@@ -206,9 +214,25 @@ describe('the comparison in Chromium', () => {
     expect(usage).toContain('gpt-4o-mini')
     await shot('job-request')
 
+    // The search and the open request are in the address, in place of the entry (not one entry per key).
+    expect(new URL(page.url()).hash).toMatch(/^#\/jobs\/batch_\w+\?q=flip&open=ab-2$/)
+    const entries = await page.evaluate(() => history.length)
+
     await page.reload()
     await page.getByTestId('job-view').waitFor()
+    await expect.poll(async () => page.getByTestId('request-panel').getByTestId('request-answer').textContent(), { timeout: TIMEOUT }).toBe('[flip] 2 Question echo:')
+    await expect.poll(async () => page.getByTestId('results-table').locator('tbody tr').count(), { timeout: TIMEOUT }).toBe(2)
+    expect(await page.getByTestId('results-search').inputValue()).toBe('flip')
+    expect(await page.getByTestId('result-ab-2').getAttribute('aria-selected')).toBe('true')
+
+    // Cleared, the search leaves the address and every request is listed again.
+    await page.getByTestId('results-search').fill('')
     await expect.poll(async () => page.getByTestId('results-table').locator('tbody tr').count(), { timeout: TIMEOUT }).toBe(KINDS.length)
+    await expect.poll(() => new URL(page.url()).hash, { timeout: TIMEOUT }).toMatch(/^#\/jobs\/batch_\w+\?open=ab-2$/)
+    expect(await page.evaluate(() => history.length)).toBe(entries)
+    // Back leaves the job view for the comparison it was opened from.
+    await page.goBack()
+    await page.getByTestId('comparison-view').waitFor()
   })
 
   it('lists the comparison in the Compare view, and has the settings in their own view', async () => {

@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest'
-import type { ErrorEnvelope, ResultDetail, ResultPage } from '../../main/contract'
+import type { ErrorEnvelope, FinishReasonList, ResultDetail, ResultPage } from '../../main/contract'
 import { requestLine, type TestService } from '../helpers/service'
 import { eventually, fakeServices } from '../helpers/fake-engine'
 import { batchReaches as until, submitBatch as submit } from '../helpers/batches'
@@ -112,6 +112,37 @@ describe('results of a batch', () => {
     const missing = await t.api(`/api/batches/${done.id}/results/nobody`)
     expect(missing.status).toBe(404)
     expect(((await missing.json()) as ErrorEnvelope).error.message).toContain('"nobody"')
+  })
+
+  it('counts the finish reasons of a batch\'s answers, most frequent first: the choices of the finish_reason filter', async () => {
+    const { t } = await boot()
+    // Every third request asks for at most 2 tokens: the engine cuts it short (length); two are rejected (no answer).
+    const lines = Array.from({ length: 12 }, (_, i) =>
+      i === 4 || i === 10
+        ? requestLine(`f-${i + 1}`, {}, { messages: [] })
+        : requestLine(`f-${i + 1}`, {}, { messages: [{ role: 'user', content: `a long enough question number ${i + 1}` }], ...(i % 3 === 0 ? { max_tokens: 2 } : {}) }),
+    )
+    const done = await until(t, (await submit(t, lines.join('\n'))).id, ['completed'])
+    expect(done.request_counts).toEqual({ total: 12, completed: 10, failed: 2 })
+
+    const res = await t.api(`/api/batches/${done.id}/finish-reasons`)
+    expect(res.status).toBe(200)
+    const reasons = (await res.json()) as FinishReasonList
+    // i % 3 === 0: lines 1, 4, 7, 10 are cut; the rest that were answered stop.
+    expect(reasons).toEqual({ object: 'list', data: [{ finish_reason: 'stop', count: 6 }, { finish_reason: 'length', count: 4 }] })
+    // Each one, used as the filter, finds as many requests as it counts.
+    for (const r of reasons.data) expect((await results(t, done.id, `?finish_reason=${r.finish_reason}`)).total).toBe(r.count)
+    expect((await results(t, done.id, '?finish_reason=length')).data.map((r) => r.custom_id)).toEqual(['f-1', 'f-4', 'f-7', 'f-10'])
+    const cut = (await (await t.api(`/api/batches/${done.id}/results/f-4`)).json()) as ResultDetail
+    expect((cut.response!.body as { choices: { message: { content: string } }[] }).choices[0].message.content).toBe('echo: a')
+
+    // A batch with no answers yet has none; an unknown batch is a 404.
+    const empty = await submit(t, requestLine('e-1', {}, { messages: [] }))
+    await until(t, empty.id, ['completed', 'failed'])
+    expect(((await (await t.api(`/api/batches/${empty.id}/finish-reasons`)).json()) as FinishReasonList).data).toEqual([])
+    const unknown = await t.api('/api/batches/batch_nope/finish-reasons')
+    expect(unknown.status).toBe(404)
+    expect(((await unknown.json()) as ErrorEnvelope).error.message).toContain('batch_nope')
   })
 
   it('fills in while the batch runs: pending rows first, answered ones searchable as they are committed', async () => {

@@ -1,10 +1,11 @@
 // @vitest-environment happy-dom
-import { fireEvent, screen, waitFor, within } from '@testing-library/react'
+import { cleanup, fireEvent, screen, waitFor, within } from '@testing-library/react'
 import { describe, expect, test, vi } from 'vitest'
 import type { ComparisonRow } from '../../main/contract'
 import { ROWS_PAGE_SIZE } from '../../renderer/src/store/compare'
 import { answer, arm, comparison, comparisonRow, job, queryOf, type FakeService } from './fake-service'
-import { startWithService } from './render-app'
+import { resetStores } from '../../renderer/src/store/reset'
+import { startApp, startWithService } from './render-app'
 
 const A = 'gemma-3-12b'
 const B = 'llama-3.1-8b'
@@ -138,6 +139,18 @@ describe('the Compare view of one comparison', () => {
     expect(current()).toBe('c-1')
   })
 
+  test('keys pressed on the "Differences only" checkbox (focused by its click) still vote and move', async () => {
+    const service = start()
+    await screen.findByTestId('row-c-1')
+    const box = screen.getByRole('checkbox', { name: 'Differences only' })
+    fireEvent.click(box)
+    await waitFor(() => expect(current()).toBe('c-2'))
+    press('j', box)
+    expect(current()).toBe('c-5')
+    press('2', box)
+    await waitFor(() => expect(votes(service)).toEqual([['c-5', { winner: B }]]))
+  })
+
   test('j at the last row of a page goes on to the next page, k at the first back to the previous one', async () => {
     const service = start()
     await screen.findByTestId('row-c-1')
@@ -263,6 +276,73 @@ describe('the Compare view of one comparison', () => {
   })
 })
 
+describe('a comparison\'s address', () => {
+  const reload = (): void => {
+    cleanup()
+    resetStores()
+    startApp()
+  }
+
+  test('the current row, "differences only" and the search go into the address without history entries; a reload keeps them', async () => {
+    const service = start()
+    await screen.findByTestId('row-c-1')
+    const entries = history.length
+    press('j')
+    press('j')
+    press('j')
+    await waitFor(() => expect(location.hash).toBe('#/compare/cmp_1?row=c-4'))
+    fireEvent.click(screen.getByRole('checkbox', { name: 'Differences only' }))
+    await waitFor(() => expect(current()).toBe('c-2'))
+    press('j')
+    await waitFor(() => expect(location.hash).toBe('#/compare/cmp_1?diff=1&row=c-5'))
+    fireEvent.change(screen.getByTestId('rows-search'), { target: { value: 'Question 1' } })
+    await waitFor(() => expect(location.hash).toBe('#/compare/cmp_1?q=Question%201&diff=1'))
+    await waitFor(() => expect(current()).toBe('c-11'))
+    press('j')
+    await waitFor(() => expect(location.hash).toBe('#/compare/cmp_1?q=Question%201&diff=1&row=c-14'))
+    expect(history.length).toBe(entries)
+
+    const before = rowCalls(service).length
+    reload()
+    await waitFor(() => expect(current()).toBe('c-14'))
+    expect(screen.getByRole('checkbox', { name: 'Differences only' })).toHaveProperty('checked', true)
+    expect((screen.getByTestId('rows-search') as HTMLInputElement).value).toBe('Question 1')
+    expect(rowCalls(service).slice(before).map((q) => [q.get('q'), q.get('differences'), q.get('offset')])).toEqual([['Question 1', 'true', '0']])
+    // The keys go on from the restored row.
+    press('2')
+    await waitFor(() => expect(votes(service)).toEqual([['c-14', { winner: B }]]))
+  })
+
+  test('the page goes into the address; a link to a row on a later page opens that page on that row', async () => {
+    const service = start()
+    await screen.findByTestId('row-c-1')
+    fireEvent.click(screen.getByRole('button', { name: 'Next' }))
+    await waitFor(() => expect(current()).toBe(`c-${ROWS_PAGE_SIZE + 1}`))
+    expect(location.hash).toBe('#/compare/cmp_1?page=2')
+
+    history.replaceState(null, '', '/#/compare/cmp_1?page=2&row=c-28')
+    const before = rowCalls(service).length
+    reload()
+    await waitFor(() => expect(current()).toBe('c-28'))
+    expect(screen.getByTestId('pager-range').textContent).toBe(`Rows ${ROWS_PAGE_SIZE + 1}–${N} of ${N}`)
+    expect(rowCalls(service).slice(before).map((q) => q.get('offset'))).toEqual([String(ROWS_PAGE_SIZE)])
+    press('k')
+    await waitFor(() => expect(location.hash).toBe('#/compare/cmp_1?page=2&row=c-27'))
+  })
+
+  test('a row no longer there, a page past the end or a bad page open the comparison anyway', async () => {
+    start(undefined, '#/compare/cmp_1?page=9&row=c-gone')
+    await waitFor(() => expect(screen.getByTestId('pager-range').textContent).toBe(`Rows ${ROWS_PAGE_SIZE + 1}–${N} of ${N}`))
+    expect(current()).toBe(`c-${ROWS_PAGE_SIZE + 1}`)
+    await waitFor(() => expect(location.hash).toBe('#/compare/cmp_1?page=2'))
+
+    location.hash = '#/compare/cmp_1?page=zero&diff=sure'
+    await waitFor(() => expect(current()).toBe('c-1'))
+    expect(screen.getByRole('checkbox', { name: 'Differences only' })).toHaveProperty('checked', false)
+    await waitFor(() => expect(location.hash).toBe('#/compare/cmp_1'))
+  })
+})
+
 describe('the Compare view\'s start', () => {
   test('lists the comparisons, each a link to it', async () => {
     start(undefined, '#/compare')
@@ -294,5 +374,65 @@ describe('the Compare view\'s start', () => {
     expect(new Set((service.callsTo('POST', '/api/comparisons')[0].body as { batch_ids: string[] }).batch_ids)).toEqual(new Set(['batch_x', 'batch_y']))
     await waitFor(() => expect(location.hash).toBe('#/compare/cmp_2'))
     expect(await screen.findByTestId('comparison-view')).toBeTruthy()
+  })
+
+  describe('finds any job to compare, not only the first page of them', () => {
+    /** 150 jobs, newest first: 149 of one model, and the oldest the only one of the other. */
+    const many = (s: FakeService): void => {
+      for (let i = 0; i < 149; i++) {
+        s.jobs.data.push(job({ id: `batch_a${String(i).padStart(3, '0')}`, model: A, status: 'completed', created_at: 1_763_900_000 - i, request_counts: { total: 3, completed: 3, failed: 0 } }))
+      }
+      s.jobs.data.push(job({ id: 'batch_old', model: B, status: 'completed', created_at: 1_763_000_000, request_counts: { total: 3, completed: 3, failed: 0 } }))
+    }
+    const search = (text: string): void => {
+      const box = within(screen.getByTestId('compare-jobs')).getByTestId('compare-jobs-search')
+      fireEvent.change(box, { target: { value: text } })
+      fireEvent.keyDown(box, { key: 'Enter' })
+    }
+
+    test('the filter by model or id, and older jobs read on demand', async () => {
+      const service = start(many, '#/compare')
+      const card = await screen.findByTestId('compare-jobs')
+      await waitFor(() => expect(within(card).getByTestId('compare-jobs-count').textContent).toBe('100 jobs (older jobs not read yet)'))
+      expect(within(card).queryByRole('checkbox', { name: 'Compare batch_old' })).toBeNull()
+
+      search('llama')
+      await waitFor(() => expect(within(card).getByTestId('compare-jobs-empty').textContent).toContain("No job matching 'llama' among the jobs read so far. Read older jobs"))
+      fireEvent.click(within(card).getByRole('button', { name: 'Read older jobs' }))
+      fireEvent.click(await within(card).findByRole('checkbox', { name: 'Compare batch_old' }))
+      expect(within(card).getByTestId('compare-jobs-count').textContent).toBe('1 of 150 jobs match')
+      expect(within(card).queryByRole('button', { name: 'Read older jobs' })).toBeNull()
+      expect(queryOf(service.callsTo('GET', '/api/batches').at(-1)!).get('after')).toBe('batch_a099')
+
+      search('a042')
+      fireEvent.click(await within(card).findByRole('checkbox', { name: 'Compare batch_a042' }))
+      // The job picked before stays listed (and picked) under another filter.
+      expect(within(card).getByRole('checkbox', { name: 'Compare batch_old' })).toHaveProperty('checked', true)
+      fireEvent.click(within(card).getByRole('button', { name: 'Compare 2 jobs' }))
+      await waitFor(() => expect(service.callsTo('POST', '/api/comparisons')).toHaveLength(1))
+      expect((service.callsTo('POST', '/api/comparisons')[0].body as { batch_ids: string[] }).batch_ids).toEqual(['batch_old', 'batch_a042'])
+      await waitFor(() => expect(location.hash).toBe('#/compare/cmp_2'))
+    })
+
+    test('a whole batch id is looked up by itself, without reading every page', async () => {
+      const service = start(many, '#/compare')
+      const card = await screen.findByTestId('compare-jobs')
+      await within(card).findByRole('checkbox', { name: 'Compare batch_a000' })
+      // A prefix of ids read so far filters them; it is not looked up.
+      search('batch_a04')
+      await waitFor(() => expect(within(card).getByTestId('compare-jobs-count').textContent).toBe('10 of 100 jobs match (older jobs not read yet)'))
+      expect(service.callsTo('GET', '/api/batches/batch_a04')).toHaveLength(0)
+      search('batch_old')
+      fireEvent.click(await within(card).findByRole('checkbox', { name: 'Compare batch_old' }))
+      expect(service.callsTo('GET', '/api/batches/batch_old')).toHaveLength(1)
+      expect(service.callsTo('GET', '/api/batches').every((c) => !queryOf(c).has('after'))).toBe(true)
+      search('batch_nope')
+      await waitFor(() => expect(card.textContent).toContain('No such batch: batch_nope'))
+      search('batch_a000')
+      fireEvent.click(await within(card).findByRole('checkbox', { name: 'Compare batch_a000' }))
+      fireEvent.click(within(card).getByRole('button', { name: 'Compare 2 jobs' }))
+      await waitFor(() => expect(service.callsTo('POST', '/api/comparisons')).toHaveLength(1))
+      expect((service.callsTo('POST', '/api/comparisons')[0].body as { batch_ids: string[] }).batch_ids).toEqual(['batch_old', 'batch_a000'])
+    })
   })
 })

@@ -284,7 +284,7 @@ export class FakeService {
     this.on('GET', '/api/engine', () => json(engine()))
     this.on('GET', '/v1/models', () => json({ object: 'list', data: models() }))
     this.on('GET', '/api/gpu', () => json(gpu()))
-    this.on('GET', '/api/batches', () => json(this.jobs))
+    this.on('GET', '/api/batches', (call) => this.jobPage(call))
     this.on('GET', '/api/settings', () => json(settings()))
     this.on('GET', '/api/events', (call) => this.eventStream(call))
     this.onMatch('GET', /^\/api\/batches\/([^/]+)$/, (_call, [id]) => {
@@ -292,6 +292,14 @@ export class FakeService {
       return j ? json(j) : envelope(404, `No such batch: ${id}`, 'batch_not_found', 'id')
     })
     this.onMatch('GET', /^\/api\/batches\/([^/]+)\/results$/, (call, [id]) => this.resultPage(call, decodeURIComponent(id)))
+    this.onMatch('GET', /^\/api\/batches\/([^/]+)\/finish-reasons$/, (_call, [id]) => {
+      const all = this.results.get(decodeURIComponent(id))
+      if (!all) return envelope(404, `No such batch: ${id}`, 'batch_not_found', 'id')
+      const counts = new Map<string, number>()
+      for (const r of all) if (r.finish_reason !== null) counts.set(r.finish_reason, (counts.get(r.finish_reason) ?? 0) + 1)
+      const data = [...counts].map(([finish_reason, count]) => ({ finish_reason, count })).sort((a, b) => b.count - a.count || (a.finish_reason < b.finish_reason ? -1 : 1))
+      return json({ object: 'list', data })
+    })
     this.onMatch('GET', /^\/api\/batches\/([^/]+)\/results\/(.+)$/, (_call, [id, customId]) => {
       const found = this.results.get(decodeURIComponent(id))?.find((r) => r.custom_id === decodeURIComponent(customId))
       return found ? json(found) : envelope(404, `Batch ${id} has no request with custom_id '${decodeURIComponent(customId)}'.`, null, 'custom_id')
@@ -332,6 +340,20 @@ export class FakeService {
 
   comparison(id: string): FakeComparison | undefined {
     return this.comparisons.find((c) => c.comparison.id === decodeURIComponent(id))
+  }
+
+  /** `GET /api/batches?limit=&after=`: a page of `jobs` (in the order given: newest first), after the cursor's job. */
+  private jobPage(call: Call): Response {
+    const q = queryOf(call)
+    const limit = Number(q.get('limit') ?? 50)
+    const after = q.get('after')
+    let rest = this.jobs.data
+    if (after) {
+      const at = rest.findIndex((j) => j.id === after)
+      if (at === -1) return envelope(404, `No such Batch object: ${after}`, null, 'after')
+      rest = rest.slice(at + 1)
+    }
+    return json({ ...this.jobs, data: rest.slice(0, limit), has_more: this.jobs.has_more || rest.length > limit })
   }
 
   private resultPage(call: Call, batchId: string): Response {

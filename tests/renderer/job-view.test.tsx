@@ -1,11 +1,12 @@
 // @vitest-environment happy-dom
-import { fireEvent, screen, waitFor, within } from '@testing-library/react'
+import { cleanup, fireEvent, screen, waitFor, within } from '@testing-library/react'
 import { describe, expect, test } from 'vitest'
 import { SEARCH_DEBOUNCE_MS } from '../../renderer/src/components/SearchBox'
 import type { ResultDetail } from '../../main/contract'
 import { LIVE_REFRESH_MS, RESULTS_PAGE_SIZE } from '../../renderer/src/store/job-view'
 import { queryOf, job, result, type FakeService } from './fake-service'
-import { startWithService } from './render-app'
+import { resetStores } from '../../renderer/src/store/reset'
+import { startApp, startWithService } from './render-app'
 
 const N = 120
 
@@ -115,6 +116,39 @@ describe('the Job view', () => {
     expect(pageCalls(service).at(-1)!.has('state')).toBe(false)
   })
 
+  test('the finish reason filter offers the reasons of this job\'s answers, counted, and reads them again when it is used', async () => {
+    const service = start((s) => {
+      const rows = results()
+      rows[0] = result({ line: 1, custom_id: 'q1', finish_reason: 'tool_calls' })
+      s.withResults('batch_abc', rows)
+    })
+    await screen.findByTestId('results-table')
+    const select = screen.getByTestId('results-finish-reason') as HTMLSelectElement
+    // 100 answered: 10 failed (no reason), 13 cut by the length limit, 1 tool call, the rest stopped.
+    await waitFor(() => expect(Array.from(select.options, (o) => o.textContent)).toEqual(['any', 'stop (76)', 'length (13)', 'tool_calls (1)']))
+    fireEvent.change(select, { target: { value: 'tool_calls' } })
+    await waitFor(() => expect(ids()).toEqual(['q1']))
+
+    // A pending request is answered, cut by a content filter: the choices are read again when the filter is used.
+    service.results.get('batch_abc')![100] = result({ line: 101, custom_id: 'q101', finish_reason: 'content_filter' })
+    const before = service.callsTo('GET', '/api/batches/batch_abc/finish-reasons').length
+    fireEvent.focus(select)
+    await waitFor(() => expect(Array.from(select.options, (o) => o.value)).toEqual(['', 'stop', 'length', 'content_filter', 'tool_calls']))
+    expect(service.callsTo('GET', '/api/batches/batch_abc/finish-reasons')).toHaveLength(before + 1)
+    expect(select.value).toBe('tool_calls')
+  })
+
+  test('a finish reason from an address that the job has none of stays chosen, counted 0', async () => {
+    startWithService((s) => {
+      s.jobs.data.push(running)
+      s.withResults('batch_abc', results())
+    }, '#/jobs/batch_abc?finish=content_filter')
+    expect((await screen.findByTestId('results-empty')).textContent).toBe('No request matches.')
+    const select = screen.getByTestId('results-finish-reason') as HTMLSelectElement
+    await waitFor(() => expect(Array.from(select.options, (o) => o.textContent)).toEqual(['any', 'stop (77)', 'length (13)', 'content_filter (0)']))
+    expect(select.value).toBe('content_filter')
+  })
+
   test('a request opens in the side panel: the messages as a chat, the answer, usage, raw JSON; Esc closes it', async () => {
     const service = start()
     fireEvent.click(await screen.findByTestId('result-q3'))
@@ -170,6 +204,78 @@ describe('the Job view', () => {
     await new Promise((r) => setTimeout(r, LIVE_REFRESH_MS + 200))
     expect(pageCalls(service).length - before).toBeLessThanOrEqual(2)
     expect(service.callsTo('GET', '/api/batches/batch_other/results')).toHaveLength(0)
+  })
+
+  test('filters, the page and the request opened go into the address without a history entry each; a reload opens the view as it was', async () => {
+    const service = start()
+    await screen.findByTestId('results-table')
+    const entries = history.length
+    fireEvent.change(screen.getByTestId('results-state'), { target: { value: 'succeeded' } })
+    fireEvent.change(screen.getByTestId('results-finish-reason'), { target: { value: 'stop' } })
+    await waitFor(() => expect(location.hash).toBe('#/jobs/batch_abc?state=succeeded&finish=stop'))
+    await waitFor(() => expect(ids()).not.toContain('q7'))
+    fireEvent.click(screen.getByRole('button', { name: 'Next' }))
+    await waitFor(() => expect(screen.getByTestId('pager-range').textContent).toMatch(/^Requests 51–/))
+    const second = ids()
+    const opened = second[3]
+    fireEvent.click(screen.getByTestId(`result-${opened}`))
+    await waitFor(() => expect(within(screen.getByTestId('request-panel')).getByTestId('request-answer').textContent).toBe(`Answer to ${opened}`))
+    expect(location.hash).toBe(`#/jobs/batch_abc?state=succeeded&finish=stop&page=2&open=${opened}`)
+    expect(history.length).toBe(entries) // Back still leaves the view, not the last filter
+
+    // "Reload": the page starts again from scratch with the same address.
+    cleanup()
+    resetStores()
+    const before = pageCalls(service).length
+    startApp()
+    await waitFor(() => expect(within(screen.getByTestId('request-panel')).getByTestId('request-answer').textContent).toBe(`Answer to ${opened}`))
+    await waitFor(() => expect(ids()).toEqual(second))
+    expect(screen.getByTestId(`result-${opened}`).getAttribute('aria-selected')).toBe('true')
+    expect((screen.getByTestId('results-state') as HTMLSelectElement).value).toBe('succeeded')
+    expect((screen.getByTestId('results-finish-reason') as HTMLSelectElement).value).toBe('stop')
+    expect(screen.getByTestId('pager-range').textContent).toMatch(/^Requests 51–/)
+    const reread = pageCalls(service).slice(before)
+    expect(reread.map((q) => [q.get('state'), q.get('finish_reason'), q.get('offset')])).toEqual([['succeeded', 'stop', '50']]) // one read, of that page
+    expect(location.hash).toBe(`#/jobs/batch_abc?state=succeeded&finish=stop&page=2&open=${opened}`)
+
+    // Closing the panel takes it out of the address.
+    fireEvent.keyDown(window, { key: 'Escape' })
+    await waitFor(() => expect(location.hash).toBe('#/jobs/batch_abc?state=succeeded&finish=stop&page=2'))
+  })
+
+  test('a search typed goes into the address once it is sent; an address with a search opens with it in the box', async () => {
+    const service = start((s) => s.withResults('batch_abc', [...results(), result({ line: 121, custom_id: 'doc/7 & more?', preview: 'flip side' })]))
+    await screen.findByTestId('results-table')
+    fireEvent.change(screen.getByTestId('results-search'), { target: { value: 'flip side' } })
+    await waitFor(() => expect(ids()).toEqual(['doc/7 & more?']))
+    expect(location.hash).toBe('#/jobs/batch_abc?q=flip%20side')
+    fireEvent.click(screen.getByTestId('result-doc/7 & more?'))
+    await waitFor(() => expect(location.hash).toBe('#/jobs/batch_abc?q=flip%20side&open=doc%2F7%20%26%20more%3F'))
+
+    cleanup()
+    resetStores()
+    startApp()
+    await waitFor(() => expect(within(screen.getByTestId('request-panel')).getByTestId('request-answer').textContent).toBe('Answer to doc/7 & more?'))
+    expect((screen.getByTestId('results-search') as HTMLInputElement).value).toBe('flip side')
+    await waitFor(() => expect(ids()).toEqual(['doc/7 & more?']))
+    expect(pageCalls(service).at(-1)!.get('q')).toBe('flip side')
+  })
+
+  test('an address typed while the view is open moves it there; a page past the end opens the last one', async () => {
+    const service = start()
+    await screen.findByTestId('results-table')
+    location.hash = '#/jobs/batch_abc?state=failed&open=q20'
+    await waitFor(() => expect(ids()).toEqual(['q10', 'q20', 'q30', 'q40', 'q50', 'q60', 'q70', 'q80', 'q90', 'q100']))
+    expect((screen.getByTestId('results-state') as HTMLSelectElement).value).toBe('failed')
+    await waitFor(() => expect(within(screen.getByTestId('request-panel')).getByTestId('request-error').textContent).toContain('engine answered 500'))
+    expect(service.callsTo('GET', '/api/batches/batch_abc')).toHaveLength(1) // the same job: not read again
+
+    location.hash = '#/jobs/batch_abc?page=40&state=nonsense'
+    await waitFor(() => expect(ids()[0]).toBe('q101'))
+    expect(screen.getByTestId('pager-range').textContent).toBe('Requests 101–120 of 120')
+    expect((screen.getByTestId('results-state') as HTMLSelectElement).value).toBe('')
+    expect(screen.queryByTestId('request-panel')).toBeNull()
+    await waitFor(() => expect(location.hash).toBe('#/jobs/batch_abc?page=3'))
   })
 
   test('an unknown job says so', async () => {

@@ -1,7 +1,7 @@
 // @vitest-environment happy-dom
 import { fireEvent, screen, waitFor, within } from '@testing-library/react'
 import { describe, expect, test, vi } from 'vitest'
-import { job, json } from './fake-service'
+import { job, json, type Call } from './fake-service'
 import { startWithService } from './render-app'
 
 const running = job({
@@ -156,6 +156,60 @@ describe('the queue', () => {
     const row = await screen.findByTestId('job-batch_run')
     fireEvent.click(within(row).getByRole('button', { name: 'Cancel' }))
     expect((await within(row).findByRole('alert')).textContent).toContain("Cannot cancel a batch with status 'completed'.")
+  })
+
+  test('a late answer to an older read does not overwrite a newer one', async () => {
+    // The first list read (at start) is slow: it answers only when the test lets it, after a later read.
+    let release: () => void = () => undefined
+    let reads = 0
+    const { service } = startWithService((s) => {
+      s.jobs = { object: 'list', data: [running], has_more: false, paused: false }
+      s.on('GET', '/api/batches', async (_call: Call) => {
+        reads++
+        if (reads === 1) {
+          const stale = { object: 'list', data: [running], has_more: false, paused: false }
+          await new Promise<void>((r) => (release = r))
+          return json(stale)
+        }
+        return json(s.jobs)
+      })
+      s.on('POST', '/api/batches/pause', () => json({ paused: true }))
+    })
+    // Meanwhile the job finished; Pause all reads the list again, and that read answers first.
+    service.jobs = { object: 'list', data: [{ ...running, status: 'completed', running: false, progress: null }], has_more: false, paused: true }
+    fireEvent.click(await screen.findByRole('button', { name: 'Pause all' }))
+    const row = await screen.findByTestId('job-batch_run')
+    await waitFor(() => expect(within(row).getByTestId('batch-status').textContent).toBe('completed'))
+    release()
+    await new Promise((r) => setTimeout(r, 50))
+    expect(reads).toBe(2)
+    expect(within(screen.getByTestId('job-batch_run')).getByTestId('batch-status').textContent).toBe('completed')
+    expect(screen.getByTestId('queue-paused')).toBeTruthy()
+  })
+
+  test('a read sent before a batch event does not take the event back when it answers after it', async () => {
+    let release: () => void = () => undefined
+    const { service } = startWithService((s) => {
+      s.on('GET', '/api/batches', async () => {
+        const stale = { object: 'list', data: [running], has_more: false, paused: false }
+        await new Promise<void>((r) => (release = r))
+        return json(stale)
+      })
+      // The job read after the event is slow too: the event alone must show the new job and status.
+      s.onMatch('GET', /^\/api\/batches\/([^/]+)$/, () => new Promise<Response>(() => undefined))
+    })
+    await waitFor(() => expect(service.openStreams).toBe(1))
+    const created = job({ id: 'batch_new', status: 'validating', created_at: 1_763_900_000 })
+    service.push('batch.status', { batch: { ...running, status: 'cancelling' }, from: 'in_progress', to: 'cancelling' })
+    service.push('batch.status', { batch: created, from: null, to: 'validating' })
+    const row = await screen.findByTestId('job-batch_run')
+    await waitFor(() => expect(within(row).getByTestId('batch-status').textContent).toBe('cancelling'))
+    await screen.findByTestId('job-batch_new')
+    release()
+    await waitFor(() => expect(screen.queryByText('Loading…')).toBeNull())
+    await new Promise((r) => setTimeout(r, 50))
+    expect(within(screen.getByTestId('job-batch_run')).getByTestId('batch-status').textContent).toBe('cancelling')
+    expect(screen.getByTestId('job-batch_new')).toBeTruthy() // created after the read was sent: not dropped by it
   })
 
   test('the empty state says what to do', async () => {

@@ -477,6 +477,28 @@ describe('fake-vllm', () => {
     expect(await say('loud [shout] words')).toBe('ECHO: LOUD [SHOUT] WORDS!')
     expect(await say('one two [flip]')).toBe('[flip] two one echo:')
   })
+
+  it('cuts an answer at max_tokens words with finish_reason length, plain and streamed, as vLLM', async () => {
+    const fake = await startFake(tempStateDir())
+    await waitHealthy(fake)
+    const openai = client(fake)
+    const messages = [{ role: 'user' as const, content: 'one two three four five' }]
+    const cut = await openai.chat.completions.create({ model: SERVED, messages, max_tokens: 3 })
+    expect(cut.choices[0]).toMatchObject({ finish_reason: 'length', message: { content: 'echo: one two' } })
+    expect(cut.usage?.completion_tokens).toBe(3)
+    const roomy = await openai.chat.completions.create({ model: SERVED, messages, max_completion_tokens: 6 })
+    expect(roomy.choices[0]).toMatchObject({ finish_reason: 'stop', message: { content: 'echo: one two three four five' } })
+    const stream = await openai.chat.completions.create({ model: SERVED, messages, max_tokens: 2, stream: true })
+    let text = ''
+    let reason: string | null = null
+    for await (const c of stream) {
+      text += c.choices[0]?.delta.content ?? ''
+      reason = c.choices[0]?.finish_reason ?? reason
+    }
+    expect([text, reason]).toEqual(['echo: one', 'length'])
+    const metrics = await (await fetch(`${fake.url}/metrics`)).text()
+    expect(metrics).toMatch(/vllm:request_success_total\{[^}]*finished_reason="length"[^}]*\} 2\b/)
+  })
 })
 
 describe('fake nvidia-smi and lspci', () => {

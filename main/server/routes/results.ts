@@ -2,7 +2,7 @@ import Router from '@koa/router'
 import { badRequest, notFound } from '../../api-error'
 import { echo } from '../../api-params'
 import type { BatchService } from '../../batch/batch-service'
-import { RESULT_STATES, type ResultDetail, type ResultPage, type ResultState, type ResultSummary } from '../../contract/results'
+import { RESULT_STATES, type FinishReasonList, type ResultDetail, type ResultPage, type ResultState, type ResultSummary } from '../../contract/results'
 import type { Store } from '../../store'
 import type { FileService } from '../../files/file-service'
 import { resultStateOf, type ResultRow } from '../../store/results-query'
@@ -41,7 +41,8 @@ const parseJson = (text: string | null): unknown => {
 /**
  * GET /api/batches/{id}/results (a page of the batch's requests with their results, while it runs and after:
  * `q` full text over prompt and answer, `state`, `finish_reason`, `offset`, `limit`) and
- * GET /api/batches/{id}/results/{custom_id} (one request in full: as sent, the answer or error, usage, timings).
+ * GET /api/batches/{id}/results/{custom_id} (one request in full: as sent, the answer or error, usage, timings),
+ * and GET /api/batches/{id}/finish-reasons (the finish reasons of its answers, counted: the filter's choices).
  */
 export function resultsRouter(deps: ResultsDeps): Router<AppState> {
   const { store, batches } = deps
@@ -64,6 +65,13 @@ export function resultsRouter(deps: ResultsDeps): Router<AppState> {
       limit,
     })
     const body: ResultPage = { object: 'list', data: page.rows.map(summary), total: page.total, has_more: offset + page.rows.length < page.total }
+    ctx.body = body
+  })
+
+  // Beside /results, not under it: any name there is a custom_id.
+  router.get('/api/batches/:id/finish-reasons', (ctx) => {
+    const batch = batches.get(ctx.params.id) // 404 for an unknown batch
+    const body: FinishReasonList = { object: 'list', data: store.resultsQuery.finishReasons(store.batches.seqOf(batch.id)) }
     ctx.body = body
   })
 

@@ -15,7 +15,8 @@ const KEY_STORAGE = 'vbs.apiKey'
 export function takeKeyFromFragment(): string | null {
   const hash = location.hash.replace(/^#/, '')
   if (hash === '') return null
-  const parts = hash.split('&')
+  // `#key=<key>`, or after a view's address and its parameters: `#/jobs/<id>?q=a&key=<key>`, `#/jobs/<id>&key=<key>`.
+  const parts = hash.split(/[?&]/)
   const at = parts.findIndex((p) => p.startsWith(`${DASHBOARD_KEY_PARAM}=`))
   if (at === -1) return null
   let key: string
@@ -25,7 +26,8 @@ export function takeKeyFromFragment(): string | null {
     key = ''
   }
   parts.splice(at, 1)
-  const rest = parts.join('&')
+  // What is left: the view's path, then its parameters after `?`.
+  const rest = at === 0 ? parts.join('&') : `${parts[0]}${parts.length > 1 ? `?${parts.slice(1).join('&')}` : ''}`
   history.replaceState(history.state, '', `${location.pathname}${location.search}${rest ? `#${rest}` : ''}`)
   return key || null
 }

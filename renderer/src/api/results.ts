@@ -1,5 +1,5 @@
 /** The results of a batch (`GET /api/batches/{id}/results[/{custom_id}]`): a page of rows, and one request in full. */
-import type { ResultDetail, ResultPage, ResultState } from '../types'
+import type { FinishReasonCount, FinishReasonList, ResultDetail, ResultPage, ResultState } from '../types'
 import { call } from './transport'
 
 const enc = encodeURIComponent
@@ -29,6 +29,10 @@ export function resultsSearch(query: ResultQuery): string {
 
 export const listResults = (batchId: string, query: ResultQuery): Promise<ResultPage> =>
   call('GET', `/api/batches/${enc(batchId)}/results?${resultsSearch(query)}`)
+
+/** Why generation stopped, over the batch's answers: each reason counted, most frequent first. */
+export const listFinishReasons = async (batchId: string): Promise<FinishReasonCount[]> =>
+  (await call<FinishReasonList>('GET', `/api/batches/${enc(batchId)}/finish-reasons`)).data
 
 /** One request in full; a custom_id may hold '/', sent percent-encoded. */
 export const getResult = (batchId: string, customId: string): Promise<ResultDetail> =>

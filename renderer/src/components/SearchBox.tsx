@@ -9,6 +9,13 @@ export function SearchBox(props: { value: string; onSearch: (q: string) => void;
   const onSearch = useRef(props.onSearch)
   onSearch.current = props.onSearch
   const sent = useRef(props.value)
+  // The search set from elsewhere (an address opened or typed): the field shows it.
+  useEffect(() => {
+    if (props.value !== sent.current) {
+      sent.current = props.value
+      setText(props.value)
+    }
+  }, [props.value])
   useEffect(() => {
     if (text === sent.current) return
     const timer = setTimeout(() => {

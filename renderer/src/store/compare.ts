@@ -1,5 +1,6 @@
 import { create } from 'zustand'
 import * as api from '../api'
+import { COMPARE_VIEW_START, type CompareViewParams } from '../route'
 import { throttle } from '../throttle'
 import type { Comparison, ComparisonRowPage, ExportFormat } from '../types'
 
@@ -27,13 +28,19 @@ interface CompareState {
   rowsError: string | null
   /** The current row (keyboard voting), an index into rows.data. */
   cursor: number
+  /** The row the address names, until the page that holds it arrives (then the cursor is on it). */
+  pendingRow: string | null
   note: NoteDraft | null
   /** The vote being sent, by custom_id. */
   sending: Record<string, true | undefined>
   voteError: string | null
   exporting: ExportFormat | null
   exportError: string | null
-  open: (id: string) => void
+  /**
+   * Shows the comparison standing at `params` (the address's: search, differences only, page, current row); on
+   * the comparison already shown, moves it to `params` (a link or a typed address), reading only what changed.
+   */
+  open: (id: string, params?: CompareViewParams) => void
   close: () => void
   setSearch: (q: string) => void
   setDifferences: (differences: boolean) => void
@@ -58,6 +65,21 @@ interface CompareState {
 const message = (err: unknown): string => (err instanceof Error ? err.message : String(err))
 const firstQuery = (): api.RowQuery => ({ q: '', differences: false, offset: 0, limit: ROWS_PAGE_SIZE })
 
+const queryAt = (p: CompareViewParams): api.RowQuery => ({ q: p.q, differences: p.differences, offset: (p.page - 1) * ROWS_PAGE_SIZE, limit: ROWS_PAGE_SIZE })
+
+const sameQuery = (a: api.RowQuery, b: api.RowQuery): boolean => a.q === b.q && a.differences === b.differences && a.offset === b.offset && a.limit === b.limit
+
+/**
+ * Where the view stands, as its address keeps it (see ../route). The current row is named only past the first
+ * row of the page (where the page opens anyway).
+ */
+export const compareViewParams = (s: Pick<CompareState, 'query' | 'rows' | 'cursor' | 'pendingRow'>): CompareViewParams => ({
+  q: s.query.q,
+  differences: s.query.differences,
+  page: Math.floor(s.query.offset / s.query.limit) + 1,
+  row: s.pendingRow ?? (s.rows && s.cursor > 0 ? (s.rows.data[s.cursor]?.custom_id ?? null) : null),
+})
+
 const closed = {
   comparisonId: null,
   comparison: null,
@@ -66,6 +88,7 @@ const closed = {
   loading: false,
   rowsError: null,
   cursor: 0,
+  pendingRow: null,
   note: null,
   sending: {},
   voteError: null,
@@ -88,12 +111,21 @@ export const useCompareStore = create<CompareState>()((set, get) => {
     try {
       const rows = await api.listComparisonRows(comparisonId, query)
       if (seq !== rowsSeq) return
+      const lastOffset = Math.floor((rows.total - 1) / query.limit) * query.limit
+      if (rows.data.length === 0 && rows.total > 0 && lastOffset < query.offset) {
+        // A page past the end (an old link): the last page instead.
+        set((s) => ({ query: { ...s.query, offset: lastOffset } }))
+        void loadRows()
+        return
+      }
       const wanted = cursorAfterLoad
       cursorAfterLoad = null
       set((s) => {
         const last = Math.max(0, rows.data.length - 1)
-        const cursor = wanted === 'first' ? 0 : wanted === 'last' ? last : Math.min(s.cursor, last)
-        return { rows, rowsError: null, cursor }
+        const named = s.pendingRow === null ? -1 : rows.data.findIndex((r) => r.custom_id === s.pendingRow)
+        const cursor =
+          named !== -1 ? named : s.pendingRow !== null || wanted === 'first' ? 0 : wanted === 'last' ? last : Math.min(s.cursor, last)
+        return { rows, rowsError: null, cursor, pendingRow: null }
       })
     } catch (err) {
       if (seq === rowsSeq) set({ rowsError: message(err) })
@@ -117,7 +149,7 @@ export const useCompareStore = create<CompareState>()((set, get) => {
   const live = throttle(() => void get().refresh(), COMPARE_REFRESH_MS)
 
   const requery = (patch: Partial<api.RowQuery>): void => {
-    set((s) => ({ query: { ...s.query, offset: 0, ...patch }, cursor: 0 }))
+    set((s) => ({ query: { ...s.query, offset: 0, ...patch }, cursor: 0, pendingRow: null }))
     cursorAfterLoad = 'first'
     void loadRows()
   }
@@ -152,13 +184,30 @@ export const useCompareStore = create<CompareState>()((set, get) => {
   return {
     ...closed,
     query: firstQuery(),
-    open: (id) => {
-      if (get().comparisonId === id) return
+    open: (id, params = COMPARE_VIEW_START) => {
+      const query = queryAt(params)
+      if (get().comparisonId === id) {
+        if (!sameQuery(query, get().query)) {
+          set({ query, pendingRow: params.row })
+          cursorAfterLoad = 'first'
+          void loadRows()
+          return
+        }
+        const { rows, loading, cursor } = get()
+        if (params.row === compareViewParams(get()).row) return
+        if (loading || !rows) {
+          set({ pendingRow: params.row })
+          return
+        }
+        const at = params.row === null ? 0 : rows.data.findIndex((r) => r.custom_id === params.row)
+        if (at !== -1 && at !== cursor) set({ cursor: at })
+        return
+      }
       live.cancel()
       rowsSeq++
       comparisonSeq++
       cursorAfterLoad = null
-      set({ ...closed, comparisonId: id, query: firstQuery() })
+      set({ ...closed, comparisonId: id, query, pendingRow: params.row })
       void loadComparison()
       void loadRows()
     },
@@ -173,7 +222,7 @@ export const useCompareStore = create<CompareState>()((set, get) => {
     },
     setDifferences: (differences) => requery({ differences }),
     setOffset: (offset) => {
-      set((s) => ({ query: { ...s.query, offset: Math.max(0, offset) } }))
+      set((s) => ({ query: { ...s.query, offset: Math.max(0, offset) }, pendingRow: null }))
       cursorAfterLoad = 'first'
       void loadRows()
     },
@@ -186,23 +235,23 @@ export const useCompareStore = create<CompareState>()((set, get) => {
     shows: (batchId) => get().comparison?.arms.some((a) => a.batch_id === batchId) ?? false,
     setCursor: (index) => {
       const n = get().rows?.data.length ?? 0
-      if (n > 0) set({ cursor: Math.max(0, Math.min(n - 1, index)) })
+      if (n > 0) set({ cursor: Math.max(0, Math.min(n - 1, index)), pendingRow: null })
     },
     move: (delta) => {
       const { rows, cursor, query } = get()
       if (!rows) return
       const next = cursor + delta
       if (next >= 0 && next < rows.data.length) {
-        set({ cursor: next })
+        set({ cursor: next, pendingRow: null })
         return
       }
       if (get().loading) return // a page is on its way: a second press would skip one
       if (delta > 0 && rows.has_more) {
-        set((s) => ({ query: { ...s.query, offset: query.offset + query.limit } }))
+        set((s) => ({ query: { ...s.query, offset: query.offset + query.limit }, pendingRow: null }))
         cursorAfterLoad = 'first'
         void loadRows()
       } else if (delta < 0 && query.offset > 0) {
-        set((s) => ({ query: { ...s.query, offset: Math.max(0, query.offset - query.limit) } }))
+        set((s) => ({ query: { ...s.query, offset: Math.max(0, query.offset - query.limit) }, pendingRow: null }))
         cursorAfterLoad = 'last'
         void loadRows()
       }

@@ -1,7 +1,8 @@
 import { create } from 'zustand'
 import * as api from '../api'
+import { JOB_VIEW_START, type JobViewParams } from '../route'
 import { throttle } from '../throttle'
-import type { BatchObject, BatchProgress, Job, ResultDetail, ResultPage, ResultState } from '../types'
+import type { BatchObject, BatchProgress, FinishReasonCount, Job, ResultDetail, ResultPage, ResultState } from '../types'
 
 /** Rows of the results table per page. */
 export const RESULTS_PAGE_SIZE = 50
@@ -18,16 +19,24 @@ interface JobViewState {
   page: ResultPage | null
   loading: boolean
   pageError: string | null
+  /** The finish reasons of the job's answers, counted (the filter's choices); null until read. */
+  finishReasons: FinishReasonCount[] | null
   /** The request open in the side panel. */
   selected: string | null
   detail: ResultDetail | null
   detailError: string | null
-  open: (batchId: string) => void
+  /**
+   * Shows the job standing at `params` (the address's: search, filters, page, open request); on the job already
+   * shown, moves it to `params` (a link or a typed address), reading only what changed.
+   */
+  open: (batchId: string, params?: JobViewParams) => void
   close: () => void
   setSearch: (q: string) => void
   setStateFilter: (state: ResultState | null) => void
   setFinishReason: (finishReason: string | null) => void
   setOffset: (offset: number) => void
+  /** Reads the finish reasons again (the filter is about to be used: answers committed since change them). */
+  refreshFinishReasons: () => Promise<void>
   /** Reads the job and the visible page again (and the open request while it is pending). */
   refresh: () => Promise<void>
   /** A `batch.progress` or `batch.status` of the shown job: read the page again, at most once a second. */
@@ -41,6 +50,26 @@ const message = (err: unknown): string => (err instanceof Error ? err.message : 
 
 const firstQuery = (): api.ResultQuery => ({ q: '', state: null, finishReason: null, offset: 0, limit: RESULTS_PAGE_SIZE })
 
+const queryAt = (p: JobViewParams): api.ResultQuery => ({
+  q: p.q,
+  state: p.state,
+  finishReason: p.finishReason,
+  offset: (p.page - 1) * RESULTS_PAGE_SIZE,
+  limit: RESULTS_PAGE_SIZE,
+})
+
+const sameQuery = (a: api.ResultQuery, b: api.ResultQuery): boolean =>
+  a.q === b.q && a.state === b.state && a.finishReason === b.finishReason && a.offset === b.offset && a.limit === b.limit
+
+/** Where the view stands, as its address keeps it (see ../route). */
+export const jobViewParams = (s: Pick<JobViewState, 'query' | 'selected'>): JobViewParams => ({
+  q: s.query.q,
+  state: s.query.state,
+  finishReason: s.query.finishReason,
+  page: Math.floor(s.query.offset / s.query.limit) + 1,
+  open: s.selected,
+})
+
 const closed = {
   batchId: null,
   job: null,
@@ -48,6 +77,7 @@ const closed = {
   page: null,
   loading: false,
   pageError: null,
+  finishReasons: null,
   selected: null,
   detail: null,
   detailError: null,
@@ -66,7 +96,15 @@ export const useJobViewStore = create<JobViewState>()((set, get) => {
     set({ loading: true })
     try {
       const page = await api.listResults(batchId, query)
-      if (seq === pageSeq) set({ page, pageError: null })
+      if (seq !== pageSeq) return
+      const lastOffset = Math.floor((page.total - 1) / query.limit) * query.limit
+      if (page.data.length === 0 && page.total > 0 && lastOffset < query.offset) {
+        // A page past the end (an old link): the last page instead.
+        set((s) => ({ query: { ...s.query, offset: lastOffset } }))
+        void loadPage()
+        return
+      }
+      set({ page, pageError: null })
     } catch (err) {
       if (seq === pageSeq) set({ pageError: message(err) })
     } finally {
@@ -101,6 +139,19 @@ export const useJobViewStore = create<JobViewState>()((set, get) => {
     }
   }
 
+  let reasonsSeq = 0
+  const loadFinishReasons = async (): Promise<void> => {
+    const batchId = get().batchId
+    if (!batchId) return
+    const seq = ++reasonsSeq
+    try {
+      const finishReasons = await api.listFinishReasons(batchId)
+      if (seq === reasonsSeq && get().batchId === batchId) set({ finishReasons })
+    } catch {
+      // The filter offers the common reasons instead.
+    }
+  }
+
   const live = throttle(() => void get().refresh(), LIVE_REFRESH_MS)
 
   const requery = (patch: Partial<api.ResultQuery>): void => {
@@ -111,14 +162,24 @@ export const useJobViewStore = create<JobViewState>()((set, get) => {
   return {
     ...closed,
     query: firstQuery(),
-    open: (batchId) => {
-      if (get().batchId === batchId) return
+    open: (batchId, params = JOB_VIEW_START) => {
+      const query = queryAt(params)
+      if (get().batchId === batchId) {
+        if (!sameQuery(query, get().query)) {
+          set({ query })
+          void loadPage()
+        }
+        if (params.open !== get().selected) get().select(params.open)
+        return
+      }
       live.cancel()
       pageSeq++
       detailSeq++
-      set({ ...closed, batchId, query: firstQuery() })
+      set({ ...closed, batchId, query, selected: params.open })
       void loadJob()
       void loadPage()
+      void loadFinishReasons()
+      if (params.open !== null) void loadDetail(params.open)
     },
     close: () => {
       live.cancel()
@@ -135,6 +196,7 @@ export const useJobViewStore = create<JobViewState>()((set, get) => {
       set((s) => ({ query: { ...s.query, offset: Math.max(0, offset) } }))
       void loadPage()
     },
+    refreshFinishReasons: loadFinishReasons,
     refresh: async () => {
       const { selected, detail } = get()
       await Promise.all([loadJob(), loadPage(), selected && (!detail || detail.state === 'pending') ? loadDetail(selected) : undefined])

@@ -65,10 +65,38 @@ const sameOrder = (a: string[], b: string[]): boolean => a.length === b.length &
 
 /** The batch jobs, kept current from `GET /api/batches` and the `batch.*` events. */
 export const useQueueStore = create<QueueState>()((set, get) => {
-  const putJobs = (list: Job[], replace: boolean): void =>
+  // Answers can come back out of order (a refresh started before an event or a later refresh answers after
+  // them): every read and every event takes the next number, each job remembers the number of what last wrote
+  // it, and an answer never overwrites a job with something older than what it shows.
+  let seq = 0
+  let stamps: Record<string, number> = {}
+  /** The number of the latest list read whose answer was applied. */
+  let listStamp = 0
+
+  const putJobs = (list: Job[], stamp: number, replace: boolean): void =>
     set((s) => {
-      const jobs = replace ? {} : { ...s.jobs }
-      for (const j of list) jobs[j.id] = j
+      const jobs: Record<string, Job> = {}
+      if (replace) {
+        // A job the answer does not list is gone, unless something newer than the read brought it.
+        const nextStamps: Record<string, number> = {}
+        for (const id of Object.keys(s.jobs)) {
+          if ((stamps[id] ?? 0) > stamp) {
+            jobs[id] = s.jobs[id]
+            nextStamps[id] = stamps[id]
+          }
+        }
+        stamps = nextStamps
+      } else {
+        Object.assign(jobs, s.jobs)
+      }
+      for (const j of list) {
+        if ((stamps[j.id] ?? 0) > stamp) continue
+        // A progress event newer than what the read saw wins (the event stream and the read race).
+        const shown = jobs[j.id]?.progress
+        const newer = shown && j.progress && shown.updatedAt > j.progress.updatedAt ? { progress: shown, hold: shown.hold } : {}
+        jobs[j.id] = { ...j, ...newer }
+        stamps[j.id] = stamp
+      }
       const order = newestFirst(jobs)
       return { jobs, order: sameOrder(order, s.order) ? s.order : order }
     })
@@ -100,44 +128,50 @@ export const useQueueStore = create<QueueState>()((set, get) => {
     schedulePending: false,
     scheduleError: null,
     refresh: async () => {
+      const stamp = ++seq
       try {
         const page = await api.listJobs()
+        if (stamp < listStamp) return // a later read already answered
+        listStamp = stamp
         // Keep jobs beyond the first page that "Load more" brought in.
         const loadedBeyond = get().order.length > page.data.length
-        putJobs(page.data, !loadedBeyond)
+        putJobs(page.data, stamp, !loadedBeyond)
         set({ loaded: true, loadError: null, paused: page.paused, schedule: page.schedule ?? null, hasMore: loadedBeyond ? get().hasMore : page.has_more })
       } catch (err) {
-        set({ loadError: message(err) })
+        if (stamp >= listStamp) set({ loadError: message(err) })
       }
     },
     loadMore: async () => {
       const last = get().order.at(-1)
+      const stamp = ++seq
       try {
         const page = await api.listJobs(last)
-        putJobs(page.data, false)
+        putJobs(page.data, stamp, false)
         set({ hasMore: page.has_more, loadError: null })
       } catch (err) {
         set({ loadError: message(err) })
       }
     },
     refreshJob: async (id) => {
+      const stamp = ++seq
       try {
         const job = await api.getJob(id)
-        putJobs([job], false)
+        putJobs([job], stamp, false)
       } catch {
         // The list refresh and the next event bring it back.
       }
     },
     upsertBatch: (batch) => {
       const extra = get().jobs[batch.id] ?? { status_detail: null, hold: null, progress: null, running: false }
-      putJobs([{ ...extra, ...batch }], false)
+      putJobs([{ ...extra, ...batch }], ++seq, false)
     },
     applyProgress: (id, progress) =>
       set((s) => {
         const job = s.jobs[id]
+        if (!job) return s
         // The runner reports why it waits with each progress update; the job's hold is that same reason as
         // last stored, so the newer one replaces it (no batch.status event clears it).
-        return job ? { jobs: { ...s.jobs, [id]: { ...job, progress, hold: progress.hold } } } : s
+        return { jobs: { ...s.jobs, [id]: { ...job, progress, hold: progress.hold } } }
       }),
     cancel: (id) =>
       act(id, 'cancel', async () => {
@@ -188,7 +222,8 @@ export const useQueueStore = create<QueueState>()((set, get) => {
     },
     setPriority: (id, priority) =>
       act(id, 'priority', async () => {
-        putJobs([await api.setPriority(id, priority)], false)
+        const stamp = ++seq
+        putJobs([await api.setPriority(id, priority)], stamp, false)
         void get().refresh() // the other jobs' places move too
       }),
     setRunNow: async (on) => {

@@ -1,16 +1,26 @@
 import { useEffect } from 'react'
+import { useShallow } from 'zustand/react/shallow'
 import { Card } from '../components/Card'
 import { JobProgress, StatusPill } from '../components/job-facts'
 import { Pager } from '../components/Pager'
 import { RequestPanel } from '../components/RequestPanel'
 import { SearchBox } from '../components/SearchBox'
 import { formatCount, formatEpochSeconds } from '../format'
-import { useJobViewStore } from '../store/job-view'
-import type { ResultState } from '../types'
+import { jobRoute, type JobViewParams } from '../route'
+import { jobViewParams, useJobViewStore } from '../store/job-view'
+import { useRouteStore } from '../store/route'
+import type { FinishReasonCount, ResultState } from '../types'
 import { RESULT_STATES } from '../../../main/contract/results'
 
-/** Why generation stopped, as OpenAI-compatible engines say it (the filter's choices). */
-const FINISH_REASONS = ['stop', 'length', 'tool_calls', 'content_filter'] as const
+/** Why generation stopped, as OpenAI-compatible engines say it: the filter's choices until the job's own are read. */
+const COMMON_FINISH_REASONS = ['stop', 'length', 'tool_calls', 'content_filter'] as const
+
+/** The finish reason filter's choices: the job's own, counted; the one chosen (from an address) stays a choice. */
+function finishChoices(counted: FinishReasonCount[] | null, chosen: string | null): { value: string; label: string }[] {
+  const choices = counted ? counted.map((r) => ({ value: r.finish_reason, label: `${r.finish_reason} (${formatCount(r.count)})` })) : COMMON_FINISH_REASONS.map((f) => ({ value: f, label: f }))
+  if (chosen !== null && !choices.some((c) => c.value === chosen)) choices.push({ value: chosen, label: counted ? `${chosen} (0)` : chosen })
+  return choices
+}
 
 const STATE_TONE: Record<ResultState, string> = { succeeded: 'pill-ok', failed: 'pill-danger', pending: 'pill-info' }
 
@@ -52,6 +62,8 @@ function Filters(): React.JSX.Element {
   const setSearch = useJobViewStore((s) => s.setSearch)
   const setStateFilter = useJobViewStore((s) => s.setStateFilter)
   const setFinishReason = useJobViewStore((s) => s.setFinishReason)
+  const finishReasons = useJobViewStore((s) => s.finishReasons)
+  const refreshFinishReasons = useJobViewStore((s) => s.refreshFinishReasons)
   return (
     <div className="row toolbar">
       <SearchBox key={batchId} value={query.q} onSearch={setSearch} label="Search the prompts and answers" placeholder="Search prompts and answers…" testId="results-search" />
@@ -68,11 +80,16 @@ function Filters(): React.JSX.Element {
       </label>
       <label className="field inline small">
         Finish reason
-        <select value={query.finishReason ?? ''} onChange={(e) => setFinishReason(e.target.value || null)} data-testid="results-finish-reason">
+        <select
+          value={query.finishReason ?? ''}
+          onChange={(e) => setFinishReason(e.target.value || null)}
+          onFocus={() => void refreshFinishReasons()}
+          data-testid="results-finish-reason"
+        >
           <option value="">any</option>
-          {FINISH_REASONS.map((f) => (
-            <option key={f} value={f}>
-              {f}
+          {finishChoices(finishReasons, query.finishReason).map((c) => (
+            <option key={c.value} value={c.value}>
+              {c.label}
             </option>
           ))}
         </select>
@@ -153,15 +170,30 @@ function ResultsTable(): React.JSX.Element {
   )
 }
 
-/** `#/jobs/<id>`: a job's progress, its results page by page with search and filters, one request in a side panel. */
-export function JobView(props: { batchId: string }): React.JSX.Element {
+/**
+ * The address follows where the view stands, and the view follows the address: a search, a filter, a page or the
+ * request opened replaces the address (no history entry per key), and an address opened, reloaded or typed puts
+ * the view there.
+ */
+function useAddress(batchId: string, params: JobViewParams | undefined): void {
   const open = useJobViewStore((s) => s.open)
   const close = useJobViewStore((s) => s.close)
-  const panelOpen = useJobViewStore((s) => s.selected !== null)
+  const replace = useRouteStore((s) => s.replace)
+  useEffect(() => close, [batchId, close])
+  useEffect(() => open(batchId, params), [batchId, params, open])
+  // Compared field by field: the effect runs when where the view stands changes, not on each progress event.
+  const shown = useJobViewStore((s) => s.batchId === batchId)
+  const standing = useJobViewStore(useShallow(jobViewParams))
   useEffect(() => {
-    open(props.batchId)
-    return close
-  }, [props.batchId, open, close])
+    const route = useRouteStore.getState().route
+    if (shown && route.view === 'job' && route.batchId === batchId) replace(jobRoute(batchId, standing))
+  }, [batchId, shown, standing, replace])
+}
+
+/** `#/jobs/<id>`: a job's progress, its results page by page with search and filters, one request in a side panel. */
+export function JobView(props: { batchId: string; params?: JobViewParams }): React.JSX.Element {
+  useAddress(props.batchId, props.params)
+  const panelOpen = useJobViewStore((s) => s.selected !== null)
   return (
     <div className={panelOpen ? 'job-view with-panel' : 'job-view'} data-testid="job-view">
       <main className="grid">
