@@ -5,6 +5,7 @@ import os from 'node:os'
 import path from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
 import OpenAI from 'openai'
+import { eventually } from '../helpers/fake-engine'
 
 // The fakes the engine tests stand on: fake-vllm (vLLM's CLI, HTTP surface and process model), and the
 // nvidia-smi and lspci that report the fake GPU. If these drift from vLLM's behaviour, every supervisor
@@ -232,9 +233,13 @@ describe('fake-vllm', () => {
     expect(chat.choices[0].message).toMatchObject({ role: 'assistant', content: 'echo: hello fake world' })
     expect(chat.choices[0].finish_reason).toBe('stop')
     expect(chat.usage).toMatchObject({ prompt_tokens: 3, completion_tokens: 4, total_tokens: 7 })
-    const logged = readJsonLines<RequestRecord>(fake.requestLog)
-    expect(logged.at(-1)).toMatchObject({ path: '/v1/chat/completions', model: SERVED, stream: false, aborted: false, status: 200 })
-    expect(logged.at(-1)?.keys).toEqual(expect.arrayContaining(['top_k', 'min_p']))
+    // The fake writes its log line once the answer is sent: wait for it rather than read at once.
+    const record = await eventually(
+      () => (fs.existsSync(fake.requestLog) ? readJsonLines<RequestRecord>(fake.requestLog).find((r) => r.path === '/v1/chat/completions') : undefined),
+      'the request log to hold the chat request',
+    )
+    expect(record).toMatchObject({ path: '/v1/chat/completions', model: SERVED, stream: false, aborted: false, status: 200 })
+    expect(record.keys).toEqual(expect.arrayContaining(['top_k', 'min_p']))
 
     const stream = await openai.chat.completions.create({
       model: SERVED,
