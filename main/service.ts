@@ -7,6 +7,7 @@ import fs from 'node:fs'
 import path from 'node:path'
 import type { Logger } from 'pino'
 import { loadApiKey, writeNewApiKey } from './config/api-key'
+import { removeServiceFile, writeServiceFile } from './config/service-file'
 import { lockedByEnvironment, readSettingsFile, updateSettingsFile } from './config/settings-file'
 import { ensureModelsFile, loadModels, type ModelRegistry } from './config/models'
 import { loadSettings, settingsFrom, type Settings } from './config/settings'
@@ -331,6 +332,12 @@ export class Service {
     this.server = server
     this.sweepTimer = setInterval(() => this.files.sweepExpired(), EXPIRY_SWEEP_MS)
     this.sweepTimer.unref()
+    // Where a client on this machine (vbs) finds the service, whatever port it got.
+    try {
+      writeServiceFile(this.settings.dataDir, { url: this.url, pid: process.pid, version: VERSION, started_at: Date.now() })
+    } catch (err) {
+      this.log.warn({ err: (err as Error).message }, 'service.json not written: vbs on this machine needs VBS_URL')
+    }
     this.log.info({ url: this.url, version: VERSION }, 'service started')
     return this.url
   }
@@ -400,6 +407,7 @@ export class Service {
     const server = this.server
     this.server = null
     this.events.emit('service.stopping', {})
+    if (server) removeServiceFile(this.settings.dataDir)
     if (server) {
       // A connection with no request in progress (kept alive, or opened and never used, which Node does not
       // count as idle) is ended at once; busy ones get a grace period to finish, then are cut.

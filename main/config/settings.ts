@@ -1,6 +1,7 @@
 import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
+import { DATA_DIR_NAME } from '../contract/service-file'
 
 /**
  * Settings: built-in defaults < `settings.json` in the data dir < environment (`VBS_*`).
@@ -130,7 +131,7 @@ const FRACTIONAL = new Set<NumericKey>(['idleUnloadMinutes'])
 
 export function defaultDataDir(env: NodeJS.ProcessEnv = process.env): string {
   const xdg = env.XDG_DATA_HOME && path.isAbsolute(env.XDG_DATA_HOME) ? env.XDG_DATA_HOME : null
-  return path.join(xdg ?? path.join(os.homedir(), '.local', 'share'), 'vllm-batch-server')
+  return path.join(xdg ?? path.join(os.homedir(), '.local', 'share'), DATA_DIR_NAME)
 }
 
 export function defaultSettings(dataDir: string): Settings {

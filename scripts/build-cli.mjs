@@ -1,0 +1,19 @@
+// Builds the vbs command and the batch helper into plain JavaScript (no TypeScript at run time):
+// out/cli/vbs.js (the package's bin) and out/lib/batch.js. Run by `npm run build` and `npm run build:cli`.
+import { build } from 'esbuild'
+import fs from 'node:fs'
+import path from 'node:path'
+import { fileURLToPath } from 'node:url'
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..')
+const pkg = JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8'))
+const common = { bundle: true, platform: 'node', target: 'node20', format: 'cjs', logLevel: 'warning', absWorkingDir: root }
+
+await build({
+  ...common,
+  entryPoints: ['cli/vbs.ts'],
+  outfile: 'out/cli/vbs.js',
+  banner: { js: '#!/usr/bin/env node' },
+  define: { VBS_VERSION: JSON.stringify(pkg.version) },
+})
+fs.chmodSync(path.join(root, 'out/cli/vbs.js'), 0o755)
