@@ -3,6 +3,7 @@
 import { build } from 'esbuild'
 import fs from 'node:fs'
 import path from 'node:path'
+import { execFileSync } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..')
@@ -17,3 +18,8 @@ await build({
   define: { VBS_VERSION: JSON.stringify(pkg.version) },
 })
 fs.chmodSync(path.join(root, 'out/cli/vbs.js'), 0o755)
+
+// The batch helper: CommonJS for require() and import alike, with its declarations beside it.
+await build({ ...common, entryPoints: ['lib/batch.ts'], outfile: 'out/lib/batch.js' })
+execFileSync(process.execPath, [path.join(root, 'node_modules/typescript/bin/tsc'), 'lib/batch.ts', '--declaration', '--emitDeclarationOnly', '--outDir', 'out/lib',
+  '--target', 'ES2022', '--module', 'ESNext', '--moduleResolution', 'bundler', '--lib', 'ES2023,DOM', '--skipLibCheck', '--strict', '--types', 'node'], { cwd: root, stdio: 'inherit' })
