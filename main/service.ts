@@ -34,6 +34,8 @@ import { ThermalGuard, type ThermalDecision, type ThermalReading } from './gpu/t
 import { VERSION } from './version'
 import type { EngineError } from './engine/engine-types'
 import { ComparisonService } from './compare/comparison-service'
+import { WebhookOutbox } from './webhooks/outbox'
+import type { SelfAddress } from './webhooks/url-rules'
 
 export interface ServiceOptions {
   env?: NodeJS.ProcessEnv
@@ -41,6 +43,8 @@ export interface ServiceOptions {
   overrides?: Partial<Settings>
   /** Window over which request bodies must keep up VBS_UPLOAD_MIN_BYTES_PER_SECOND (tests shorten it). */
   bodyRateWindowMs?: number
+  /** The clock of the webhooks' retry schedule (tests move it instead of waiting hours). */
+  clock?: () => number
 }
 
 /** How often expired files are looked for. */
@@ -75,6 +79,7 @@ export class Service {
   readonly stats = new RequestCounters()
   readonly scheduler: Scheduler
   readonly comparisons: ComparisonService
+  readonly webhooks: WebhookOutbox
   readonly gpu: GpuTelemetry
   readonly thermal: ThermalGuard
   private thermalCheckedAt = 0
@@ -188,6 +193,29 @@ export class Service {
       validation: (id) => this.batches.validation(id),
       disk: this.files.disk,
     })
+    this.webhooks = new WebhookOutbox({
+      store: this.store,
+      log: this.log.child({ part: 'webhooks' }),
+      dataDir: s.dataDir,
+      metadataSecret: s.webhookSecret,
+      timeoutMs: s.webhookTimeoutMs,
+      maxAgeHours: s.webhookMaxAgeHours,
+      now: options.clock,
+      self: () => this.selfAddress(),
+      publicUrl: () => shareableBaseUrl(this.url, this.settings.host, os.networkInterfaces()),
+    })
+    // A batch's end is written to the webhooks' outbox in the transaction that ends it.
+    this.batches.lifecycle.observe(
+      (batch, from, to) => this.webhooks.onTransition(batch, from, to),
+      (fn) => this.store.db.transaction(fn)(),
+    )
+    this.events.on('batch.progress', ({ id, progress }) => {
+      try {
+        this.webhooks.onProgress(id, progress)
+      } catch (err) {
+        this.log.warn({ batch: id, err: (err as Error).message }, 'webhook progress not queued')
+      }
+    })
     this.comparisons = new ComparisonService({
       store: this.store,
       files: this.files,
@@ -289,6 +317,7 @@ export class Service {
       gpu: this.gpu,
       thermal: this.thermal,
       events: this.events,
+      webhooks: this.webhooks,
       bodyRateWindowMs: this.bodyRateWindowMs,
     })
     const s = this.settings
@@ -338,6 +367,7 @@ export class Service {
     } catch (err) {
       this.log.warn({ err: (err as Error).message }, 'service.json not written: vbs on this machine needs VBS_URL')
     }
+    this.webhooks.start()
     this.log.info({ url: this.url, version: VERSION }, 'service started')
     return this.url
   }
@@ -348,6 +378,14 @@ export class Service {
     if (!address) throw new Error('the service is not listening')
     const host = ['0.0.0.0', '::'].includes(address.address) ? '127.0.0.1' : address.address
     return `http://${host.includes(':') ? `[${host}]` : host}:${address.port}`
+  }
+
+  /** This service as a URL could name it (a webhook may not point here), once it listens. */
+  private selfAddress(): SelfAddress | null {
+    if (!this.server) return null
+    const hosts = new Set<string>([os.hostname().toLowerCase()])
+    for (const list of Object.values(os.networkInterfaces())) for (const a of list ?? []) hosts.add(a.address.toLowerCase())
+    return { port: this.port, hosts }
   }
 
   get port(): number {
@@ -424,6 +462,7 @@ export class Service {
     }
     await this.batches.stop()
     await this.scheduler.stop()
+    await this.webhooks.stop()
     await this.gpu.stop()
     await this.engine.shutdown()
     this.engineLog.close()

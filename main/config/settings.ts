@@ -112,6 +112,15 @@ export interface Settings {
   maxWaitingBodyBytes: number
   /** Hosts vLLM may fetch image_url / video_url parts from, comma-separated; empty = none. */
   allowedMediaDomains: string
+  /**
+   * The Standard Webhooks secret (`whsec_<base64>`) that signs deliveries to URLs a batch names in its metadata
+   * (`webhook_url`); null = one is generated into <data>/webhook-secret.
+   */
+  webhookSecret: string | null
+  /** How long a webhook receiver may take to answer one delivery. */
+  webhookTimeoutMs: number
+  /** A webhook not delivered within this many hours of its event becomes a dead letter. */
+  webhookMaxAgeHours: number
 }
 
 type NumericKey = {
@@ -191,6 +200,9 @@ export function defaultSettings(dataDir: string): Settings {
     minFreeMb: 512,
     maxStoredBytes: 0,
     adminKey: null,
+    webhookSecret: null,
+    webhookTimeoutMs: 10_000,
+    webhookMaxAgeHours: 24,
     allowedHosts: '',
     maxConnections: 1024,
     maxConnectionsPerClient: 256,
@@ -262,6 +274,9 @@ const ENV_NAMES: Record<Exclude<keyof Settings, 'dataDir'>, string> = {
   minFreeMb: 'VBS_MIN_FREE_MB',
   maxStoredBytes: 'VBS_MAX_STORED_BYTES',
   adminKey: 'VBS_ADMIN_KEY',
+  webhookSecret: 'VBS_WEBHOOK_SECRET',
+  webhookTimeoutMs: 'VBS_WEBHOOK_TIMEOUT_MS',
+  webhookMaxAgeHours: 'VBS_WEBHOOK_MAX_AGE_HOURS',
   allowedHosts: 'VBS_ALLOWED_HOSTS',
   maxConnections: 'VBS_MAX_CONNECTIONS',
   maxConnectionsPerClient: 'VBS_MAX_CONNECTIONS_PER_CLIENT',
@@ -334,6 +349,8 @@ const MINIMUM: Record<NumericKey, number> = {
   maxEventStreams: 1,
   maxWaitingBodies: 1,
   maxWaitingBodyBytes: 1024,
+  webhookTimeoutMs: 100,
+  webhookMaxAgeHours: 1,
 }
 
 /** Upper bounds where a larger value would harm the machine or make no sense. */
@@ -478,6 +495,14 @@ function assign(settings: Settings, key: Exclude<keyof Settings, 'dataDir'>, val
   }
   if (key === 'apiKey' || key === 'adminKey') {
     settings[key] = value
+    return
+  }
+  if (key === 'webhookSecret') {
+    // Standard Webhooks: whsec_ and the base64 of 24 to 64 random bytes.
+    const body = /^whsec_([A-Za-z0-9+/]+={0,2})$/.exec(value.trim())?.[1]
+    const bytes = body ? Buffer.from(body, 'base64').length : 0
+    if (bytes < 24 || bytes > 64) throw new SettingsError(`${where} must be a Standard Webhooks secret: whsec_ and the base64 of 24 to 64 random bytes (e.g. whsec_$(openssl rand -base64 32))`)
+    settings.webhookSecret = value.trim()
     return
   }
   settings[key as StringKey] = value

@@ -3,7 +3,7 @@ import os from 'node:os'
 import path from 'node:path'
 import OpenAI from 'openai'
 import OpenAIv4 from 'openai-v4'
-import { Service } from '../../main/service'
+import { Service, type ServiceOptions } from '../../main/service'
 import type { Settings } from '../../main/config/settings'
 
 export const ROOT = path.resolve(__dirname, '..', '..')
@@ -29,8 +29,9 @@ export interface TestService {
 }
 
 /** Starts the real service (real Koa on port 0, real SQLite in a temp dir). */
-export async function startService(overrides: Partial<Settings> = {}, dataDir = tempDir(), env: NodeJS.ProcessEnv = {}): Promise<TestService> {
+export async function startService(overrides: Partial<Settings> = {}, dataDir = tempDir(), env: NodeJS.ProcessEnv = {}, options: Pick<ServiceOptions, 'clock'> = {}): Promise<TestService> {
   const service = new Service({
+    ...options,
     env,
     overrides: {
       dataDir,

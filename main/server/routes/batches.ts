@@ -2,6 +2,7 @@ import Router from '@koa/router'
 import type { BatchService } from '../../batch/batch-service'
 import type { Settings } from '../../config/settings'
 import type { ModelRegistry } from '../../config/models'
+import type { WebhookOutbox } from '../../webhooks/outbox'
 import { ApiError, badRequest } from '../../api-error'
 import { describeType, echo } from '../../api-params'
 import { readJsonBody } from '../json-body'
@@ -9,12 +10,14 @@ import type { AppState } from '../middleware'
 import { listParams } from './list-params'
 import type { BatchList } from '../../contract/batches'
 
-export function batchesRouter(deps: { settings: Settings; batches: BatchService; registry: () => ModelRegistry }): Router<AppState> {
+export function batchesRouter(deps: { settings: Settings; batches: BatchService; registry: () => ModelRegistry; webhooks: WebhookOutbox }): Router<AppState> {
   const { settings, batches } = deps
   const router = new Router<AppState>()
 
   router.post('/v1/batches', async (ctx) => {
     const body = await readJsonBody(ctx, settings.maxJsonBodyBytes)
+    // metadata.webhook_url (and webhook_events): checked before anything is stored.
+    deps.webhooks.checkMetadata(body.metadata)
     ctx.body = batches.create(body, { model: runOn(body.model, deps.registry()) })
   })
 
