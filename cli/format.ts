@@ -38,7 +38,7 @@ export function when(epochSeconds: number | null): string {
 export function table(header: string[], rows: string[][]): string {
   const all = [header, ...rows]
   const widths = header.map((_, i) => Math.max(...all.map((r) => [...(r[i] ?? '')].length)))
-  return all.map((r) => r.map((c, i) => (i === r.length - 1 ? c : c + ' '.repeat(widths[i] - [...c].length))).join('  ')).join('\n')
+  return all.map((r) => r.map((c, i) => (i === r.length - 1 ? c : c + ' '.repeat(widths[i] - [...c].length))).join('  ').trimEnd()).join('\n')
 }
 
 /** A text bar of `width` cells for a fraction 0..1. */

@@ -5,6 +5,7 @@ import { cancel, download, ls, retry, status, wait } from './commands/jobs'
 import { make } from './commands/make'
 import { models, results } from './commands/results'
 import { submit } from './commands/submit'
+import { service } from './commands/service'
 import { discover } from './discovery'
 import { CliError, EXIT } from './exit-codes'
 import { ApiClient } from './http-client'
@@ -13,7 +14,7 @@ import { Output } from './output'
 declare const VBS_VERSION: string
 
 /** `vbs`: the command-line client of a vLLM Batch Server (README "The vbs command"). */
-const COMMANDS: Command[] = [submit, ls, status, wait, cancel, download, results, retry, models, compare, make]
+const COMMANDS: Command[] = [submit, ls, status, wait, cancel, download, results, retry, models, compare, make, service]
 
 function mainHelp(): string {
   const width = Math.max(...COMMANDS.map((c) => c.name.length))

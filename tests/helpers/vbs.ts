@@ -7,7 +7,7 @@ export const VBS = path.join(ROOT, 'out', 'cli', 'vbs.js')
 
 /** Builds out/cli and out/lib from the sources (what `npm run build` does for them), so tests run the code as it is. */
 export function buildCli(): void {
-  execFileSync(process.execPath, [path.join(ROOT, 'scripts', 'build-cli.mjs')], { cwd: ROOT, stdio: 'inherit' })
+  execFileSync(process.execPath, [path.join(ROOT, 'scripts', 'build-node.mjs')], { cwd: ROOT, stdio: 'inherit' })
 }
 
 export interface VbsRun {

@@ -1,5 +1,6 @@
-// Builds the vbs command and the batch helper into plain JavaScript (no TypeScript at run time):
-// out/cli/vbs.js (the package's bin) and out/lib/batch.js. Run by `npm run build` and `npm run build:cli`.
+// Builds the vbs command and the batch helper into plain JavaScript (no TypeScript at run time; the headless
+// service is built with the Electron main by electron-vite, as out/main/headless.js):
+// out/cli/vbs.js (the package's bin) and out/lib/batch.js. Run by `npm run build`.
 import { build } from 'esbuild'
 import fs from 'node:fs'
 import path from 'node:path'
