@@ -8,8 +8,9 @@ export const SYSTEM_DATA_DIR = '/var/lib/vllm-batch-server'
 /**
  * How long systemd waits after SIGTERM before it kills what is left: the service ends its requests in flight
  * (VBS_SHUTDOWN_DRAIN_MS, 5 s), stops the engine (VBS_ENGINE_STOP_GRACE_MS 20 s, then SIGKILL and
- * VBS_ENGINE_KILL_WAIT_MS 10 s) and waits for the GPU's memory to come back (VBS_GPU_RELEASE_TIMEOUT_MS 30 s):
- * about 65 s with the defaults, so 120 s leaves room.
+ * VBS_ENGINE_KILL_WAIT_MS 10 s), waits for the GPU's memory to come back (VBS_GPU_RELEASE_TIMEOUT_MS 30 s) and
+ * closes its connections (VBS_SHUTDOWN_CLOSE_MS 5 s):
+ * about 70 s with the defaults, so 120 s leaves room.
  */
 export const STOP_TIMEOUT_S = 120
 
