@@ -202,7 +202,7 @@ export class Service {
       maxAgeHours: s.webhookMaxAgeHours,
       now: options.clock,
       self: () => this.selfAddress(),
-      publicUrl: () => shareableBaseUrl(this.url, this.settings.host, os.networkInterfaces()),
+      publicUrl: () => this.publicUrl(),
     })
     // A batch's end is written to the webhooks' outbox in the transaction that ends it.
     this.batches.lifecycle.observe(
@@ -379,6 +379,18 @@ export class Service {
     const host = ['0.0.0.0', '::'].includes(address.address) ? '127.0.0.1' : address.address
     return `http://${host.includes(':') ? `[${host}]` : host}:${address.port}`
   }
+
+  /**
+   * The base URL of links given to other machines (webhook payloads): the LAN address when serving the LAN. Also
+   * asked before the service listens (a batch that expired while it was off ends at start) and while it stops.
+   */
+  private publicUrl(): string {
+    if (this.server) this.lastPublicUrl = shareableBaseUrl(this.url, this.settings.host, os.networkInterfaces())
+    const host = ['0.0.0.0', '::'].includes(this.settings.host) ? '127.0.0.1' : this.settings.host
+    return this.lastPublicUrl ?? `http://${host.includes(':') ? `[${host}]` : host}:${this.settings.port}`
+  }
+
+  private lastPublicUrl: string | null = null
 
   /** This service as a URL could name it (a webhook may not point here), once it listens. */
   private selfAddress(): SelfAddress | null {

@@ -11,6 +11,7 @@ import { FAST_ENGINE, eventually, fakeEngineEnv, fakeServices } from '../helpers
 import { batchReaches } from '../helpers/batches'
 import type { WebhookDelivery, WebhookDeliveryPage, WebhookEndpointCreated, WebhookEndpointList, WebhookPayload } from '../../main/contract'
 import type { Settings } from '../../main/config/settings'
+import { openStore } from '../../main/store'
 
 const services = fakeServices()
 const receivers: http.Server[] = []
@@ -206,5 +207,33 @@ describe('webhooks', () => {
     expect(mine.filter(([e]) => e === 'batch.progress')).toHaveLength(1)
     expect(mine).toContainEqual(['batch.completed', 'delivered'])
     expect(got.map((g) => g.payload.type).sort()).toEqual(['batch.completed', 'batch.progress'])
+  })
+
+  it('a batch that expired while the service was off is announced as batch.expired after the restart', async () => {
+    const now = Date.now()
+    const dataDir = tempDir()
+    const port = await freePort()
+    const got = await receiver(port, () => SECRET)
+    const fake = fakeEngineEnv({ FAKE_VLLM_LATENCY_MS: '300' })
+    const first = await startService({ ...FAST_ENGINE, webhookSecret: SECRET, batchConcurrency: 1 }, dataDir, fake.env, { clock: () => now })
+    services.track({ t: first, fake })
+    const file = await first.client.files.create({ file: await toFile(Buffer.from(jsonl(20, 'x')), 'in.jsonl'), purpose: 'batch' })
+    const batch = await first.client.batches.create({ input_file_id: file.id, endpoint: '/v1/chat/completions', completion_window: '24h', metadata: { webhook_url: `http://127.0.0.1:${port}/x` } })
+    await batchReaches(first, batch.id, ['in_progress'])
+    await first.stop()
+    services.untrack(first)
+    // A day passes while it is off.
+    const store = openStore(dataDir)
+    store.db.prepare('UPDATE batches SET expires_at = ? WHERE id = ?').run(Math.floor(now / 1000) - 60, batch.id)
+    store.close()
+
+    const second = await boot(dataDir, () => now)
+    await batchReaches(second, batch.id, ['expired'])
+    await eventually(async () => {
+      await second.service.webhooks.tick()
+      return got.length > 0
+    }, 'the webhook of the expired batch')
+    expect(got).toHaveLength(1)
+    expect(got[0]).toMatchObject({ signatureValid: true, payload: { type: 'batch.expired', data: { batch: { id: batch.id, status: 'expired' } } } })
   })
 })
