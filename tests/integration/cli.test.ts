@@ -1,5 +1,6 @@
 // The vbs command as a user runs it: the built JS (out/cli/vbs.js) as a child process, its stdout a pipe (not a
 // terminal), against the real service (Koa on port 0, SQLite in a temp dir) running the fake vLLM.
+import { execFile, spawnSync } from 'node:child_process'
 import fs from 'node:fs'
 import net from 'node:net'
 import path from 'node:path'
@@ -7,7 +8,7 @@ import { afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { jsonl, requestLine, tempDir, type TestService } from '../helpers/service'
 import { eventually, fakeServices } from '../helpers/fake-engine'
 import { batchReaches } from '../helpers/batches'
-import { buildCli, startVbs, vbs } from '../helpers/vbs'
+import { buildCli, startVbs, VBS, vbs } from '../helpers/vbs'
 import type { Job } from '../../main/contract'
 
 const services = fakeServices({ retryBaseMs: 50 })
@@ -96,6 +97,30 @@ describe('vbs submit --wait', () => {
     expect(again.code).toBe(0)
     expect(again.stdout).toContain(`${id} completed: 20 ok, 0 failed of 20`)
     expect(readJsonl<OutLine>(path.join(outDir, `${id}_output.jsonl`))).toHaveLength(20)
+  })
+})
+
+/** util-linux `script` runs a command on a pseudo-terminal: vbs then sees a terminal, as a person's shell gives it. */
+const hasScript = spawnSync('script', ['--version']).status === 0
+
+describe('vbs submit --wait on a terminal', () => {
+  it.skipIf(!hasScript)('shows an upload bar for a big file and one progress line redrawn with a bar', async () => {
+    const { t } = await services.boot({}, { chunkSize: 500 })
+    const pad = 'x'.repeat(400)
+    const input = writeFile(Array.from({ length: 3000 }, (_, i) => requestLine(`t-${i + 1}`, {}, { messages: [{ role: 'user', content: `${i} ${pad}` }] })).join('\n') + '\n')
+    expect(fs.statSync(input).size).toBeGreaterThan(1024 * 1024)
+    const command = `${JSON.stringify(process.execPath)} ${JSON.stringify(VBS)} submit ${JSON.stringify(input)} --wait`
+    const out = await new Promise<{ code: number; text: string }>((resolve) => {
+      execFile('script', ['-qefc', command, '/dev/null'], { env: { PATH: process.env.PATH, HOME: process.env.HOME, TERM: 'xterm', ...envOf(t) }, maxBuffer: 64 * 1024 * 1024 }, (err, stdout) =>
+        resolve({ code: err ? Number((err as NodeJS.ErrnoException & { code?: number }).code) : 0, text: stdout }),
+      )
+    })
+    expect(out.code).toBe(0)
+    expect(out.text).toContain('\r\u001b[2Kuploading [########################] 100%')
+    const id = /created (batch_\w+)/.exec(out.text)![1]
+    // The progress is redrawn in place (carriage return, clear line), with a bar, and ends on its own line.
+    expect(out.text).toMatch(new RegExp(`\\r\u001b\\[2K${id} (in_progress|finalizing|completed) · .*\\[[#-]{24}\\] [\\d,]+/3,000 done`))
+    expect(out.text).toContain(`${id} completed: 3,000 ok, 0 failed of 3,000`)
   })
 })
 
