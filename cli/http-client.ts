@@ -13,6 +13,8 @@ import type { Connection } from './discovery'
 
 /** How long a plain API call may take before the server counts as not answering. */
 const CALL_TIMEOUT_MS = 60_000
+/** An event stream silent this long is dead (the service sends a keep-alive every 15 s). */
+const STREAM_IDLE_MS = 45_000
 
 export type Method = 'GET' | 'POST' | 'PUT' | 'DELETE'
 
@@ -54,7 +56,12 @@ export class ApiClient {
       body: body === undefined ? undefined : JSON.stringify(body),
       signal: AbortSignal.timeout(CALL_TIMEOUT_MS),
     })
-    const text = await res.text()
+    let text: string
+    try {
+      text = await res.text()
+    } catch (err) {
+      throw this.unreachable(err) // the connection broke (or timed out) while the answer arrived
+    }
     if (!res.ok) throw refused(method, pathname, res.status, text)
     try {
       return JSON.parse(text) as T
@@ -163,32 +170,42 @@ export class ApiClient {
 
   /**
    * Reads `GET /api/events` until `signal` aborts or the stream ends; each event goes to `onEvent`. Resolves
-   * when the stream ends (the service stopped), rejects when it cannot be opened.
+   * when the stream ends (the service stopped, or it went quiet for STREAM_IDLE_MS: the service sends a
+   * keep-alive every 15 s, so a silent stream is a dead connection), rejects when it cannot be opened.
    */
   async events(onEvent: (name: string, data: unknown) => void, signal: AbortSignal): Promise<void> {
-    const res = await this.fetch('/api/events', { headers: this.headers({ accept: 'text/event-stream' }), signal })
-    if (!res.ok || !res.body) throw refused('GET', '/api/events', res.status, await res.text())
-    const parser = new SseParser()
-    const reader = res.body.getReader()
+    const quiet = new AbortController()
+    const both = AbortSignal.any([signal, quiet.signal])
+    let heard = Date.now()
+    const watchdog = setInterval(() => Date.now() - heard > STREAM_IDLE_MS && quiet.abort(), 1000)
     try {
-      for (;;) {
-        const { done, value } = await reader.read()
-        if (done) return
-        for (const m of parser.push(value)) {
-          let data: unknown
-          try {
-            data = JSON.parse(m.data)
-          } catch {
-            continue
+      const res = await this.fetch('/api/events', { headers: this.headers({ accept: 'text/event-stream' }), signal: both })
+      if (!res.ok || !res.body) throw refused('GET', '/api/events', res.status, await res.text())
+      const parser = new SseParser()
+      const reader = res.body.getReader()
+      try {
+        for (;;) {
+          const { done, value } = await reader.read()
+          if (done) return
+          heard = Date.now()
+          for (const m of parser.push(value)) {
+            let data: unknown
+            try {
+              data = JSON.parse(m.data)
+            } catch {
+              continue
+            }
+            onEvent(m.event, data)
           }
-          onEvent(m.event, data)
         }
+      } finally {
+        reader.releaseLock()
       }
     } catch (err) {
-      if (signal.aborted) return
-      throw this.unreachable(err)
+      if (both.aborted) return
+      throw err instanceof CliError ? err : this.unreachable(err)
     } finally {
-      reader.releaseLock()
+      clearInterval(watchdog)
     }
   }
 }
