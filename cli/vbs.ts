@@ -82,7 +82,9 @@ main(process.argv.slice(2)).then(
   (err: unknown) => {
     if (err instanceof CliError) {
       // On a terminal a progress line may be drawn without its line end.
-      process.stderr.write(`${process.stdout.isTTY ? '\n' : ''}vbs: ${err.message}\n`)
+      // Usage errors name their command ("vbs make: ..."); the others get the program's name.
+      const text = err.message.startsWith('vbs ') ? err.message : `vbs: ${err.message}`
+      process.stderr.write(`${process.stdout.isTTY ? '\n' : ''}${text}\n`)
       process.exitCode = err.exitCode
     } else {
       process.stderr.write(`vbs: unexpected error: ${(err as Error)?.stack ?? String(err)}\n`)

@@ -170,6 +170,7 @@ describe('vbs exit codes', () => {
       expect(r.stderr + r.stdout).toMatch(message)
       if (args.length > 0) expect(r.stderr.trim().split('\n')).toHaveLength(1)
     }
+    expect((await vbs(['submit', '/nonexistent/x.jsonl'], env)).stderr).toBe('vbs submit: cannot read /nonexistent/x.jsonl: no such file\n')
   })
 
   it('3: no server at the address, saying where it looked', async () => {
