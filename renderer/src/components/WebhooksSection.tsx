@@ -97,7 +97,7 @@ export function WebhooksSection(): React.JSX.Element {
               <th>URL</th>
               <th>Attempts</th>
               <th>Last error</th>
-              <th>Since</th>
+              <th>Event at</th>
               <th />
             </tr>
           </thead>
