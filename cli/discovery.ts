@@ -22,16 +22,19 @@ export function dataDirOf(env: NodeJS.ProcessEnv): string {
 
 /**
  * Finds the server and its key, first match wins:
- * 1. `VBS_URL` (key: `VBS_API_KEY`, else the local key file);
- * 2. the OpenAI conventions `OPENAI_BASE_URL` (its `/v1` dropped) with `VBS_API_KEY` or `OPENAI_API_KEY`;
+ * 1. `VBS_URL` (key: `VBS_API_KEY`, else the local key file when the URL is this machine's loopback);
+ * 2. the OpenAI conventions `OPENAI_BASE_URL` (its `/v1` dropped) with `VBS_API_KEY` or `OPENAI_API_KEY` (or,
+ *    on loopback, the local key file);
  * 3. the local data dir: `service.json` (written by a running service, whatever its port), else
  *    `http://127.0.0.1:<VBS_PORT or settings.json port or 4080>`, with the key file `api-key` (or `VBS_API_KEY`).
  */
 export function discover(env: NodeJS.ProcessEnv): Connection {
   const dataDir = dataDirOf(env)
   const localKey = (): string | null => readText(path.join(dataDir, API_KEY_FILE_NAME))
-  if (env.VBS_URL) return { url: trimBase(env.VBS_URL), key: env.VBS_API_KEY || localKey(), source: 'VBS_URL' }
-  if (env.OPENAI_BASE_URL) return { url: trimBase(env.OPENAI_BASE_URL), key: env.VBS_API_KEY || env.OPENAI_API_KEY || localKey(), source: 'OPENAI_BASE_URL' }
+  // This machine's key goes only to this machine: never to another server named by a variable.
+  const localKeyFor = (url: string): string | null => (isLoopback(url) ? localKey() : null)
+  if (env.VBS_URL) return { url: trimBase(env.VBS_URL), key: env.VBS_API_KEY || localKeyFor(env.VBS_URL), source: 'VBS_URL' }
+  if (env.OPENAI_BASE_URL) return { url: trimBase(env.OPENAI_BASE_URL), key: env.VBS_API_KEY || env.OPENAI_API_KEY || localKeyFor(env.OPENAI_BASE_URL), source: 'OPENAI_BASE_URL' }
   const serviceFile = path.join(dataDir, SERVICE_FILE_NAME)
   const running = readJson<ServiceFile>(serviceFile)
   if (running && typeof running.url === 'string') return { url: trimBase(running.url), key: env.VBS_API_KEY || localKey(), source: serviceFile }
@@ -43,6 +46,15 @@ export function discover(env: NodeJS.ProcessEnv): Connection {
 /** A base URL without a trailing slash or `/v1` (the OpenAI SDK's base URL ends in /v1; ours is the server's root). */
 export function trimBase(url: string): string {
   return url.trim().replace(/\/+$/, '').replace(/\/v1$/, '')
+}
+
+function isLoopback(url: string): boolean {
+  try {
+    const host = new URL(url).hostname.replace(/^\[|\]$/g, '')
+    return host === 'localhost' || host === '::1' || /^127\./.test(host)
+  } catch {
+    return false
+  }
 }
 
 function readText(file: string): string | null {

@@ -92,7 +92,10 @@ describe('discover', () => {
     const dir = tempDir()
     fs.writeFileSync(path.join(dir, 'api-key'), 'file-key\n')
     expect(discover({ VBS_URL: 'http://h:1/', VBS_API_KEY: 'k', OPENAI_BASE_URL: 'http://o/v1', VBS_DATA_DIR: dir })).toEqual({ url: 'http://h:1', key: 'k', source: 'VBS_URL' })
-    expect(discover({ VBS_URL: 'http://h:1', VBS_DATA_DIR: dir }).key).toBe('file-key')
+    // The local key file goes to this machine only, never to another server a variable names.
+    expect(discover({ VBS_URL: 'http://h:1', VBS_DATA_DIR: dir }).key).toBeNull()
+    expect(discover({ VBS_URL: 'http://127.0.0.1:4080', VBS_DATA_DIR: dir }).key).toBe('file-key')
+    expect(discover({ OPENAI_BASE_URL: 'http://localhost:4080/v1', VBS_DATA_DIR: dir }).key).toBe('file-key')
     expect(discover({ OPENAI_BASE_URL: 'http://o:2/v1', OPENAI_API_KEY: 'ok', VBS_DATA_DIR: dir })).toEqual({ url: 'http://o:2', key: 'ok', source: 'OPENAI_BASE_URL' })
     expect(discover({ VBS_DATA_DIR: dir })).toMatchObject({ url: 'http://127.0.0.1:4080', key: 'file-key' })
     fs.writeFileSync(path.join(dir, 'settings.json'), '{"port": 5000}')
