@@ -196,6 +196,7 @@ export class Service {
     this.webhooks = new WebhookOutbox({
       store: this.store,
       log: this.log.child({ part: 'webhooks' }),
+      events: this.events,
       dataDir: s.dataDir,
       metadataSecret: s.webhookSecret,
       timeoutMs: s.webhookTimeoutMs,

@@ -12,12 +12,14 @@ import {
   WEBHOOK_EVENTS_METADATA,
   WEBHOOK_URL_METADATA,
   type WebhookDelivery,
+  type WebhookDeliveryState,
   type WebhookEndpoint,
   type WebhookEndpointCreated,
   type WebhookEventType,
   type WebhookPayload,
 } from '../contract/webhooks'
 import type { Store } from '../store'
+import type { ServiceEvents } from '../events'
 import { toBatchObject } from '../store/batch-row'
 import type { NewDelivery, WebhookDeliveryRow, WebhookEndpointRow } from '../store/webhooks-repo'
 import { newWebhookSecret, webhookHeaders } from './signature'
@@ -38,6 +40,8 @@ const PROGRESS_EVERY_MS = 60_000
 export interface OutboxDeps {
   store: Store
   log: Logger
+  /** A delivery's end (delivered, dead) and a redelivery are announced (the dashboard's dead letters follow). */
+  events: ServiceEvents
   dataDir: string
   /** VBS_WEBHOOK_SECRET, or null to use (and make) <data>/webhook-secret. */
   metadataSecret: string | null
@@ -152,6 +156,7 @@ export class WebhookOutbox {
       throw new ApiError(409, `Webhook delivery ${id} is ${row.state}; only a dead one can be redelivered.`, { code: 'delivery_not_dead', headers: { 'x-should-retry': 'false' } })
     }
     this.d.log.info({ delivery: id }, 'webhook redelivery requested')
+    this.announce(row, 'pending')
     void this.tick()
     return deliveryOf(this.d.store.webhooks.get(id)!)
   }
@@ -264,6 +269,7 @@ export class WebhookOutbox {
       const endpoint = this.d.store.webhooks.endpoints().find((e) => e.id === row.endpoint_id)
       if (!endpoint) {
         this.d.store.webhooks.markFailed(row.id, attempts, null, 'its endpoint was removed')
+        this.announce(row, 'dead')
         return
       }
       secret = endpoint.secret
@@ -277,6 +283,7 @@ export class WebhookOutbox {
       await res.arrayBuffer().catch(() => undefined)
       if (res.status >= 200 && res.status < 300) {
         this.d.store.webhooks.markDelivered(row.id, this.now(), attempts)
+        this.announce(row, 'delivered')
         this.d.log.info({ delivery: row.id, event: row.event, batch: row.batch_id, url: row.url, attempts }, 'webhook delivered')
         return
       }
@@ -287,8 +294,13 @@ export class WebhookOutbox {
     }
     const next = this.nextAttempt(row, attempts)
     this.d.store.webhooks.markFailed(row.id, attempts, next, error)
+    if (next === null) this.announce(row, 'dead')
     if (next === null) this.d.log.warn({ delivery: row.id, event: row.event, batch: row.batch_id, url: row.url, attempts, error }, 'webhook dead: not delivered within its window; it can be redelivered')
     else this.d.log.info({ delivery: row.id, url: row.url, attempts, error, next: new Date(next).toISOString() }, 'webhook not delivered; trying again later')
+  }
+
+  private announce(row: WebhookDeliveryRow, state: WebhookDeliveryState): void {
+    this.d.events.emit('webhook.delivery', { id: row.id, event: row.event as WebhookEventType, batch_id: row.batch_id, state })
   }
 
   /** When to try again after `attempts` failures, or null when the window is over (the message is dead). */

@@ -140,6 +140,8 @@ describe('webhooks', () => {
     expect(list.data).toEqual([{ id: endpoint.id, object: 'webhook_endpoint', url: endpoint.url, events: ['batch.completed', 'batch.failed'], created_at: endpoint.created_at }])
     expect(JSON.stringify(list)).not.toContain(endpoint.secret)
 
+    const announced: string[] = []
+    t.service.events.on('webhook.delivery', (e) => announced.push(e.state))
     const batchId = await runBatch(t)
     const start = now
     const attemptsAt: number[] = []
@@ -157,6 +159,7 @@ describe('webhooks', () => {
     expect(got).toHaveLength(8)
     expect(new Set(got.map((g) => g.id))).toEqual(new Set([dead.id]))
     expect(got.every((g) => g.signatureValid)).toBe(true)
+    expect(announced).toEqual(['dead']) // the event stream tells the dashboard
 
     status = 204
     const redo = await t.api(`/api/webhooks/deliveries/${dead.id}/redeliver`, { method: 'POST' })
@@ -166,6 +169,7 @@ describe('webhooks', () => {
     await eventually(async () => (await deliveries(t, '?state=delivered')).length === 1, 'the redelivery')
     expect(got).toHaveLength(9)
     expect(got[8]).toMatchObject({ id: dead.id, signatureValid: true })
+    expect(announced).toEqual(['dead', 'pending', 'delivered'])
     const again = await t.api(`/api/webhooks/deliveries/${dead.id}/redeliver`, { method: 'POST' })
     expect(again.status).toBe(409)
     expect(((await again.json()) as { error: { code: string } }).error.code).toBe('delivery_not_dead')

@@ -61,4 +61,14 @@ describe('the webhooks', () => {
     await waitFor(() => expect(screen.queryByTestId('webhook-dead')).toBeNull())
     expect(service.callsTo('GET', '/api/webhooks/deliveries').at(-1)!.url).toContain('state=dead')
   })
+
+  test('a delivery that gives up while the view is open appears at once (the event stream)', async () => {
+    let letters: WebhookDelivery[] = []
+    const { service } = startWithService((s) => s.on('GET', '/api/webhooks/deliveries', () => json({ object: 'list', data: letters, has_more: false })), '#/settings')
+    await screen.findByText('None: every webhook was delivered or is still being tried.')
+    await waitFor(() => expect(service.openStreams).toBe(1))
+    letters = [dead({ id: 'msg_2', last_error: 'ECONNREFUSED' })]
+    service.push('webhook.delivery', { id: 'msg_2', event: 'batch.completed', batch_id: 'batch_a', state: 'dead' })
+    expect((await screen.findByTestId('webhook-dead')).textContent).toContain('ECONNREFUSED')
+  })
 })

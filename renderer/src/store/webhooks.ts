@@ -3,6 +3,8 @@ import * as api from '../api'
 import type { WebhookDelivery, WebhookEndpoint, WebhookEndpointCreated, WebhookEventType } from '../types'
 
 interface WebhooksState {
+  /** Whether the webhooks were read (the settings view was opened): only then do events refresh them. */
+  loaded: boolean
   endpoints: WebhookEndpoint[]
   /** Where the secret for URLs in batch metadata comes from. */
   metadataSecretOrigin: string | null
@@ -27,6 +29,7 @@ const message = (err: unknown): string => (err instanceof Error ? err.message : 
 
 /** The webhooks of the settings view: receivers (add shows the secret once, remove) and dead letters (redeliver). */
 export const useWebhooksStore = create<WebhooksState>()((set, get) => ({
+  loaded: false,
   endpoints: [],
   metadataSecretOrigin: null,
   dead: [],
@@ -39,7 +42,7 @@ export const useWebhooksStore = create<WebhooksState>()((set, get) => ({
   refresh: async () => {
     try {
       const [list, dead] = await Promise.all([api.listWebhooks(), api.listDeadWebhooks()])
-      set({ endpoints: list.data, metadataSecretOrigin: list.metadata_secret_origin, dead, loadError: null })
+      set({ loaded: true, endpoints: list.data, metadataSecretOrigin: list.metadata_secret_origin, dead, loadError: null })
     } catch (err) {
       set({ loadError: message(err) })
     }
