@@ -41,6 +41,7 @@ export class WebhooksRepo {
     delivered: Statement<[number, number, string]>
     failed: Statement<[number, number | null, string, string, string]>
     redeliver: Statement<[number, number, string]>
+    prune: Statement<[number]>
     page: Statement<{ state: string | null; batch: string | null; offset: number; limit: number }, WebhookDeliveryRow>
   }
 
@@ -58,6 +59,7 @@ export class WebhooksRepo {
       delivered: db.prepare("UPDATE webhook_deliveries SET state = 'delivered', delivered_at = ?, attempts = ?, next_attempt_at = NULL, last_error = NULL WHERE id = ? AND state = 'pending'"),
       failed: db.prepare("UPDATE webhook_deliveries SET attempts = ?, next_attempt_at = ?, last_error = ?, state = ? WHERE id = ? AND state = 'pending'"),
       redeliver: db.prepare("UPDATE webhook_deliveries SET state = 'pending', attempts = 0, next_attempt_at = ?, window_start = ?, last_error = NULL WHERE id = ? AND state = 'dead'"),
+      prune: db.prepare("DELETE FROM webhook_deliveries WHERE state = 'delivered' AND delivered_at < ?"),
       page: db.prepare('SELECT * FROM webhook_deliveries WHERE (@state IS NULL OR state = @state) AND (@batch IS NULL OR batch_id = @batch) ORDER BY seq DESC LIMIT @limit OFFSET @offset'),
     }
   }
@@ -100,6 +102,11 @@ export class WebhooksRepo {
   /** A dead message goes back to pending, due now, with a fresh retry window; false when it was not dead. */
   redeliver(id: string, now: number): boolean {
     return this.s.redeliver.run(now, now, id).changes > 0
+  }
+
+  /** Forgets messages delivered before `before` (epoch ms); returns how many. */
+  pruneDelivered(before: number): number {
+    return this.s.prune.run(before).changes
   }
 
   page(filter: { state?: string; batchId?: string }, offset: number, limit: number): WebhookDeliveryRow[] {

@@ -36,6 +36,12 @@ const POLL_MS = 1000
 const PARALLEL = 8
 /** `batch.progress` goes to a URL at most this often per batch. */
 const PROGRESS_EVERY_MS = 60_000
+/**
+ * Delivered messages (each holds its batch object) are kept this long for the record, then forgotten, looked
+ * for at most once an hour; dead ones stay until redelivered.
+ */
+export const DELIVERED_KEPT_MS = 7 * 24 * 3_600_000
+const PRUNE_EVERY_MS = 3_600_000
 
 export interface OutboxDeps {
   store: Store
@@ -89,6 +95,7 @@ export class WebhookOutbox {
   private ticking: Promise<void> | null = null
   /** A pass was asked for while one ran: it looks once more before it ends. */
   private rerun = false
+  private prunedAt = -Infinity
 
   constructor(private readonly d: OutboxDeps) {
     this.now = d.now ?? Date.now
@@ -241,6 +248,12 @@ export class WebhookOutbox {
 
   private async pass(): Promise<void> {
     try {
+      const now = this.now()
+      if (now - this.prunedAt >= PRUNE_EVERY_MS) {
+        this.prunedAt = now
+        const n = this.d.store.webhooks.pruneDelivered(now - DELIVERED_KEPT_MS)
+        if (n > 0) this.d.log.info({ forgotten: n }, 'webhook outbox: delivered messages older than 7 days forgotten')
+      }
       for (;;) {
         this.rerun = false
         const due = this.d.store.webhooks.due(this.now(), PARALLEL * 4).filter((r) => !this.inFlight.has(r.id))

@@ -173,6 +173,13 @@ describe('webhooks', () => {
     const again = await t.api(`/api/webhooks/deliveries/${dead.id}/redeliver`, { method: 'POST' })
     expect(again.status).toBe(409)
     expect(((await again.json()) as { error: { code: string } }).error.code).toBe('delivery_not_dead')
+    // Delivered messages are kept a week for the record, then forgotten.
+    now += 6 * 24 * h
+    await t.service.webhooks.tick()
+    expect(await deliveries(t, '?state=delivered')).toHaveLength(1)
+    now += 2 * 24 * h
+    await t.service.webhooks.tick()
+    expect(await deliveries(t)).toEqual([])
   })
 
   it('checks the URL: http(s) only, LAN addresses allowed, never the service itself; progress is opt-in, at most once a minute', async () => {
