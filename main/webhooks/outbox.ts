@@ -172,6 +172,7 @@ export class WebhookOutbox {
   onTransition(batch: BatchObject, _from: BatchStatus, to: BatchStatus): void {
     const event = FINAL[to]
     if (!event) return
+    for (const key of this.lastProgress.keys()) if (key.endsWith(`\n${batch.id}`)) this.lastProgress.delete(key)
     this.enqueue(batch, event)
     setImmediate(() => void this.tick())
   }
