@@ -9,8 +9,13 @@ export default defineConfig({
     build: {
       outDir: resolve(__dirname, 'out/main'),
       rolldownOptions: {
-        // The llama.cpp engine runs as a child process of its own (a native crash must not take the app down).
-        input: { index: resolve(__dirname, 'main/index.ts'), 'llama-server': resolve(__dirname, 'main/engine/llama-server/main.ts') },
+        // The llama.cpp engine runs as a child process of its own (a native crash must not take the app down);
+        // headless is the service without Electron (`npm run serve`, the systemd unit of `vbs service install`).
+        input: {
+          index: resolve(__dirname, 'main/index.ts'),
+          'llama-server': resolve(__dirname, 'main/engine/llama-server/main.ts'),
+          headless: resolve(__dirname, 'main/headless.ts'),
+        },
       },
     },
   },

@@ -95,6 +95,19 @@ export default tseslint.config(
     },
   },
 
+  // The vbs command and the batch helper are clients of the HTTP API, as any program on the LAN: of main/ they
+  // import the contract only (its shapes and rules), never the store, the server or the service.
+  {
+    files: ['cli/**/*.ts', 'lib/**/*.ts'],
+    rules: {
+      'no-restricted-imports': forbid([
+        ELECTRON,
+        { regex: '(^|/)main/(?!contract(/|$))', message: 'The CLI and the helper import from main/ only main/contract: they talk to the service over HTTP.' },
+        { regex: '(^|/)renderer(/|$)', message: 'The CLI does not import the window.' },
+      ]),
+    },
+  },
+
   // The contract is runtime-neutral: the browser, the CLI and the service all load it.
   {
     files: ['main/contract/**/*.ts'],

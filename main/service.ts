@@ -7,6 +7,7 @@ import fs from 'node:fs'
 import path from 'node:path'
 import type { Logger } from 'pino'
 import { loadApiKey, writeNewApiKey } from './config/api-key'
+import { removeServiceFile, writeServiceFile } from './config/service-file'
 import { lockedByEnvironment, readSettingsFile, updateSettingsFile } from './config/settings-file'
 import { ensureModelsFile, loadModels, type ModelRegistry } from './config/models'
 import { loadSettings, settingsFrom, warmPoolBudgetGb, type Settings } from './config/settings'
@@ -35,6 +36,8 @@ import { BatchSchedule } from './batch/batch-schedule'
 import { PowerGovernor } from './gpu/power-governor'
 import type { EngineError } from './engine/engine-types'
 import { ComparisonService } from './compare/comparison-service'
+import { WebhookOutbox } from './webhooks/outbox'
+import type { SelfAddress } from './webhooks/url-rules'
 
 export interface ServiceOptions {
   env?: NodeJS.ProcessEnv
@@ -42,7 +45,7 @@ export interface ServiceOptions {
   overrides?: Partial<Settings>
   /** Window over which request bodies must keep up VBS_UPLOAD_MIN_BYTES_PER_SECOND (tests shorten it). */
   bodyRateWindowMs?: number
-  /** The clock the batch schedule reads (batch hours, queue aging); tests inject one. */
+  /** The service's clock: the batch schedule (batch hours, queue aging) and the webhooks' retry schedule read it; tests inject one. */
   clock?: () => number
   /**
    * Seconds the desktop has been idle, for VBS_BATCH_WHEN_IDLE: the Electron shell passes powerMonitor's idle
@@ -86,6 +89,7 @@ export class Service {
   readonly stats = new RequestCounters()
   readonly scheduler: Scheduler
   readonly comparisons: ComparisonService
+  readonly webhooks: WebhookOutbox
   readonly gpu: GpuTelemetry
   readonly thermal: ThermalGuard
   /** Batch hours, idle-only and "run now anyway". */
@@ -218,6 +222,30 @@ export class Service {
       // The models asleep in the warm pool wake in seconds: their jobs go before those that need a load.
       warmModels: () => new Set(this.engine.warmModels()),
     })
+    this.webhooks = new WebhookOutbox({
+      store: this.store,
+      log: this.log.child({ part: 'webhooks' }),
+      events: this.events,
+      dataDir: s.dataDir,
+      metadataSecret: s.webhookSecret,
+      timeoutMs: s.webhookTimeoutMs,
+      maxAgeHours: s.webhookMaxAgeHours,
+      now: options.clock,
+      self: () => this.selfAddress(),
+      publicUrl: () => this.publicUrl(),
+    })
+    // A batch's end is written to the webhooks' outbox in the transaction that ends it.
+    this.batches.lifecycle.observe(
+      (batch, from, to) => this.webhooks.onTransition(batch, from, to),
+      (fn) => this.store.db.transaction(fn)(),
+    )
+    this.events.on('batch.progress', ({ id, progress }) => {
+      try {
+        this.webhooks.onProgress(id, progress)
+      } catch (err) {
+        this.log.warn({ batch: id, err: (err as Error).message }, 'webhook progress not queued')
+      }
+    })
     this.comparisons = new ComparisonService({
       store: this.store,
       files: this.files,
@@ -325,6 +353,7 @@ export class Service {
       gpu: this.gpu,
       thermal: this.thermal,
       events: this.events,
+      webhooks: this.webhooks,
       bodyRateWindowMs: this.bodyRateWindowMs,
     })
     const s = this.settings
@@ -368,6 +397,13 @@ export class Service {
     this.server = server
     this.sweepTimer = setInterval(() => this.files.sweepExpired(), EXPIRY_SWEEP_MS)
     this.sweepTimer.unref()
+    // Where a client on this machine (vbs) finds the service, whatever port it got.
+    try {
+      writeServiceFile(this.settings.dataDir, { url: this.url, pid: process.pid, version: VERSION, started_at: Date.now() })
+    } catch (err) {
+      this.log.warn({ err: (err as Error).message }, 'service.json not written: vbs on this machine needs VBS_URL')
+    }
+    this.webhooks.start()
     this.log.info({ url: this.url, version: VERSION }, 'service started')
     return this.url
   }
@@ -378,6 +414,26 @@ export class Service {
     if (!address) throw new Error('the service is not listening')
     const host = ['0.0.0.0', '::'].includes(address.address) ? '127.0.0.1' : address.address
     return `http://${host.includes(':') ? `[${host}]` : host}:${address.port}`
+  }
+
+  /**
+   * The base URL of links given to other machines (webhook payloads): the LAN address when serving the LAN. Also
+   * asked before the service listens (a batch that expired while it was off ends at start) and while it stops.
+   */
+  private publicUrl(): string {
+    if (this.server) this.lastPublicUrl = shareableBaseUrl(this.url, this.settings.host, os.networkInterfaces())
+    const host = ['0.0.0.0', '::'].includes(this.settings.host) ? '127.0.0.1' : this.settings.host
+    return this.lastPublicUrl ?? `http://${host.includes(':') ? `[${host}]` : host}:${this.settings.port}`
+  }
+
+  private lastPublicUrl: string | null = null
+
+  /** This service as a URL could name it (a webhook may not point here), once it listens. */
+  private selfAddress(): SelfAddress | null {
+    if (!this.server) return null
+    const hosts = new Set<string>([os.hostname().toLowerCase()])
+    for (const list of Object.values(os.networkInterfaces())) for (const a of list ?? []) hosts.add(a.address.toLowerCase())
+    return { port: this.port, hosts }
   }
 
   get port(): number {
@@ -440,6 +496,7 @@ export class Service {
     const server = this.server
     this.server = null
     this.events.emit('service.stopping', {})
+    if (server) removeServiceFile(this.settings.dataDir)
     if (server) {
       // A connection with no request in progress (kept alive, or opened and never used, which Node does not
       // count as idle) is ended at once; busy ones get a grace period to finish, then are cut.
@@ -456,6 +513,7 @@ export class Service {
     }
     await this.batches.stop()
     await this.scheduler.stop()
+    await this.webhooks.stop()
     await this.gpu.stop()
     await this.engine.shutdown()
     this.engineLog.close()

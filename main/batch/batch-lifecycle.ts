@@ -32,15 +32,35 @@ const STAMP: Partial<Record<BatchStatus, keyof BatchPatch>> = {
 
 export class BatchTransitionError extends Error {}
 
+/** Hears every status change inside its transaction (the webhooks' outbox writes its messages there). */
+export type TransitionObserver = (batch: BatchObject, from: BatchStatus, to: BatchStatus) => void
+
 /** The one place a batch changes status: checked against the lifecycle, stamped, logged and announced. */
 export class BatchLifecycle {
+  private readonly observers: TransitionObserver[] = []
+  private transaction: <T>(fn: () => T) => T = (fn) => fn()
+
   constructor(
     private readonly batches: BatchesRepo,
     private readonly events: ServiceEvents,
     private readonly log: Logger,
   ) {}
 
+  /**
+   * Adds an observer, called in the same SQLite transaction as the change (`transaction` opens one, or joins the
+   * caller's), so what it writes is committed with the change or not at all: an event is never lost to a crash.
+   */
+  observe(observer: TransitionObserver, transaction: <T>(fn: () => T) => T): void {
+    this.observers.push(observer)
+    this.transaction = transaction
+  }
+
   transition(id: string, to: BatchStatus, patch: BatchPatch = {}): BatchObject {
+    if (this.observers.length === 0) return this.change(id, to, patch)
+    return this.events.afterCommit(() => this.transaction(() => this.change(id, to, patch)))
+  }
+
+  private change(id: string, to: BatchStatus, patch: BatchPatch): BatchObject {
     const row = this.batches.get(id)
     if (!row) throw new BatchTransitionError(`batch ${id} does not exist`)
     const from = row.status
@@ -51,6 +71,7 @@ export class BatchLifecycle {
     if (stamp) (full as Record<string, unknown>)[stamp] = nowSeconds()
     this.batches.update(id, full)
     const batch = toBatchObject(this.batches.get(id)!)
+    for (const observe of this.observers) observe(batch, from, to)
     this.log.info({ batch: id, from, to }, `batch ${id}: ${from} -> ${to}`)
     this.events.emit('batch.status', { batch, from, to })
     return batch

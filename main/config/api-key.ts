@@ -1,6 +1,7 @@
 import crypto from 'node:crypto'
 import fs from 'node:fs'
 import path from 'node:path'
+import { API_KEY_FILE_NAME } from '../contract/service-file'
 
 export interface ApiKeySource {
   key: string
@@ -9,7 +10,7 @@ export interface ApiKeySource {
 }
 
 export function apiKeyPath(dataDir: string): string {
-  return path.join(dataDir, 'api-key')
+  return path.join(dataDir, API_KEY_FILE_NAME)
 }
 
 export function generateApiKey(): string {

@@ -2,6 +2,7 @@ import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { BatchHoursError, parseBatchHours } from '../contract/batch-hours'
+import { DATA_DIR_NAME } from '../contract/service-file'
 
 /**
  * Settings: built-in defaults < `settings.json` in the data dir < environment (`VBS_*`).
@@ -127,6 +128,15 @@ export interface Settings {
   batchIdleSeconds: number
   /** The runner narrows its in-flight window while the GPU draws more than this many watts; 0 = no cap. */
   gpuPowerLimitW: number
+  /**
+   * The Standard Webhooks secret (`whsec_<base64>`) that signs deliveries to URLs a batch names in its metadata
+   * (`webhook_url`); null = one is generated into <data>/webhook-secret.
+   */
+  webhookSecret: string | null
+  /** How long a webhook receiver may take to answer one delivery. */
+  webhookTimeoutMs: number
+  /** A webhook not delivered within this many hours of its event becomes a dead letter. */
+  webhookMaxAgeHours: number
 }
 
 type NumericKey = {
@@ -149,7 +159,7 @@ const BOOLEAN = new Set<string>(['startAtLogin', 'batchWhenIdle'])
 
 export function defaultDataDir(env: NodeJS.ProcessEnv = process.env): string {
   const xdg = env.XDG_DATA_HOME && path.isAbsolute(env.XDG_DATA_HOME) ? env.XDG_DATA_HOME : null
-  return path.join(xdg ?? path.join(os.homedir(), '.local', 'share'), 'vllm-batch-server')
+  return path.join(xdg ?? path.join(os.homedir(), '.local', 'share'), DATA_DIR_NAME)
 }
 
 export function defaultSettings(dataDir: string): Settings {
@@ -210,6 +220,9 @@ export function defaultSettings(dataDir: string): Settings {
     minFreeMb: 512,
     maxStoredBytes: 0,
     adminKey: null,
+    webhookSecret: null,
+    webhookTimeoutMs: 10_000,
+    webhookMaxAgeHours: 24,
     allowedHosts: '',
     maxConnections: 1024,
     maxConnectionsPerClient: 256,
@@ -287,6 +300,9 @@ const ENV_NAMES: Record<Exclude<keyof Settings, 'dataDir'>, string> = {
   minFreeMb: 'VBS_MIN_FREE_MB',
   maxStoredBytes: 'VBS_MAX_STORED_BYTES',
   adminKey: 'VBS_ADMIN_KEY',
+  webhookSecret: 'VBS_WEBHOOK_SECRET',
+  webhookTimeoutMs: 'VBS_WEBHOOK_TIMEOUT_MS',
+  webhookMaxAgeHours: 'VBS_WEBHOOK_MAX_AGE_HOURS',
   allowedHosts: 'VBS_ALLOWED_HOSTS',
   maxConnections: 'VBS_MAX_CONNECTIONS',
   maxConnectionsPerClient: 'VBS_MAX_CONNECTIONS_PER_CLIENT',
@@ -367,6 +383,8 @@ const MINIMUM: Record<NumericKey, number> = {
   maxQueueWaitMinutes: 0,
   batchIdleSeconds: 1,
   gpuPowerLimitW: 0,
+  webhookTimeoutMs: 100,
+  webhookMaxAgeHours: 1,
 }
 
 /** Upper bounds where a larger value would harm the machine or make no sense. */
@@ -547,6 +565,14 @@ function assign(settings: Settings, key: Exclude<keyof Settings, 'dataDir'>, val
       if (err instanceof BatchHoursError) throw new SettingsError(`${where} ${err.message}`)
       throw err
     }
+    return
+  }
+  if (key === 'webhookSecret') {
+    // Standard Webhooks: whsec_ and the base64 of 24 to 64 random bytes.
+    const body = /^whsec_([A-Za-z0-9+/]+={0,2})$/.exec(value.trim())?.[1]
+    const bytes = body ? Buffer.from(body, 'base64').length : 0
+    if (bytes < 24 || bytes > 64) throw new SettingsError(`${where} must be a Standard Webhooks secret: whsec_ and the base64 of 24 to 64 random bytes (e.g. whsec_$(openssl rand -base64 32))`)
+    settings.webhookSecret = value.trim()
     return
   }
   settings[key as StringKey] = value

@@ -3,6 +3,7 @@ import type { DownloadProgress, EngineState, EngineStatus } from './engine'
 import type { GpuSample, GpuStatus, ThermalDecision } from './gpu'
 import type { Health } from './health'
 import type { BatchProgress } from './jobs'
+import type { WebhookDeliveryState, WebhookEventType } from './webhooks'
 
 /** The events `GET /api/events` streams (Server-Sent Events: `event: <name>`, `data: <JSON>`). */
 export interface StreamEventMap {
@@ -19,10 +20,13 @@ export interface StreamEventMap {
   thermal: ThermalDecision
   /** The settings changed: `GET /api/settings` has them. */
   'settings.changed': Record<string, never>
+  /** A webhook was delivered, gave up (dead) or was sent for redelivery: `GET /api/webhooks/deliveries` has it. */
+  'webhook.delivery': { id: string; event: WebhookEventType; batch_id: string; state: WebhookDeliveryState }
 }
 export type StreamEventName = keyof StreamEventMap
 
 /** The events the stream forwards from the service, in the order a client subscribes to them. */
 export const STREAM_EVENTS: readonly Exclude<StreamEventName, 'hello'>[] = [
   'batch.status', 'batch.progress', 'engine.state', 'model.download', 'gpu.sample', 'gpu.status', 'thermal', 'file.created', 'file.deleted', 'settings.changed',
+  'webhook.delivery',
 ]

@@ -32,6 +32,8 @@ import { adminAccess } from './admin-access'
 import { hostGuard, HostPolicy } from './host-guard'
 import { BODY_RATE_WINDOW_MS, slowBodyGuard } from './slow-body-guard'
 import { WaitingBodies } from './waiting-bodies'
+import { webhooksRouter } from './routes/webhooks'
+import type { WebhookOutbox } from '../webhooks/outbox'
 
 export interface AppDeps {
   settings: Settings
@@ -55,6 +57,7 @@ export interface AppDeps {
   gpu: GpuTelemetry
   thermal: ThermalGuard
   events: ServiceEvents
+  webhooks: WebhookOutbox
   /** The request-body rate is averaged over windows this long (tests shorten it). */
   bodyRateWindowMs?: number
 }
@@ -83,6 +86,7 @@ export function createApp(deps: AppDeps): Koa<AppState> {
     batchAdminRouter({ ...deps, admin, maxJsonBodyBytes: s.maxJsonBodyBytes }),
     resultsRouter(deps),
     comparisonsRouter({ comparisons: deps.comparisons, maxJsonBodyBytes: s.maxJsonBodyBytes }),
+    webhooksRouter({ webhooks: deps.webhooks, admin, maxJsonBodyBytes: s.maxJsonBodyBytes }),
     status.authed,
     eventsRouter(statusDeps),
     settingsRouter(deps.settingsControl, s.maxJsonBodyBytes, admin),

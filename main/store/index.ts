@@ -7,6 +7,7 @@ import { RequestsRepo } from './requests-repo'
 import { ResultsRepo } from './results-repo'
 import { ResultsQuery } from './results-query'
 import { ComparisonsRepo } from './comparisons-repo'
+import { WebhooksRepo } from './webhooks-repo'
 
 /** The service's durable state: one SQLite database in the data dir and a repository per table group. */
 export interface Store {
@@ -18,6 +19,7 @@ export interface Store {
   /** The results viewer's reads (pages, search, one request). */
   resultsQuery: ResultsQuery
   comparisons: ComparisonsRepo
+  webhooks: WebhooksRepo
   /**
    * Runs a bulk write made of many transactions (a batch's index: 200,000 rows) with SQLite's automatic
    * checkpoints held off until it ends: each checkpoint syncs the disk, and a dozen of them took a fifth of a
@@ -45,6 +47,7 @@ export function openStore(dataDir: string): Store {
     results: new ResultsRepo(db),
     resultsQuery: new ResultsQuery(db),
     comparisons: new ComparisonsRepo(db),
+    webhooks: new WebhooksRepo(db),
     bulkWrite: async (write) => {
       if (bulk++ === 0) db.pragma(`wal_autocheckpoint = ${BULK_CHECKPOINT_PAGES}`)
       try {

@@ -11,6 +11,7 @@ import { useGpuStore } from './store/gpu'
 import { useJobViewStore } from './store/job-view'
 import { useQueueStore } from './store/queue'
 import { useSettingsStore } from './store/settings'
+import { useWebhooksStore } from './store/webhooks'
 import type { EventMap, EventName } from './types'
 
 export const HEALTH_POLL_MS = 5_000
@@ -58,6 +59,10 @@ export function applyEvent(name: string, data: unknown): void {
       if (d.batch.metadata?.comparison_id && useComparisonsStore.getState().loaded) void useComparisonsStore.getState().refresh()
       return
     }
+    case 'webhook.delivery':
+      // A delivery gave up, or a dead one went out again: the dead letters are read again where they are shown.
+      if (useWebhooksStore.getState().loaded) void useWebhooksStore.getState().refresh()
+      return
     case 'batch.progress': {
       const d = data as EventMap['batch.progress']
       useQueueStore.getState().applyProgress(d.id, d.progress)

@@ -287,6 +287,8 @@ export class FakeService {
     this.on('GET', '/api/batches', (call) => this.jobPage(call))
     this.on('GET', '/api/settings', () => json(settings()))
     this.on('GET', '/api/events', (call) => this.eventStream(call))
+    this.on('GET', '/api/webhooks', () => json({ object: 'list', data: [], metadata_secret_origin: '/data/webhook-secret' }))
+    this.on('GET', '/api/webhooks/deliveries', () => json({ object: 'list', data: [], has_more: false }))
     this.onMatch('GET', /^\/api\/batches\/([^/]+)$/, (_call, [id]) => {
       const j = this.jobs.data.find((x) => x.id === decodeURIComponent(id))
       return j ? json(j) : envelope(404, `No such batch: ${id}`, 'batch_not_found', 'id')

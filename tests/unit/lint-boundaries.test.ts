@@ -54,3 +54,14 @@ describe('the layer rules (eslint.config.mjs)', () => {
     expect(await importProblems('main/contract/x.ts', "import type { Job } from './jobs'\nexport type A = Job\n")).toEqual([])
   })
 })
+
+describe('the CLI layer rule (eslint.config.mjs)', () => {
+  it('vbs and the batch helper import from main/ only main/contract: they are clients of the HTTP API', async () => {
+    expect(await importProblems('cli/x.ts', "import { openStore } from '../main/store'\nexport const a = openStore\n")).toEqual([expect.stringContaining('only main/contract')])
+    expect(await importProblems('cli/commands/x.ts', "import { createApp } from '../../main/server/app'\nexport const a = createApp\n")).toEqual([expect.stringContaining('only main/contract')])
+    expect(await importProblems('cli/x.ts', "import type { Settings } from '../main/config/settings'\nexport type A = Settings\n")).toEqual([expect.stringContaining('only main/contract')])
+    expect(await importProblems('lib/x.ts', "import { Service } from '../main/service'\nexport const a = Service\n")).toEqual([expect.stringContaining('only main/contract')])
+    expect(await importProblems('cli/x.ts', "import type { Job } from '../main/contract/jobs'\nexport type A = Job\n")).toEqual([])
+    expect(await importProblems('cli/x.ts', "import fs from 'node:fs'\nexport const a = fs\n")).toEqual([])
+  })
+})

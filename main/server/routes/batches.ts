@@ -1,18 +1,24 @@
 import Router from '@koa/router'
 import type { BatchService } from '../../batch/batch-service'
 import type { Settings } from '../../config/settings'
+import type { ModelRegistry } from '../../config/models'
+import type { WebhookOutbox } from '../../webhooks/outbox'
+import { ApiError, badRequest } from '../../api-error'
+import { describeType, echo } from '../../api-params'
 import { readJsonBody } from '../json-body'
 import type { AppState } from '../middleware'
 import { listParams } from './list-params'
 import type { BatchList } from '../../contract/batches'
 
-export function batchesRouter(deps: { settings: Settings; batches: BatchService }): Router<AppState> {
+export function batchesRouter(deps: { settings: Settings; batches: BatchService; registry: () => ModelRegistry; webhooks: WebhookOutbox }): Router<AppState> {
   const { settings, batches } = deps
   const router = new Router<AppState>()
 
   router.post('/v1/batches', async (ctx) => {
     const body = await readJsonBody(ctx, settings.maxJsonBodyBytes)
-    ctx.body = batches.create(body)
+    // metadata.webhook_url (and webhook_events): checked before anything is stored.
+    deps.webhooks.checkMetadata(body.metadata)
+    ctx.body = batches.create(body, { model: runOn(body.model, deps.registry()) })
   })
 
   router.get('/v1/batches', (ctx) => {
@@ -38,4 +44,16 @@ export function batchesRouter(deps: { settings: Settings; batches: BatchService 
   })
 
   return router
+}
+
+/**
+ * This service's one addition to `POST /v1/batches`: `model` (an id or alias of models.yaml) runs every line on
+ * that model whatever the lines name (`vbs submit --model`), as a comparison's arms do. Absent: the lines decide.
+ */
+function runOn(model: unknown, registry: ModelRegistry): string | undefined {
+  if (model === undefined || model === null) return undefined
+  if (typeof model !== 'string' || model === '') throw badRequest(`Invalid 'model': expected a model id or alias from models.yaml, got ${describeType(model)}.`, 'invalid_type', 'model')
+  const entry = registry.resolve(model)
+  if (!entry) throw new ApiError(404, `The model ${echo(model)} does not exist: it is not in models.yaml.`, { code: 'model_not_found', param: 'model' })
+  return entry.id
 }

@@ -6,6 +6,7 @@ import { migration0004 } from './0004-hold'
 import { migration0005 } from './0005-results-search'
 import { migration0006 } from './0006-comparisons'
 import { migration0007 } from './0007-priority'
+import { migration0008 } from './0008-webhooks'
 
 export interface Migration {
   version: number
@@ -14,4 +15,4 @@ export interface Migration {
 }
 
 /** Every migration, in order; a migration's version is its position (1-based). */
-export const migrations: readonly Migration[] = [migration0001, migration0002, migration0003, migration0004, migration0005, migration0006, migration0007]
+export const migrations: readonly Migration[] = [migration0001, migration0002, migration0003, migration0004, migration0005, migration0006, migration0007, migration0008]

@@ -10,6 +10,7 @@ import { useQueueStore } from './queue'
 import { useRouteStore } from './route'
 import { useSettingsStore } from './settings'
 import { useUploadStore } from './upload'
+import { useWebhooksStore } from './webhooks'
 
 const initial = {
   auth: useAuthStore.getState(),
@@ -23,6 +24,7 @@ const initial = {
   jobView: useJobViewStore.getState(),
   compare: useCompareStore.getState(),
   comparisons: useComparisonsStore.getState(),
+  webhooks: useWebhooksStore.getState(),
 }
 
 /** Puts every store back as it was when the page loaded (for tests, which share one module instance). */
@@ -41,4 +43,5 @@ export function resetStores(): void {
   useCompareStore.getState().close()
   useCompareStore.setState(initial.compare, true)
   useComparisonsStore.setState(initial.comparisons, true)
+  useWebhooksStore.setState(initial.webhooks, true)
 }
