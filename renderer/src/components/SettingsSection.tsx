@@ -133,7 +133,10 @@ function SettingsForm(props: { settings: SettingsView }): React.JSX.Element {
       noValidate
     >
       <div className="settings-grid">
-        {NUMBER_FIELDS.map(({ field, label, unit, hint }) => {
+        {[
+          ...NUMBER_FIELDS.map((f) => ({ ...f, type: 'number' as const, placeholder: undefined })),
+          ...TEXT_FIELDS.map((f) => ({ ...f, type: 'text' as const, unit: undefined })),
+        ].map(({ field, label, unit, hint, type, placeholder }) => {
           const env = settings.locked[field]
           const errId = `${id}-${field}-error`
           const error = errorOf(field)
@@ -146,31 +149,8 @@ function SettingsForm(props: { settings: SettingsView }): React.JSX.Element {
               <input
                 id={`${id}-${field}`}
                 name={field}
-                type="number"
-                inputMode="numeric"
-                value={draft[field]}
-                readOnly={env !== undefined}
-                aria-invalid={error ? true : undefined}
-                aria-describedby={error ? errId : undefined}
-                onChange={(e) => edit(field, e.target.value)}
-              />
-              <FieldError id={errId} message={error} />
-              <LockNote env={env} />
-              {!env && hint && <p className="muted small">{hint}</p>}
-            </div>
-          )
-        })}
-        {TEXT_FIELDS.map(({ field, label, placeholder, hint }) => {
-          const env = settings.locked[field]
-          const errId = `${id}-${field}-error`
-          const error = errorOf(field)
-          return (
-            <div className={`field${error ? ' field-invalid' : ''}`} key={field} data-testid={`setting-${field}`}>
-              <label htmlFor={`${id}-${field}`}>{label}</label>
-              <input
-                id={`${id}-${field}`}
-                name={field}
-                type="text"
+                type={type}
+                inputMode={type === 'number' ? 'numeric' : undefined}
                 placeholder={placeholder}
                 value={draft[field]}
                 readOnly={env !== undefined}
@@ -180,7 +160,7 @@ function SettingsForm(props: { settings: SettingsView }): React.JSX.Element {
               />
               <FieldError id={errId} message={error} />
               <LockNote env={env} />
-              {!env && <p className="muted small">{hint}</p>}
+              {!env && hint && <p className="muted small">{hint}</p>}
             </div>
           )
         })}
