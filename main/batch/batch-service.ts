@@ -15,6 +15,7 @@ import { BATCH_ENDPOINTS, type BatchObject } from '../contract/batches'
 import { BATCH_PRIORITIES, type BatchPriority } from '../contract/jobs'
 import { forEachLineOfFile } from './jsonl-lines'
 import { clipMessage, JsonlValidator } from './validate-jsonl'
+import { lendReadBuffer } from './wasm/plain-run'
 import type { FileService } from '../files/file-service'
 
 export interface CreateBatchParams {
@@ -288,6 +289,8 @@ export class BatchService {
     let slice: RequestIndexRow[] = []
     // Full slices go to a writer thread, started with the first: a small file is indexed in one go at the end.
     let writer = null as IndexWriter | null
+    // A read buffer where the scanner steps over the prompts 16 bytes at a time (see batch/wasm/plain-run.ts).
+    const lent = lendReadBuffer()
     const stillValidating = (): boolean => !this.stopping && store.batches.get(id)?.status === 'validating'
     try {
       // A callback per line, not an async iterator: the lines of a chunk are checked in one go.
@@ -304,11 +307,14 @@ export class BatchService {
           }
         }
       }
-      await store.bulkWrite(() => forEachLineOfFile(files.pathOf(row.input_file_id), settings.maxLineBytes, eachLine, () => writer?.ready()))
+      await store.bulkWrite(() =>
+        forEachLineOfFile(files.pathOf(row.input_file_id), settings.maxLineBytes, eachLine, () => writer?.ready(), lent?.buffer),
+      )
       // Every slice sent is committed before the rows are relied on, or deleted.
       await writer?.flush()
     } finally {
       await writer?.close()
+      lent?.release()
     }
     if (!stillValidating()) {
       if (this.stopping) return // recover() validates it again on the next start

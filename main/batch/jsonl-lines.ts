@@ -116,11 +116,13 @@ export async function forEachLineOfFile(
   onLine: LineHandler,
   /** Awaited, when it returns a promise, after the lines of each chunk read: the caller's backpressure. */
   afterChunk?: () => Promise<void> | undefined,
+  /** The buffer to read into, the caller's alone until this resolves (default: a new one of 1 MiB). */
+  readBuffer?: Buffer,
 ): Promise<void> {
   const splitter = new LineSplitter(maxLineBytes, onLine)
   const handle = await fs.promises.open(file, 'r')
   try {
-    const buffer = Buffer.allocUnsafe(FILE_CHUNK_BYTES)
+    const buffer = readBuffer ?? Buffer.allocUnsafe(FILE_CHUNK_BYTES)
     let position = 0
     for (;;) {
       const { bytesRead } = await handle.read(buffer, 0, buffer.length, position)

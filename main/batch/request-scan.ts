@@ -1,4 +1,5 @@
 import type { BatchLineFields } from '../contract/batch-line'
+import { skipPlainRun } from './wasm/plain-run'
 
 /**
  * The service's fast path for the usual request line. It reads the fields that the batch-line rules look at
@@ -64,6 +65,8 @@ const topStart = new Int32Array(TOP_KEYS.length)
 const topEnd = new Int32Array(TOP_KEYS.length)
 const bodyStart = new Int32Array(BODY_KEYS.length)
 const bodyEnd = new Int32Array(BODY_KEYS.length)
+/** Plain bytes in a row after which the rest of a string's plain run is left to ./wasm/plain-run. */
+const PLAIN_RUN_AFTER = 16
 /** Set by skipString when the string held an escape. */
 let escaped = false
 
@@ -222,10 +225,14 @@ function skipValue(b: Buffer, i: number, end: number, depth: number): number {
 
 /** From just after the opening quote to just after the closing one. Bytes of 0x80 and up are text (UTF-8). */
 function skipString(b: Buffer, i: number, end: number): number {
+  // A string that runs on plain past PLAIN_RUN_AFTER bytes (a prompt) is handed to ./wasm/plain-run, which steps
+  // over the rest of its plain run 16 bytes at a time when the line lies in a lent read buffer; short strings
+  // (keys, ids) never pay for the call.
+  let handOver = i + PLAIN_RUN_AFTER
   while (i < end) {
     const c = b[i]
     if (STRING_STOP[c] === 0) {
-      i++
+      if (++i === handOver) i = skipPlainRun(b, i, end)
       continue
     }
     if (c === QUOTE) return i + 1
@@ -242,6 +249,7 @@ function skipString(b: Buffer, i: number, end: number): number {
     } else {
       return FAIL
     }
+    handOver = i + PLAIN_RUN_AFTER
   }
   return FAIL
 }

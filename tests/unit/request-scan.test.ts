@@ -1,6 +1,7 @@
 import { isUtf8 } from 'node:buffer'
 import { describe, expect, it } from 'vitest'
 import { scanRequest } from '../../main/batch/request-scan'
+import { lendReadBuffer, skipPlainRun, type LentBuffer } from '../../main/batch/wasm/plain-run'
 import { prng } from '../helpers/prng'
 
 // The fast path may decline any line (it is then parsed the usual way), but a line it takes must be one that
@@ -117,11 +118,15 @@ describe('scanRequest', () => {
   })
 
   it('never takes a line JSON.parse refuses, nor reads one differently: 20,000 mutated lines', () => {
+    const lent: LentBuffer | null = lendReadBuffer()
+    expect(lent, 'WebAssembly SIMD is there on Node 20: the lent buffers must be too').not.toBeNull()
     const random = prng(0x5ca9)
     const pick = <T>(a: readonly T[]): T => a[Math.floor(random() * a.length)]
     const SIGNIFICANT = [...'{}[]",:\\ \t\r0123456789-+.eEtrufalsn/bu'].map((c) => c.charCodeAt(0))
+    const long = 'Summarize the following document in three short sentences, please: ' + 'the quick brown fox jumps over the lazy dog '.repeat(6)
     const seeds = [
       request(),
+      request({}, { messages: [{ role: 'user', content: long }, { role: 'assistant', content: `${long}\t"and"\n${long}` }] }),
       request({}, { stream: true, n: 2, stop: ['\n'], logit_bias: { '50256': -100 } }),
       JSON.stringify({ custom_id: 'e-1', method: 'POST', url: '/v1/embeddings', body: { model: 'm', input: ['a', 'b'], dimensions: 3 } }),
       '{"custom_id":"x","method":"POST","url":"/v1/completions","body":{"model":"m","prompt":"p","echo":false,"best_of":1.0e+2}}',
@@ -142,11 +147,67 @@ describe('scanRequest', () => {
       }
       const mutated = Buffer.from(bytes)
       if (!isUtf8(mutated)) continue
-      if (agrees(mutated)) taken += 1
+      const took = agrees(mutated)
+      if (took) taken += 1
       else declined += 1
+      // The same line in a lent read buffer, where long strings are stepped over 16 bytes at a time, at any
+      // alignment: the same verdict and the same fields.
+      if (lent) {
+        const at = n % 61
+        mutated.copy(lent.buffer, at)
+        const inLent = lent.buffer.subarray(at, at + mutated.length)
+        expect(scanRequest(inLent), mutated.toString('utf8')).toEqual(scanRequest(mutated))
+      }
     }
+    lent?.release()
     // Both kinds were seen plenty, so the comparison meant something.
     expect(taken).toBeGreaterThan(1000)
     expect(declined).toBeGreaterThan(1000)
+  })
+})
+
+describe('the plain run in a lent read buffer (WebAssembly SIMD)', () => {
+  it('stops at the 16-byte step that holds a quote, a backslash or a control character, wherever it is', () => {
+    const lent = lendReadBuffer()!
+    try {
+      for (const stop of [0x22, 0x5c, 0x00, 0x09, 0x0a, 0x1f]) {
+        for (let align = 0; align < 16; align++) {
+          for (let at = 0; at < 100; at++) {
+            const run = Buffer.alloc(100, 0x61)
+            run[at] = stop
+            run.copy(lent.buffer, align)
+            const b = lent.buffer.subarray(align, align + 100)
+            const end = skipPlainRun(b, 0, 100)
+            // Never past the stop, and past every whole step before it.
+            expect(end, `stop 0x${stop.toString(16)} at ${at}, aligned ${align}`).toBeLessThanOrEqual(at)
+            expect(at - end, `stop 0x${stop.toString(16)} at ${at}, aligned ${align}`).toBeLessThan(16)
+          }
+        }
+      }
+      // Bytes of UTF-8 text (0x80 and up) and the bytes just above the controls are plain.
+      const text = Buffer.from('naïve café 東京 — “quoted” ' + ' !#$%&'.repeat(10))
+      text.copy(lent.buffer, 5)
+      expect(skipPlainRun(lent.buffer.subarray(5, 5 + text.length), 0, text.length)).toBeGreaterThan(text.length - 16)
+      // A buffer of its own is not stepped over here: the caller's byte loop does it all.
+      expect(skipPlainRun(Buffer.from(text), 0, text.length)).toBe(0)
+    } finally {
+      lent.release()
+    }
+  })
+
+  it('lends each buffer to one reader at a time, and takes it back', () => {
+    const all: LentBuffer[] = []
+    for (let b = lendReadBuffer(); b !== null; b = lendReadBuffer()) all.push(b)
+    expect(all.length).toBeGreaterThanOrEqual(2)
+    // No two overlap.
+    const starts = all.map((b) => b.buffer.byteOffset).sort((x, y) => x - y)
+    for (let k = 1; k < starts.length; k++) expect(starts[k] - starts[k - 1]).toBeGreaterThanOrEqual(all[0].buffer.length)
+    all[0].release()
+    all[0].release() // twice is harmless
+    const again = lendReadBuffer()
+    expect(again?.buffer.byteOffset).toBe(all[0].buffer.byteOffset)
+    expect(lendReadBuffer()).toBeNull()
+    again!.release()
+    for (const b of all.slice(1)) b.release()
   })
 })
