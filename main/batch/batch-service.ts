@@ -301,8 +301,12 @@ export class BatchService {
         if (customId !== null && !validator.hasErrors) {
           slice.push({ line, custom_id: customId, offset, length })
           if (slice.length >= INDEX_SLICE) {
-            writer ??= store.requests.bulkWriter(id)
-            writer.add(slice)
+            if (this.indexThread) {
+              writer ??= store.requests.bulkWriter(id)
+              writer.add(slice)
+            } else {
+              store.requests.insertMany(id, slice)
+            }
             slice = []
           }
         }
@@ -331,6 +335,22 @@ export class BatchService {
       store.requests.insertMany(id, slice)
       this.lifecycle.transition(id, 'in_progress', { total: validator.requests, model: validator.model })
     })()
+  }
+
+  /**
+   * Whether the index of a large file can be written by a thread of its own (store/index-writer.ts), found out
+   * once at start (checkIndexThread); where it cannot (a runtime whose workers cannot load the SQLite addon), the
+   * validation writes every slice itself, only slower.
+   */
+  private indexThread = true
+
+  async checkIndexThread(): Promise<void> {
+    try {
+      await this.deps.store.requests.probeBulkWriter()
+    } catch (err) {
+      this.indexThread = false
+      this.deps.log.warn({ err }, `the request index is written without a thread of its own (${(err as Error).message}); large files validate more slowly`)
+    }
   }
 
   /** Resolves once the validation of a batch, if one is under way, has ended. */

@@ -16,6 +16,7 @@ const db = new Database(file, { fileMustExist: true })
 for (const p of pragmas) db.pragma(p)
 const one = db.prepare(insertOne)
 const block = db.prepare(insertBlock)
+parentPort.postMessage({ ready: true })
 const write = db.transaction((seq, ids, nums) => {
   const params = []
   let i = 0
@@ -76,6 +77,7 @@ export class IndexWriter {
   private waiters: (() => void)[] = []
   private closed = false
   private readonly exited: Promise<void>
+  private isReady = false
 
   constructor(
     plan: IndexWriterPlan,
@@ -83,7 +85,12 @@ export class IndexWriter {
   ) {
     const sqlite = createRequire(__filename).resolve('better-sqlite3')
     this.worker = new Worker(WORKER_SOURCE, { eval: true, workerData: { sqlite, busyAttempts: BUSY_ATTEMPTS, ...plan } })
-    this.worker.on('message', (m: { ok: boolean; message?: string; code?: string | null }) => {
+    this.worker.on('message', (m: { ready?: true; ok: boolean; message?: string; code?: string | null }) => {
+      if (m.ready) {
+        this.isReady = true
+        this.wake()
+        return
+      }
       this.inFlight -= 1
       if (!m.ok && !this.failure) this.failure = Object.assign(new Error(m.message), m.code ? { code: m.code } : {})
       this.wake()
@@ -100,6 +107,11 @@ export class IndexWriter {
         resolve()
       })
     })
+  }
+
+  /** Resolves once the thread has its connection and statements; rejects when it could not start. */
+  started(): Promise<void> {
+    return this.until(() => this.isReady)
   }
 
   /** Sends one slice of rows to be written. */

@@ -1,6 +1,6 @@
 import type { Database, Statement } from 'better-sqlite3'
 import { BULK_CHECKPOINT_PAGES, CONNECTION_PRAGMAS, DURABILITY_PRAGMA } from './database'
-import { IndexWriter } from './index-writer'
+import { IndexWriter, type IndexWriterPlan } from './index-writer'
 
 /** Where one request line sits in its batch's input file. */
 export interface RequestIndexRow {
@@ -80,14 +80,27 @@ export class RequestsRepo {
    * spaced out as Store.bulkWrite spaces them for the main connection).
    */
   bulkWriter(batchId: string): IndexWriter {
-    const plan = {
+    return new IndexWriter(this.writerPlan(), this.seqOf(batchId))
+  }
+
+  /** Starts a writer thread and ends it: rejects with the reason where threads cannot write (see BatchService). */
+  async probeBulkWriter(): Promise<void> {
+    const writer = new IndexWriter(this.writerPlan(), 0)
+    try {
+      await writer.started()
+    } finally {
+      await writer.close()
+    }
+  }
+
+  private writerPlan(): IndexWriterPlan {
+    return {
       file: this.db.name,
       pragmas: [...CONNECTION_PRAGMAS, DURABILITY_PRAGMA, `wal_autocheckpoint = ${BULK_CHECKPOINT_PAGES}`],
       insertOne: INSERT_ONE,
       insertBlock: INSERT_BLOCK,
       rowsPerInsert: ROWS_PER_INSERT,
     }
-    return new IndexWriter(plan, this.seqOf(batchId))
   }
 
   deleteForBatch(batchId: string): void {

@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest'
 import { openStore, type Store } from '../../main/store'
 import { newBatchRow } from '../../main/store/batch-row'
-import type { IndexWriter } from '../../main/store/index-writer'
+import { IndexWriter } from '../../main/store/index-writer'
 import type { RequestIndexRow } from '../../main/store/requests-repo'
 import { tempDir } from '../helpers/service'
 
@@ -80,5 +80,14 @@ describe('the index writer thread', () => {
     await writer.close()
     // Closing twice is harmless.
     await writer.close()
+  })
+
+  it('says at start whether a thread can write: the probe of a store passes, a thread that cannot open the database rejects', async () => {
+    const store = storeWithBatches('a')
+    await expect(store.requests.probeBulkWriter()).resolves.toBeUndefined()
+    const missing = new IndexWriter({ file: `${tempDir('vbs-index-writer-')}/no-such-dir/db.sqlite`, pragmas: [], insertOne: 'SELECT 1', insertBlock: 'SELECT 1', rowsPerInsert: 1 }, 1)
+    writers.push(missing)
+    await expect(missing.started()).rejects.toThrow(/directory does not exist|unable to open|no such/i)
+    expect(() => missing.add(rows(1, 'x'))).toThrow()
   })
 })
