@@ -306,7 +306,6 @@ export class Service {
   async start(): Promise<string> {
     this.files.sweepOnStart()
     this.files.sweepExpired()
-    await this.batches.checkIndexThread()
     this.batches.recover()
     await this.supervisor.endLeftover()
     // Where the default model cannot run (vLLM not installed), the status says so at once, unless another

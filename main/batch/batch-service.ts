@@ -287,7 +287,9 @@ export class BatchService {
       maxReportedErrors: settings.maxReportedErrors,
     })
     let slice: RequestIndexRow[] = []
-    // Full slices go to a writer thread, started with the first: a small file is indexed in one go at the end.
+    // Full slices of a large file go to a writer thread, started with the first (where threads can write at all);
+    // a small file is indexed in one go at the end.
+    const threaded = (store.files.get(row.input_file_id)?.line_count ?? 0) >= INDEX_SLICE && (await this.indexThreadWorks())
     let writer = null as IndexWriter | null
     // A read buffer where the scanner steps over the prompts 16 bytes at a time (see batch/wasm/plain-run.ts).
     const lent = lendReadBuffer()
@@ -301,7 +303,7 @@ export class BatchService {
         if (customId !== null && !validator.hasErrors) {
           slice.push({ line, custom_id: customId, offset, length })
           if (slice.length >= INDEX_SLICE) {
-            if (this.indexThread) {
+            if (threaded) {
               writer ??= store.requests.bulkWriter(id)
               writer.add(slice)
             } else {
@@ -339,18 +341,20 @@ export class BatchService {
 
   /**
    * Whether the index of a large file can be written by a thread of its own (store/index-writer.ts), found out
-   * once at start (checkIndexThread); where it cannot (a runtime whose workers cannot load the SQLite addon), the
+   * once, at the first large file; where it cannot (a runtime whose workers cannot load the SQLite addon), the
    * validation writes every slice itself, only slower.
    */
-  private indexThread = true
+  private indexThread: Promise<boolean> | null = null
 
-  async checkIndexThread(): Promise<void> {
-    try {
-      await this.deps.store.requests.probeBulkWriter()
-    } catch (err) {
-      this.indexThread = false
-      this.deps.log.warn({ err }, `the request index is written without a thread of its own (${(err as Error).message}); large files validate more slowly`)
-    }
+  private indexThreadWorks(): Promise<boolean> {
+    this.indexThread ??= this.deps.store.requests.probeBulkWriter().then(
+      () => true,
+      (err: unknown) => {
+        this.deps.log.warn({ err }, `the request index is written without a thread of its own (${(err as Error).message}); large files validate more slowly`)
+        return false
+      },
+    )
+    return this.indexThread
   }
 
   /** Resolves once the validation of a batch, if one is under way, has ended. */
