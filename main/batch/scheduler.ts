@@ -263,11 +263,8 @@ export class Scheduler {
     }
     for (const j of jobs) this.clearScheduleHold(j)
     const now = Date.now()
-    const byId = new Map(jobs.map((j) => [j.id, j]))
-    const next = this.order()
-      .filter((e) => e.runnable)
-      .map((e) => byId.get(e.id))
-      .find((j): j is BatchRow => j !== undefined && (this.faults.get(j.id)?.until ?? 0) <= now)
+    const first = this.nextToRun(now)
+    const next = first ? jobs.find((j) => j.id === first.id) : undefined
     if (!next) {
       const soonest = Math.min(...jobs.map((j) => this.faults.get(j.id)?.until ?? now))
       // Waits in short steps even for a long backoff, so that the heartbeat stays fresh.
@@ -296,6 +293,11 @@ export class Scheduler {
       rate: (model) => this.rates.get(model) ?? store.batches.recentRate(model),
       delaySeconds: !verdict.open && verdict.nextStart !== null ? Math.max(0, (verdict.nextStart - now) / 1000) : 0,
     })
+  }
+
+  /** The first job of the queue that can start now: in progress, and not in an error backoff. */
+  private nextToRun(now: number): QueueEntry | undefined {
+    return this.order().find((e) => e.runnable && (this.faults.get(e.id)?.until ?? 0) <= now)
   }
 
   /** Where each queued job stands: `GET /api/batches[/{id}]` `queue`. */
@@ -331,9 +333,8 @@ export class Scheduler {
     if (!this.d.schedule.verdict().open) return true
     const row = this.d.store.batches.get(batchId)
     if (!row) return false
-    const now = Date.now()
     // Only a job that could start now: one in an error backoff would let this one start again at once, and so on.
-    const first = this.order().find((e) => e.runnable && (this.faults.get(e.id)?.until ?? 0) <= now)
+    const first = this.nextToRun(Date.now())
     const next = first ? this.d.store.batches.get(first.id) : undefined
     return next !== undefined && next.status === 'in_progress' && outranks(next.priority, row.priority)
   }
