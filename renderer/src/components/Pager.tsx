@@ -1,4 +1,5 @@
 import { formatCount } from '../format'
+import { lastPageOffset } from '../paging'
 
 /** Where a paged table stands ("rows 51–100 of 200,000") and the buttons that move it; the pages are the service's. */
 export function Pager(props: {
@@ -12,7 +13,7 @@ export function Pager(props: {
   noun: string
 }): React.JSX.Element {
   const { offset, limit, count, total } = props
-  const lastOffset = total > 0 ? Math.floor((total - 1) / limit) * limit : 0
+  const lastOffset = lastPageOffset(total, limit)
   return (
     <div className="pager" data-testid="pager">
       <span className="small" data-testid="pager-range">

@@ -1,5 +1,6 @@
 import { create } from 'zustand'
 import * as api from '../api'
+import { pastTheEnd } from '../paging'
 import { COMPARE_VIEW_START, type CompareViewParams } from '../route'
 import { throttle } from '../throttle'
 import type { Comparison, ComparisonRowPage, ExportFormat } from '../types'
@@ -111,8 +112,8 @@ export const useCompareStore = create<CompareState>()((set, get) => {
     try {
       const rows = await api.listComparisonRows(comparisonId, query)
       if (seq !== rowsSeq) return
-      const lastOffset = Math.floor((rows.total - 1) / query.limit) * query.limit
-      if (rows.data.length === 0 && rows.total > 0 && lastOffset < query.offset) {
+      const lastOffset = pastTheEnd(rows, query)
+      if (lastOffset !== null) {
         // A page past the end (an old link): the last page instead.
         set((s) => ({ query: { ...s.query, offset: lastOffset } }))
         void loadRows()

@@ -1,5 +1,6 @@
 import { create } from 'zustand'
 import * as api from '../api'
+import { pastTheEnd } from '../paging'
 import { JOB_VIEW_START, type JobViewParams } from '../route'
 import { throttle } from '../throttle'
 import type { BatchObject, BatchProgress, FinishReasonCount, Job, ResultDetail, ResultPage, ResultState } from '../types'
@@ -97,8 +98,8 @@ export const useJobViewStore = create<JobViewState>()((set, get) => {
     try {
       const page = await api.listResults(batchId, query)
       if (seq !== pageSeq) return
-      const lastOffset = Math.floor((page.total - 1) / query.limit) * query.limit
-      if (page.data.length === 0 && page.total > 0 && lastOffset < query.offset) {
+      const lastOffset = pastTheEnd(page, query)
+      if (lastOffset !== null) {
         // A page past the end (an old link): the last page instead.
         set((s) => ({ query: { ...s.query, offset: lastOffset } }))
         void loadPage()
