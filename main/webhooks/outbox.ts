@@ -21,6 +21,7 @@ import {
 import type { Store } from '../store'
 import type { ServiceEvents } from '../events'
 import { toBatchObject } from '../store/batch-row'
+import { echo } from '../contract/echo'
 import type { NewDelivery, WebhookDeliveryRow, WebhookEndpointRow } from '../store/webhooks-repo'
 import { newWebhookSecret, webhookHeaders } from './signature'
 import { pointsAt, webhookUrlProblem, type SelfAddress } from './url-rules'
@@ -144,7 +145,7 @@ export class WebhookOutbox {
   }
 
   removeEndpoint(id: string): void {
-    if (!this.d.store.webhooks.deleteEndpoint(id)) throw notFound(`No such webhook endpoint: ${JSON.stringify(id.slice(0, 100))}`, 'id')
+    if (!this.d.store.webhooks.deleteEndpoint(id)) throw notFound(`No such webhook endpoint: ${echo(id)}`, 'id')
     this.d.log.info({ endpoint: id }, 'webhook endpoint removed')
   }
 
@@ -158,7 +159,7 @@ export class WebhookOutbox {
   /** A dead message is sent again now, with a fresh window of retries. */
   redeliver(id: string): WebhookDelivery {
     const row = this.d.store.webhooks.get(id)
-    if (!row) throw notFound(`No such webhook delivery: ${JSON.stringify(id.slice(0, 100))}`, 'id')
+    if (!row) throw notFound(`No such webhook delivery: ${echo(id)}`, 'id')
     if (!this.d.store.webhooks.redeliver(id, this.now())) {
       throw new ApiError(409, `Webhook delivery ${id} is ${row.state}; only a dead one can be redelivered.`, { code: 'delivery_not_dead', headers: { 'x-should-retry': 'false' } })
     }

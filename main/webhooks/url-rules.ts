@@ -1,4 +1,5 @@
 import net from 'node:net'
+import { echo } from '../contract/echo'
 
 /** This service as a URL could name it: its port and the names and addresses that reach this machine. */
 export interface SelfAddress {
@@ -15,7 +16,7 @@ export function webhookUrlProblem(raw: string, self: SelfAddress | null): string
   try {
     url = new URL(raw)
   } catch {
-    return `${JSON.stringify(raw.slice(0, 100))} is not a URL`
+    return `${echo(raw)} is not a URL`
   }
   if (url.protocol !== 'http:' && url.protocol !== 'https:') return `a webhook URL must be http or https, got ${url.protocol.replace(':', '')}`
   if (url.username || url.password) return 'a webhook URL may not carry a user name or password'
